@@ -1,0 +1,51 @@
+"""The `artifactsvc` command: serve, migrate, import, expire, gc."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from artifactsvc.errors import ConfigError
+from artifactsvc.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="artifactsvc", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server (uvicorn)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    commands.add_parser("migrate", help="create or upgrade the metadata schema")
+    importer = commands.add_parser("import", help="upsert users, projects, pipelines, jobs")
+    importer.add_argument("file")
+    commands.add_parser("expire", help="delete expired, unlocked artifacts")
+    commands.add_parser("gc", help="remove orphaned objects and stale uploads")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"artifactsvc: {error}", file=sys.stderr)
+        return 2
+
+    from artifactsvc import cli
+
+    try:
+        if args.command == "serve":
+            return cli.serve(settings, host=args.host, port=args.port, workers=args.workers)
+        if args.command == "migrate":
+            return asyncio.run(cli.migrate(settings))
+        if args.command == "import":
+            return asyncio.run(cli.import_file(settings, args.file))
+        if args.command == "expire":
+            return asyncio.run(cli.expire(settings))
+        return asyncio.run(cli.gc(settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The outermost layer: request ids, security headers, the access log, and the last-resort 500.
+
+A pure ASGI middleware (not BaseHTTPMiddleware) so streamed bodies pass through untouched.
+It sits outside Starlette's own error middleware so that even a 500 carries our headers and
+GitLab's JSON body. Once a response has started, an exception is re-raised: the server then
+aborts the connection, and a truncated body never looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from artifactsvc.logs import redact_query
+from artifactsvc.metrics import Metrics
+
+access_log = logging.getLogger("artifactsvc.access")
+error_log = logging.getLogger("artifactsvc.errors")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+]
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.monotonic()
+        status = 0
+        sent = 0
+        completed = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, sent, completed
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() not in (b"x-request-id", b"x-content-type-options", b"x-frame-options")
+                ]
+                headers += [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+                message["headers"] = headers
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+                completed = not message.get("more_body", False)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if completed:
+                error_log.exception("failure after a complete response (request %s)", request_id)
+                return
+            if status:
+                error_log.exception("response aborted after it started (request %s)", request_id)
+                raise
+            error_log.exception("unexpected failure (request %s)", request_id)
+            body = json.dumps({"message": "500 Internal Server Error"}).encode()
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send_with_headers({"type": "http.response.body", "body": body})
+        finally:
+            self.metrics.request(scope["method"], status or 500, sent)
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+            if query:
+                target += "?" + redact_query(query)
+            access_log.info(
+                '%s %s %s %d %dB %.1fms',
+                request_id,
+                scope["method"],
+                target,
+                status or 500,
+                sent,
+                (time.monotonic() - started) * 1000,
+            )

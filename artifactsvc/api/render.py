@@ -1,0 +1,174 @@
+"""JSON shapes of GitLab's API entities (CONTRACT section 9, seed/jobs-api.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from artifactsvc.models import Artifact, Job, Pipeline, Project, User, format_time, utcnow
+
+Json = dict[str, Any]
+
+
+class Renderer:
+    """Knows the external URL every `web_url` starts with; pure otherwise."""
+
+    def __init__(self, external_url: str) -> None:
+        self.base = external_url.rstrip("/")
+
+    def user(self, user: User | None, *, full: bool = False) -> Json | None:
+        if user is None:
+            return None
+        body: Json = {
+            "id": user.id,
+            "username": user.username,
+            "name": user.name,
+            "state": user.state,
+            "locked": False,
+            "avatar_url": None,
+            "web_url": f"{self.base}/{user.username}",
+            "created_at": format_time(user.created_at),
+            "bio": "",
+            "location": "",
+            "public_email": "",
+            "linkedin": "",
+            "twitter": "",
+            "discord": "",
+            "website_url": "",
+            "organization": "",
+            "job_title": "",
+            "pronouns": None,
+            "bot": False,
+        }
+        if full:
+            body["email"] = user.email
+            body["is_admin"] = user.admin
+        return body
+
+    def project(self, project: Project) -> Json:
+        namespace = project.namespace
+        return {
+            "id": project.id,
+            "description": project.description,
+            "name": project.name,
+            "name_with_namespace": " / ".join(project.path_with_namespace.split("/")),
+            "path": project.path,
+            "path_with_namespace": project.path_with_namespace,
+            "created_at": format_time(project.created_at),
+            "default_branch": project.default_branch,
+            "visibility": project.visibility,
+            "web_url": f"{self.base}/{project.path_with_namespace}",
+            "namespace": {
+                "name": namespace.rsplit("/", 1)[-1],
+                "path": namespace.rsplit("/", 1)[-1],
+                "kind": "group",
+                "full_path": namespace,
+                "web_url": f"{self.base}/{namespace}",
+            },
+            "jobs_enabled": True,
+            "archived": False,
+            "_links": {"self": f"{self.base}/api/v4/projects/{project.id}"},
+        }
+
+    def pipeline(self, pipeline: Pipeline, project_path: str) -> Json:
+        return {
+            "id": pipeline.id,
+            "iid": pipeline.iid,
+            "project_id": pipeline.project_id,
+            "sha": pipeline.sha,
+            "ref": pipeline.ref,
+            "status": pipeline.status,
+            "source": pipeline.source,
+            "created_at": format_time(pipeline.created_at),
+            "updated_at": format_time(pipeline.updated_at),
+            "web_url": f"{self.base}/{project_path}/-/pipelines/{pipeline.id}",
+        }
+
+    def commit(self, pipeline: Pipeline) -> Json:
+        commit = dict(pipeline.commit or {})
+        commit.setdefault("id", pipeline.sha)
+        commit.setdefault("short_id", pipeline.sha[:8])
+        for key in ("title", "message", "author_name", "author_email", "created_at"):
+            commit.setdefault(key, None)
+        return commit
+
+    def job_basic(self, job: Job, project: Project, *, now: datetime | None = None) -> Json:
+        now = now or utcnow()
+        pipeline = job.pipeline
+        assert pipeline is not None, "jobs are loaded with their pipeline"
+        return {
+            "id": job.id,
+            "status": job.status,
+            "stage": job.stage,
+            "name": job.name,
+            "ref": pipeline.ref,
+            "tag": pipeline.tag,
+            "coverage": job.coverage,
+            "allow_failure": job.allow_failure,
+            "created_at": format_time(job.created_at),
+            "started_at": format_time(job.started_at),
+            "finished_at": format_time(job.finished_at),
+            "erased_at": format_time(job.erased_at),
+            "duration": _duration(job, now),
+            "queued_duration": _queued_duration(job, now),
+            "user": self.user(job.user),
+            "commit": self.commit(pipeline),
+            "pipeline": self.pipeline(pipeline, project.path_with_namespace),
+            "web_url": f"{self.base}/{project.path_with_namespace}/-/jobs/{job.id}",
+            "project": {"ci_job_token_scope_enabled": False},
+        }
+
+    def job(self, job: Job, project: Project, live: list[Artifact], *, now: datetime | None = None) -> Json:
+        body = self.job_basic(job, project, now=now)
+        archive = next((a for a in live if a.file_type == "archive"), None)
+        if archive is not None:
+            body["artifacts_file"] = {"filename": archive.filename, "size": archive.size}
+        body["artifacts"] = [
+            {
+                "file_type": artifact.file_type,
+                "size": artifact.size,
+                "filename": artifact.filename,
+                "file_format": artifact.file_format,
+            }
+            for artifact in live
+        ]
+        body["artifacts_expire_at"] = format_time(archive.expire_at) if archive else None
+        body["runner"] = job.runner
+        body["runner_manager"] = None
+        body["tag_list"] = list(job.tag_list)
+        body["archived"] = False
+        if job.status == "failed":
+            body["failure_reason"] = job.failure_reason or "unknown_failure"
+        return body
+
+    def bridge(self, job: Job, project: Project, downstream: Json | None) -> Json:
+        body = self.job_basic(job, project)
+        body["downstream_pipeline"] = downstream
+        return body
+
+    def downstream(self, pipeline: Pipeline, project_path: str) -> Json:
+        body = self.pipeline(pipeline, project_path)
+        return {
+            key: body[key]
+            for key in ("id", "iid", "project_id", "sha", "ref", "status", "source",
+                        "created_at", "updated_at", "web_url")
+        }
+
+
+def _seconds(delta_start: datetime | None, delta_end: datetime | None) -> float | None:
+    if delta_start is None or delta_end is None:
+        return None
+    return round((delta_end - delta_start).total_seconds(), 3)
+
+
+def _duration(job: Job, now: datetime) -> float | None:
+    if job.started_at is None:
+        return None
+    return _seconds(job.started_at, job.finished_at or now)
+
+
+def _queued_duration(job: Job, now: datetime) -> float | None:
+    queued = job.queued_at or job.created_at
+    if queued is None or job.status in ("created", "manual", "scheduled", "skipped"):
+        return None
+    return _seconds(queued, job.started_at or now)

@@ -1,0 +1,82 @@
+"""Routes matched on the RAW request path (CONTRACT section 5).
+
+Starlette routes on the decoded path, where `foo%2Fbar` has already become `foo/bar` and
+would split `:id`. These routes match `scope["raw_path"]` instead and percent-decode each
+captured segment exactly once. `+` stays `+` (form decoding is for query values only), a
+lone `%` stays literal, and bytes that are not UTF-8 survive as surrogates so the path
+validators can reject them instead of the decoder guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import unquote_to_bytes
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, request_response
+from starlette.types import Receive, Scope, Send
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+_PARAM = re.compile(r"\{(\w+)(\*?)\}")
+
+
+def decode_segment(raw: str) -> str:
+    """Percent-decodes once; invalid UTF-8 is kept as surrogates for the validators."""
+    return unquote_to_bytes(raw).decode("utf-8", errors="surrogateescape")
+
+
+def raw_path(scope: Scope) -> str:
+    raw = scope.get("raw_path")
+    if raw is None:
+        return str(scope["path"])
+    return bytes(raw).split(b"?", 1)[0].decode("latin-1")
+
+
+class RawRoute(BaseRoute):
+    """`/projects/{id}/jobs/{job_id}`: `{name}` is one raw segment, `{name*}` the rest."""
+
+    def __init__(self, pattern: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
+        self.pattern = pattern
+        self.endpoint = endpoint
+        self.methods = {method.upper() for method in methods}
+        if "GET" in self.methods:
+            self.methods.add("HEAD")
+        regex = ""
+        position = 0
+        for match in _PARAM.finditer(pattern):
+            regex += re.escape(pattern[position : match.start()])
+            body = ".+" if match.group(2) else "[^/]+"
+            regex += f"(?P<{match.group(1)}>{body})"
+            position = match.end()
+        regex += re.escape(pattern[position:])
+        self._regex = re.compile(f"^{regex}$")
+        self._app = request_response(endpoint)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        found = self._regex.match(raw_path(scope))
+        if found is None:
+            return Match.NONE, {}
+        params = {name: decode_segment(value) for name, value in found.groupdict().items()}
+        raw_params = found.groupdict()
+        child = {"path_params": params, "raw_path_params": raw_params, "endpoint": self.endpoint}
+        if scope["method"] in self.methods:
+            return Match.FULL, child
+        return Match.PARTIAL, child
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in self.methods:
+            raise HTTPException(status_code=405, headers={"Allow": ", ".join(sorted(self.methods))})
+        await self._app(scope, receive, send)
+
+    def __repr__(self) -> str:
+        return f"RawRoute({self.pattern!r}, methods={sorted(self.methods)})"
+
+
+def route(pattern: str, endpoint: Endpoint, methods: Sequence[str] = ("GET",)) -> RawRoute:
+    return RawRoute(pattern, endpoint, methods)

@@ -1,0 +1,89 @@
+"""What each `artifactsvc` command does, once settings are parsed (see __main__.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from artifactsvc.app import create_app
+from artifactsvc.errors import ArtifactsvcError
+from artifactsvc.importing import ImportError_, plan_import
+from artifactsvc.logs import configure
+from artifactsvc.metadata import open_metadata_store
+from artifactsvc.settings import Settings
+
+
+def app_from_env() -> object:
+    """uvicorn's factory for multi-worker serving: each worker builds its own app."""
+    settings = Settings.from_env()
+    configure(settings.log_format)
+    return create_app(settings)
+
+
+def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
+    configure(settings.log_format)
+    import asyncio
+
+    asyncio.run(migrate(settings))
+    options = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        # uvicorn's access log prints query strings, which may carry tokens: ours redacts them.
+        "access_log": False,
+        "log_config": None,
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers > 1:
+        uvicorn.run("artifactsvc.cli:app_from_env", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
+    return 0
+
+
+async def migrate(settings: Settings) -> int:
+    store = open_metadata_store(settings.database_url)
+    try:
+        await store.migrate()
+    finally:
+        store.close()
+    return 0
+
+
+async def import_file(settings: Settings, file: str) -> int:
+    store = open_metadata_store(settings.database_url)
+    try:
+        await store.migrate()
+        plan = await plan_import(Path(file), store)
+        if plan.artifacts:
+            from artifactsvc.artifacts_import import store_import_artifacts
+
+            await store_import_artifacts(settings, store, plan)
+        await store.import_batch(plan.batch)
+    except ImportError_ as error:
+        print(f"artifactsvc import: {file}: {error}", file=sys.stderr)
+        return 1
+    except ArtifactsvcError as error:
+        print(f"artifactsvc import: {file}: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    batch = plan.batch
+    print(
+        f"imported {len(batch.users)} users, {len(batch.projects)} projects, "
+        f"{len(batch.pipelines)} pipelines, {len(batch.jobs)} jobs, "
+        f"{len(plan.artifacts)} artifacts"
+    )
+    return 0
+
+
+async def expire(settings: Settings) -> int:
+    print("artifactsvc expire: artifact storage is not configured in this build", file=sys.stderr)
+    return 1
+
+
+async def gc(settings: Settings) -> int:
+    print("artifactsvc gc: artifact storage is not configured in this build", file=sys.stderr)
+    return 1

@@ -1,0 +1,283 @@
+"""`artifactsvc import FILE.json` (CONTRACT section 3): validate the whole file, then upsert it
+in one transaction. A bad file imports nothing; the error names the first bad field, as
+`jobs[1].status: ...`. References may point into the same file or at rows already stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from artifactsvc.auth import hash_token
+from artifactsvc.metadata import ImportBatch, MetadataStore
+from artifactsvc.models import JOB_STATUSES, VISIBILITIES, format_time, parse_time
+
+T = TypeVar("T")
+ACCESS_LEVELS = (10, 20, 30, 40, 50)
+PIPELINE_STATUSES = (*JOB_STATUSES, "waiting_for_callback")
+FILE_TYPES = ("archive", "metadata", "trace", "junit")
+
+
+class ImportError_(ValueError):
+    """A bad import file; the message starts with the path of the first bad field."""
+
+
+@dataclass(frozen=True)
+class PendingArtifact:
+    """An artifact file the import names; stored through the upload path after validation."""
+
+    job_id: int
+    project_id: int
+    file_type: str
+    path: Path
+    expire_at: str | None
+
+
+@dataclass
+class ImportPlan:
+    batch: ImportBatch
+    artifacts: list[PendingArtifact] = field(default_factory=list)
+
+
+class _Fields:
+    """Typed access to one object of the file, naming the field on every error."""
+
+    def __init__(self, where: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise ImportError_(f"{where}: must be an object")
+        self.where = where
+        self.data: dict[str, Any] = data
+
+    def fail(self, key: str, message: str) -> ImportError_:
+        return ImportError_(f"{self.where}.{key}: {message}")
+
+    def get(self, key: str, kind: type[T] | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
+        if key not in self.data or self.data[key] is None:
+            if required:
+                raise self.fail(key, "is missing")
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if bool not in kinds and isinstance(value, bool):
+            raise self.fail(key, f"must be {' or '.join(k.__name__ for k in kinds)}")
+        if not isinstance(value, kinds):
+            raise self.fail(key, f"must be {' or '.join(k.__name__ for k in kinds)}")
+        return value
+
+    def ident(self, key: str = "id", *, required: bool = True) -> Any:
+        value = self.get(key, int, required=required)
+        if value is not None and not 0 < value < 2**63:
+            raise self.fail(key, "must be a positive integer")
+        return value
+
+    def text(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
+        value = self.get(key, str, default, required=required)
+        if required and value == "":
+            raise self.fail(key, "must not be empty")
+        return value
+
+    def choice(self, key: str, choices: tuple[Any, ...], default: Any) -> Any:
+        value = self.get(key, type(default) if default is not None else str, default)
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(map(str, choices))}")
+        return value
+
+    def time(self, key: str) -> str | None:
+        value = self.text(key)
+        if value is None:
+            return None
+        try:
+            return format_time(parse_time(value))
+        except ValueError:
+            raise self.fail(key, "must be an ISO 8601 time") from None
+
+    def items(self, key: str) -> list[Any]:
+        value = self.get(key, list, [])
+        return list(value)
+
+
+def _section(document: dict[str, Any], key: str) -> list[Any]:
+    value = document.get(key, [])
+    if not isinstance(value, list):
+        raise ImportError_(f"{key}: must be a list")
+    return value
+
+
+async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError as error:
+        raise ImportError_(f"{path}: cannot read: {error.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ImportError_(f"{path}: not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ImportError_("(top level): must be an object")
+    unknown = set(document) - {"users", "projects", "pipelines", "jobs"}
+    if unknown:
+        raise ImportError_(f"{sorted(unknown)[0]}: unknown section")
+    batch = ImportBatch()
+    plan = ImportPlan(batch)
+    base = path.parent
+
+    usernames: dict[str, int] = {}
+    for index, raw in enumerate(_section(document, "users")):
+        f = _Fields(f"users[{index}]", raw)
+        user_id = f.ident()
+        username = f.text("username", required=True)
+        if username in usernames and usernames[username] != user_id:
+            raise f.fail("username", "is taken by another user in this file")
+        usernames[username] = user_id
+        batch.users.append(
+            {
+                "id": user_id,
+                "username": username,
+                "name": f.text("name", username),
+                "email": f.text("email", ""),
+                "admin": bool(f.get("admin", bool, False)),
+                "state": f.choice("state", ("active", "blocked"), "active"),
+                "created_at": f.time("created_at"),
+            }
+        )
+        for t_index, token in enumerate(f.items("tokens")):
+            if not isinstance(token, str) or not token:
+                raise ImportError_(f"users[{index}].tokens[{t_index}]: must be a non-empty string")
+            batch.tokens.append((hash_token(token), user_id))
+
+    async def user_id_of(where: Callable[[], ImportError_], username: str) -> int:
+        if username in usernames:
+            return usernames[username]
+        found = await store.user_by_username(username)
+        if found is None:
+            raise where()
+        return found.id
+
+    project_ids: set[int] = set()
+    for index, raw in enumerate(_section(document, "projects")):
+        f = _Fields(f"projects[{index}]", raw)
+        project_id = f.ident()
+        full_path = f.text("path_with_namespace", required=True)
+        segments = full_path.split("/")
+        if len(segments) < 2 or any(not s or s in (".", "..") or s.strip() != s for s in segments):
+            raise f.fail("path_with_namespace", "must look like group/project")
+        project_ids.add(project_id)
+        batch.projects.append(
+            {
+                "id": project_id,
+                "path_with_namespace": full_path,
+                "name": f.text("name", segments[-1]),
+                "visibility": f.choice("visibility", VISIBILITIES, "private"),
+                "description": f.text("description"),
+                "default_branch": f.text("default_branch", "main"),
+                "created_at": f.time("created_at"),
+            }
+        )
+        for m_index, member in enumerate(f.items("members")):
+            m = _Fields(f"projects[{index}].members[{m_index}]", member)
+            username = m.text("username", required=True)
+            user_id = await user_id_of(lambda m=m: m.fail("username", "unknown user"), username)
+            level = m.choice("access_level", ACCESS_LEVELS, 30)
+            batch.members.append((project_id, user_id, level))
+        for a_index, allowed in enumerate(f.items("ci_job_token_allowlist")):
+            if isinstance(allowed, bool) or not isinstance(allowed, int) or allowed <= 0:
+                raise ImportError_(
+                    f"projects[{index}].ci_job_token_allowlist[{a_index}]: must be a project id"
+                )
+            batch.allowlist.append((project_id, allowed))
+
+    pipeline_projects: dict[int, int] = {}
+    for index, raw in enumerate(_section(document, "pipelines")):
+        f = _Fields(f"pipelines[{index}]", raw)
+        pipeline_id = f.ident()
+        project_id = f.ident("project_id")
+        if project_id not in project_ids and await store.project(project_id) is None:
+            raise f.fail("project_id", "unknown project")
+        commit = f.get("commit", dict)
+        pipeline_projects[pipeline_id] = project_id
+        batch.pipelines.append(
+            {
+                "id": pipeline_id,
+                "iid": f.get("iid", int, pipeline_id),
+                "project_id": project_id,
+                "ref": f.text("ref", required=True),
+                "tag": bool(f.get("tag", bool, False)),
+                "sha": f.text("sha", ""),
+                "status": f.choice("status", PIPELINE_STATUSES, "success"),
+                "source": f.text("source", "push"),
+                "created_at": f.time("created_at"),
+                "updated_at": f.time("updated_at"),
+                "commit_json": json.dumps(commit) if commit is not None else None,
+                "user_id": None,
+            }
+        )
+
+    for index, raw in enumerate(_section(document, "jobs")):
+        f = _Fields(f"jobs[{index}]", raw)
+        job_id = f.ident()
+        pipeline_id = f.ident("pipeline_id")
+        project_id = pipeline_projects.get(pipeline_id)
+        if project_id is None:
+            stored = await store.pipeline_by_id(pipeline_id)
+            if stored is None:
+                raise f.fail("pipeline_id", "unknown pipeline")
+            project_id = stored.project_id
+        username = f.text("user")
+        user_id = (
+            await user_id_of(lambda f=f: f.fail("user", "unknown user"), username)
+            if username
+            else None
+        )
+        token = f.text("token")
+        if token == "":
+            raise f.fail("token", "must not be empty")
+        tag_list = f.items("tag_list")
+        if not all(isinstance(tag, str) for tag in tag_list):
+            raise f.fail("tag_list", "must be a list of strings")
+        coverage = f.get("coverage", (int, float))
+        created_at = f.time("created_at")
+        batch.jobs.append(
+            {
+                "id": job_id,
+                "project_id": project_id,
+                "pipeline_id": pipeline_id,
+                "name": f.text("name", required=True),
+                "stage": f.text("stage", "test"),
+                "status": f.choice("status", JOB_STATUSES, "created"),
+                "kind": f.choice("kind", ("build", "bridge"), "build"),
+                "when_": f.text("when", "on_success"),
+                "allow_failure": bool(f.get("allow_failure", bool, False)),
+                "user_id": user_id,
+                "token_hash": hash_token(token) if token else None,
+                "coverage": float(coverage) if coverage is not None else None,
+                "tag_list": json.dumps(tag_list),
+                "failure_reason": f.text("failure_reason"),
+                "created_at": created_at,
+                "queued_at": f.time("queued_at") or created_at,
+                "started_at": f.time("started_at"),
+                "finished_at": f.time("finished_at"),
+                "erased_at": f.time("erased_at"),
+                "retried": bool(f.get("retried", bool, False)),
+                "downstream_pipeline_id": f.ident("downstream_pipeline_id", required=False),
+                "runner_json": None,
+            }
+        )
+        trace = f.text("trace")
+        if trace is not None:
+            batch.traces.append((job_id, trace.encode("utf-8")))
+        seen_types: set[str] = set()
+        for a_index, item in enumerate(f.items("artifacts")):
+            a = _Fields(f"jobs[{index}].artifacts[{a_index}]", item)
+            file_type = a.choice("file_type", FILE_TYPES, "archive")
+            if file_type in seen_types:
+                raise a.fail("file_type", "duplicate artifact type for this job")
+            seen_types.add(file_type)
+            relative = a.text("path", required=True)
+            artifact_path = (base / relative).resolve()
+            if not artifact_path.is_file():
+                raise a.fail("path", f"no such file: {relative}")
+            plan.artifacts.append(
+                PendingArtifact(job_id, project_id, file_type, artifact_path, a.time("expire_at"))
+            )
+    return plan

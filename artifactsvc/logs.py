@@ -1,0 +1,43 @@
+"""Logging set-up (text or JSON lines) and the redaction every logged URL goes through."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from typing import Any
+
+# Query parameters that carry secrets (CONTRACT section 4); headers are never logged.
+_SECRET_QUERY = re.compile(r"(?i)(^|[?&])(private_token|job_token|token|access_token)=[^&]*")
+
+
+def redact_query(query: str) -> str:
+    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{m.group(2)}=[FILTERED]", query)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            body.update(extra)
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body, default=str)
+
+
+def configure(log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)

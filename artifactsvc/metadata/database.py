@@ -1,0 +1,63 @@
+"""The seam between the SQL store and a database driver.
+
+`Database` runs a function with a connection on a dedicated thread pool (never on the event
+loop), inside one transaction. `Connection` is the tiny surface the queries use; both
+adapters (sqlite.py, postgres.py) provide it, translating `?` placeholders and driver errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+Row = dict[str, Any]
+Params = Sequence[Any]
+
+
+class Connection(Protocol):
+    dialect: str
+
+    def fetch(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        """Runs a statement; returns the number of rows it changed."""
+        ...
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+
+
+class Database(Protocol):
+    dialect: str
+
+    def transaction(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        """Runs `fn` in one transaction on the calling thread (blocking)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class AsyncDatabase:
+    """Runs blocking transactions on a thread pool sized for the database, off the event loop."""
+
+    def __init__(self, database: Database, *, threads: int = 8) -> None:
+        self.database = database
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="metadata")
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, lambda: self.database.transaction(fn, write=False)
+        )
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, lambda: self.database.transaction(fn, write=True)
+        )
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.database.close()

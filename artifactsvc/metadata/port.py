@@ -1,0 +1,94 @@
+"""The `MetadataStore` port: everything the services need from the metadata database.
+
+Adapters: `sql.SqlMetadataStore` over SQLite (embedded default) or PostgreSQL. Every method
+is async and runs its blocking work off the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from artifactsvc.models import Artifact, Job, Pipeline, Project, User
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Which jobs a list endpoint wants. `before_id` drives keyset pagination."""
+
+    project_id: int
+    pipeline_id: int | None = None
+    statuses: tuple[str, ...] = ()
+    kind: str = "build"
+    include_retried: bool = True
+    before_id: int | None = None
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job created by a retry or by playing a finished manual job."""
+
+    project_id: int
+    pipeline_id: int
+    name: str
+    stage: str
+    status: str
+    when: str
+    allow_failure: bool
+    user_id: int | None
+    tag_list: tuple[str, ...]
+    token_hash: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ImportBatch:
+    """A validated import file, ready to upsert in one transaction."""
+
+    users: list[dict[str, Any]] = field(default_factory=list)
+    tokens: list[tuple[str, int]] = field(default_factory=list)
+    projects: list[dict[str, Any]] = field(default_factory=list)
+    members: list[tuple[int, int, int]] = field(default_factory=list)
+    allowlist: list[tuple[int, int]] = field(default_factory=list)
+    pipelines: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    traces: list[tuple[int, bytes]] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+
+
+class MetadataStore(Protocol):
+    async def migrate(self) -> None: ...
+    async def ping(self) -> None: ...
+    def close(self) -> None: ...
+
+    # identity and access
+    async def user_by_token_hash(self, token_hash: str) -> User | None: ...
+    async def job_by_token_hash(self, token_hash: str) -> Job | None: ...
+    async def user_by_username(self, username: str) -> User | None: ...
+    async def member_level(self, project_id: int, user_id: int) -> int | None: ...
+    async def job_token_allowed(self, project_id: int, source_project_id: int) -> bool: ...
+
+    # projects and pipelines
+    async def project(self, project_id: int) -> Project | None: ...
+    async def project_by_path(self, path: str) -> Project | None: ...
+    async def pipeline(self, project_id: int, pipeline_id: int) -> Pipeline | None: ...
+    async def pipeline_by_id(self, pipeline_id: int) -> Pipeline | None: ...
+    async def pipelines(self, project_id: int, offset: int, limit: int) -> list[Pipeline]: ...
+    async def count_pipelines(self, project_id: int) -> int: ...
+
+    # jobs
+    async def job(self, project_id: int, job_id: int) -> Job | None: ...
+    async def job_by_id(self, job_id: int) -> Job | None: ...
+    async def jobs(self, query: JobQuery, offset: int, limit: int) -> list[Job]: ...
+    async def count_jobs(self, query: JobQuery) -> int: ...
+    async def update_job(self, job_id: int, changes: dict[str, Any]) -> None: ...
+    async def retry_job(self, old_job_id: int, new_job: NewJob) -> int: ...
+
+    # traces
+    async def trace(self, job_id: int) -> bytes | None: ...
+    async def append_trace(self, job_id: int, start: int, data: bytes) -> int: ...
+    async def delete_trace(self, job_id: int) -> None: ...
+
+    # import
+    async def import_batch(self, batch: ImportBatch) -> None: ...

@@ -1,0 +1,65 @@
+"""PostgreSQL adapter (psycopg 3) for several replicas sharing one metadata store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from artifactsvc.errors import Conflict, MetadataUnavailable
+from artifactsvc.metadata.database import Connection, Params, Row
+
+T = TypeVar("T")
+
+
+def _placeholders(sql: str) -> str:
+    # The shared queries use `?`; none of them contains a literal `?` or `%`.
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresConnection:
+    dialect = "postgresql"
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self._raw = raw
+
+    def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        with self._raw.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(_placeholders(sql), tuple(params))
+            return list(cursor.fetchall()) if cursor.description else []
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        with self._raw.cursor() as cursor:
+            cursor.execute(_placeholders(sql), tuple(params))
+            return cursor.rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        with self._raw.cursor() as cursor:
+            cursor.executemany(_placeholders(sql), [tuple(row) for row in rows])
+
+
+class PostgresDatabase:
+    dialect = "postgresql"
+    blob_type = "BYTEA"
+
+    def __init__(self, url: str, *, max_size: int = 8, timeout: float = 10.0) -> None:
+        self._pool = ConnectionPool(
+            url, min_size=0, max_size=max_size, timeout=timeout, open=True,
+            kwargs={"connect_timeout": int(timeout)},
+        )
+
+    def transaction(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        try:
+            with self._pool.connection() as raw, raw.transaction():
+                return fn(PostgresConnection(raw))
+        except psycopg.IntegrityError as error:
+            raise Conflict(f"postgresql: {error}") from error
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            # PoolTimeout is an OperationalError too: no connection within the timeout.
+            raise MetadataUnavailable(f"postgresql: {error}") from error
+
+    def close(self) -> None:
+        self._pool.close()

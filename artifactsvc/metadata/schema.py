@@ -1,0 +1,115 @@
+"""The metadata schema, written once for both dialects.
+
+`{blob}` is the one type that differs (BLOB in SQLite, BYTEA in PostgreSQL). Times are
+stored as ISO 8601 UTC text with milliseconds, which sorts correctly and reads the same
+in both databases. Booleans are 0/1 integers for the same reason.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+STATEMENTS = (
+    """CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS users (
+        id BIGINT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        email TEXT NOT NULL DEFAULT '',
+        admin INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'active',
+        created_at TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE
+    )""",
+    """CREATE TABLE IF NOT EXISTS projects (
+        id BIGINT PRIMARY KEY,
+        path_with_namespace TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        visibility TEXT NOT NULL DEFAULT 'private',
+        description TEXT,
+        default_branch TEXT,
+        created_at TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS members (
+        project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        access_level INTEGER NOT NULL,
+        PRIMARY KEY (project_id, user_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS job_token_allowlist (
+        project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        allowed_project_id BIGINT NOT NULL,
+        PRIMARY KEY (project_id, allowed_project_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS pipelines (
+        id BIGINT PRIMARY KEY,
+        iid BIGINT NOT NULL,
+        project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        ref TEXT NOT NULL,
+        tag INTEGER NOT NULL DEFAULT 0,
+        sha TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'push',
+        created_at TEXT,
+        updated_at TEXT,
+        commit_json TEXT,
+        user_id BIGINT
+    )""",
+    """CREATE INDEX IF NOT EXISTS pipelines_by_ref
+        ON pipelines (project_id, ref, status, id)""",
+    """CREATE TABLE IF NOT EXISTS jobs (
+        id BIGINT PRIMARY KEY,
+        project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        pipeline_id BIGINT NOT NULL REFERENCES pipelines(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        stage TEXT NOT NULL DEFAULT 'test',
+        status TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'build',
+        when_ TEXT NOT NULL DEFAULT 'on_success',
+        allow_failure INTEGER NOT NULL DEFAULT 0,
+        user_id BIGINT,
+        token_hash TEXT UNIQUE,
+        coverage DOUBLE PRECISION,
+        tag_list TEXT NOT NULL DEFAULT '[]',
+        failure_reason TEXT,
+        created_at TEXT,
+        queued_at TEXT,
+        started_at TEXT,
+        finished_at TEXT,
+        erased_at TEXT,
+        retried INTEGER NOT NULL DEFAULT 0,
+        downstream_pipeline_id BIGINT,
+        runner_json TEXT
+    )""",
+    """CREATE INDEX IF NOT EXISTS jobs_by_project ON jobs (project_id, kind, id)""",
+    """CREATE INDEX IF NOT EXISTS jobs_by_pipeline ON jobs (pipeline_id, name)""",
+    """CREATE TABLE IF NOT EXISTS job_traces (
+        job_id BIGINT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        content {blob} NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS artifacts (
+        job_id BIGINT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        file_type TEXT NOT NULL,
+        project_id BIGINT NOT NULL,
+        file_format TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        object_key TEXT NOT NULL,
+        etag TEXT NOT NULL,
+        sha256 TEXT,
+        expire_at TEXT,
+        created_at TEXT,
+        index_key TEXT,
+        index_directory {blob},
+        PRIMARY KEY (job_id, file_type)
+    )""",
+    """CREATE INDEX IF NOT EXISTS artifacts_by_expiry ON artifacts (expire_at)""",
+    """CREATE INDEX IF NOT EXISTS artifacts_by_project ON artifacts (project_id)""",
+)
+
+
+def statements(blob_type: str) -> list[str]:
+    return [statement.replace("{blob}", blob_type) for statement in STATEMENTS]

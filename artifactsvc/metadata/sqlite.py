@@ -1,0 +1,89 @@
+"""SQLite adapter: the embedded default. One connection per worker thread, WAL journal.
+
+Writes take the database lock up front (BEGIN IMMEDIATE) so that two writers never both
+read-then-upgrade and deadlock; readers never block writers under WAL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from artifactsvc.errors import Conflict, MetadataUnavailable
+from artifactsvc.metadata.database import Connection, Params, Row
+
+T = TypeVar("T")
+
+
+class SqliteConnection:
+    dialect = "sqlite"
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self._raw = raw
+
+    def fetch(self, sql: str, params: Params = ()) -> list[Row]:
+        cursor = self._raw.execute(sql, tuple(params))
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        return self._raw.execute(sql, tuple(params)).rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        self._raw.executemany(sql, [tuple(row) for row in rows])
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+    blob_type = "BLOB"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        raw: sqlite3.Connection | None = getattr(self._local, "raw", None)
+        if raw is None:
+            raw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            raw.execute("PRAGMA journal_mode=WAL")
+            raw.execute("PRAGMA busy_timeout=10000")
+            raw.execute("PRAGMA foreign_keys=ON")
+            raw.execute("PRAGMA synchronous=NORMAL")
+            self._local.raw = raw
+            with self._lock:
+                self._all.append(raw)
+        return raw
+
+    def transaction(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        try:
+            raw = self._connection()
+            raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                result = fn(SqliteConnection(raw))
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+            return result
+        except sqlite3.IntegrityError as error:
+            raise Conflict(f"sqlite: {error}") from error
+        except sqlite3.OperationalError as error:
+            raise MetadataUnavailable(f"sqlite: {error}") from error
+
+    def close(self) -> None:
+        with self._lock:
+            for raw in self._all:
+                raw.close()
+            self._all.clear()
+
+
+def sqlite_path(database_url: str) -> str:
+    """`sqlite:///relative.db` -> `relative.db`; `sqlite:////abs.db` -> `/abs.db`."""
+    return database_url.removeprefix("sqlite:///")

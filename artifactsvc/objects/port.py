@@ -1,0 +1,120 @@
+"""The object-storage port: what the rest of the service may ask of a blob store.
+
+Keys are '/'-separated relative names (`projects/1/jobs/7/archive.zip`). Every adapter
+translates its vendor's failures into `artifactsvc.errors`:
+
+    ObjectNotFound        no object under that key
+    ObjectChanged         a read pinned to an ETag found another version
+    StorageUnavailable    refused connections, timeouts, 5xx: try again later
+    StorageError          anything else the store refused
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from urllib.parse import quote
+
+DEFAULT_PART_SIZE = 8 * 1024 * 1024
+DEFAULT_CHUNK_SIZE = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What a store knows about one object; `etag` is unquoted and changes with the bytes."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+class ObjectStore(Protocol):
+    """A blob store. Every call is async; blocking work runs on the store's executor.
+
+    `put_stream` either stores the whole object or nothing: when `chunks` raises, or the task
+    is cancelled, the partial upload is aborted and the original exception propagates.
+    `stream` raises `StorageError` on a failure mid-body and never ends early silently.
+    """
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterator[bytes], *, part_size: int = DEFAULT_PART_SIZE
+    ) -> ObjectInfo:
+        """Store the concatenated chunks under `key`, buffering at most about one part."""
+        ...
+
+    async def head(self, key: str) -> ObjectInfo:
+        """Describe `key`; `ObjectNotFound` when it does not exist."""
+        ...
+
+    async def get_range(
+        self, key: str, start: int, length: int, *, etag: str | None = None
+    ) -> bytes:
+        """Read up to `length` bytes at `start` (clamped at the end; `b""` past it).
+
+        With `etag`, `ObjectChanged` when the object is no longer that version.
+        """
+        ...
+
+    def stream(
+        self,
+        key: str,
+        start: int = 0,
+        length: int | None = None,
+        *,
+        etag: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> AsyncIterator[bytes]:
+        """Yield the bytes of `key` from `start` (all, or `length`) with one read request.
+
+        Closing the iterator early (`aclose`) releases the underlying connection or file.
+        """
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove `key`; a missing key is not an error."""
+        ...
+
+    async def presign(self, key: str, *, filename: str, expires_in: int = 300) -> str | None:
+        """A time-limited GET URL that downloads as `filename`, or None if unsupported."""
+        ...
+
+    async def ping(self) -> None:
+        """Cheap reachability check; `StorageUnavailable` when the store cannot serve."""
+        ...
+
+    def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        """Every object whose key starts with `prefix`, in no particular order."""
+        ...
+
+    async def abort_stale_uploads(self, older_than: datetime) -> int:
+        """Abort incomplete uploads started (or last written) before `older_than`.
+
+        `older_than` must be timezone-aware. Returns how many were aborted.
+        """
+        ...
+
+
+def validate_key(key: str) -> list[str]:
+    """Return the segments of `key`, or raise ValueError for a key that is not a plain name.
+
+    Both adapters apply the same rules so that a key accepted in development on local files
+    is accepted on S3 and vice versa.
+    """
+    if not key or "\x00" in key:
+        raise ValueError(f"invalid object key {key!r}")
+    segments = key.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise ValueError(f"invalid object key {key!r}")
+    return segments
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment; filename="…"; filename*=UTF-8''…`, safe to put in a header."""
+    fallback = "".join(
+        "\\" + ch if ch in '"\\' else ch if " " <= ch <= "~" else "_" for ch in filename
+    )
+    encoded = quote(filename, safe="!#$&+-.^_`|~")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"

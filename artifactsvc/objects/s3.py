@@ -1,0 +1,342 @@
+"""Objects in an S3 bucket (AWS or any S3-compatible endpoint), through boto3.
+
+The only module that knows botocore: its exceptions become `artifactsvc.errors` here. boto3
+clients are thread-safe and every call blocks, so each one runs on the executor; the
+connection pool is sized to that executor so no worker waits for a connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing, closing, contextmanager, suppress
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar, cast
+
+import boto3
+import urllib3.exceptions
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    IncompleteReadError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.response import StreamingBody
+
+from artifactsvc.errors import (
+    ArtifactsvcError,
+    ObjectChanged,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
+from artifactsvc.objects._blocking import call, finish
+from artifactsvc.objects._parts import regroup
+from artifactsvc.objects.port import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_PART_SIZE,
+    ObjectInfo,
+    content_disposition,
+    validate_key,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import (
+        CompletedPartTypeDef,
+        CreateMultipartUploadOutputTypeDef,
+        GetObjectRequestTypeDef,
+    )
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+MAX_PARTS = 10_000
+_NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
+_CHANGED = {"PreconditionFailed", "412"}
+_UNAVAILABLE = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "503"}
+_TRANSPORT_ERRORS = (
+    HTTPClientError,
+    BotoConnectionError,
+    IncompleteReadError,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
+
+
+class S3ObjectStore:
+    """`ObjectStore` over `bucket`, with every key stored under `prefix/`."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        executor: ThreadPoolExecutor,
+        endpoint_url: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+    ) -> None:
+        prefix = prefix.strip("/")
+        self.bucket = bucket
+        self._prefix = "/".join(validate_key(prefix)) + "/" if prefix else ""
+        self._executor = executor
+        config = Config(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"mode": "standard", "max_attempts": 3},
+            signature_version="s3v4",
+            # ThreadPoolExecutor has no public accessor for its size.
+            max_pool_connections=max(10, executor._max_workers),
+        )
+        if endpoint_url is not None:
+            # S3-compatible stores rarely have virtual-host DNS, and not all of them accept
+            # the CRC trailers botocore now adds to every upload.
+            config = config.merge(
+                Config(
+                    s3={"addressing_style": "path"},
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
+                )
+            )
+        session = boto3.session.Session()
+        self._client: S3Client = session.client("s3", endpoint_url=endpoint_url, config=config)
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterator[bytes], *, part_size: int = DEFAULT_PART_SIZE
+    ) -> ObjectInfo:
+        name = self._name(key)
+        upload_id: str | None = None
+        sent: list[CompletedPartTypeDef] = []
+
+        def abandoned(upload: CreateMultipartUploadOutputTypeDef) -> None:
+            self._executor.submit(self._abort, name, upload["UploadId"])
+
+        try:
+            async with aclosing(regroup(chunks, part_size)) as parts:
+                async for part, last in parts:
+                    if last and upload_id is None:
+                        await self._call(key, partial(self._put, name, part))
+                        break
+                    if upload_id is None:
+                        create = partial(
+                            self._client.create_multipart_upload, Bucket=self.bucket, Key=name
+                        )
+                        upload_id = (await self._call(key, create, discard=abandoned))["UploadId"]
+                    sent.append(await self._upload_part(key, upload_id, len(sent) + 1, part))
+            if upload_id is not None:
+                complete = partial(
+                    self._client.complete_multipart_upload,
+                    Bucket=self.bucket,
+                    Key=name,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": sent},
+                )
+                await self._call(key, complete)
+        except BaseException:
+            if upload_id is not None:
+                try:
+                    await finish(self._executor, partial(self._abort, name, upload_id))
+                except Exception:
+                    log.warning("could not abort upload of %s; gc will", name, exc_info=True)
+            raise
+        return await self.head(key)
+
+    async def head(self, key: str) -> ObjectInfo:
+        head = partial(self._client.head_object, Bucket=self.bucket, Key=self._name(key))
+        found = await self._call(key, head)
+        return ObjectInfo(
+            key=key,
+            size=found["ContentLength"],
+            etag=found["ETag"].strip('"'),
+            last_modified=found["LastModified"],
+        )
+
+    async def get_range(
+        self, key: str, start: int, length: int, *, etag: str | None = None
+    ) -> bytes:
+        params = self._get_params(key, start, length, etag)
+        if length == 0:
+            return b""
+
+        def read() -> bytes:
+            body = self._open(params)
+            if body is None:
+                return b""
+            with closing(body):
+                return body.read()
+
+        return await self._call(key, read)
+
+    async def stream(
+        self,
+        key: str,
+        start: int = 0,
+        length: int | None = None,
+        *,
+        etag: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> AsyncIterator[bytes]:
+        params = self._get_params(key, start, length, etag)
+        if length == 0:
+            return
+        body: StreamingBody | None = None
+        try:
+            body = await self._call(key, partial(self._open, params), discard=_close)
+            while body is not None and (
+                data := await self._call(key, partial(body.read, chunk_size))
+            ):
+                yield data
+        finally:
+            # Closing drops the connection rather than draining it; it does not block, and an
+            # async generator finalised without a running loop cannot await.
+            _close(body)
+
+    async def delete(self, key: str) -> None:
+        delete = partial(self._client.delete_object, Bucket=self.bucket, Key=self._name(key))
+        with suppress(ObjectNotFound):
+            await self._call(key, delete)
+
+    async def presign(self, key: str, *, filename: str, expires_in: int = 300) -> str | None:
+        presign = partial(
+            self._client.generate_presigned_url,
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._name(key),
+                "ResponseContentDisposition": content_disposition(filename),
+            },
+            ExpiresIn=expires_in,
+        )
+        return await self._call(key, presign)
+
+    async def ping(self) -> None:
+        try:
+            await self._call("", partial(self._client.head_bucket, Bucket=self.bucket))
+        except ArtifactsvcError as exc:
+            raise StorageUnavailable(f"bucket {self.bucket}: {exc}") from exc
+
+    async def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=self._prefix + prefix))
+        while (page := await self._call(prefix, partial(_next, pages))) is not None:
+            for found in page.get("Contents", []):
+                yield ObjectInfo(
+                    key=found["Key"][len(self._prefix) :],
+                    size=found["Size"],
+                    etag=found["ETag"].strip('"'),
+                    last_modified=found["LastModified"],
+                )
+
+    async def abort_stale_uploads(self, older_than: datetime) -> int:
+        if older_than.tzinfo is None:
+            raise ValueError("older_than must be timezone-aware")
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=self._prefix))
+        aborted = 0
+        while (page := await self._call("", partial(_next, pages))) is not None:
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < older_than:
+                    abort = partial(self._abort, upload["Key"], upload["UploadId"])
+                    await self._call(upload["Key"], abort)
+                    aborted += 1
+        return aborted
+
+    def _name(self, key: str) -> str:
+        return self._prefix + "/".join(validate_key(key))
+
+    def _get_params(
+        self, key: str, start: int, length: int | None, etag: str | None
+    ) -> GetObjectRequestTypeDef:
+        if start < 0 or (length is not None and length < 0):
+            raise ValueError(f"invalid range: start={start} length={length}")
+        params: GetObjectRequestTypeDef = {"Bucket": self.bucket, "Key": self._name(key)}
+        if start or length is not None:
+            end = "" if length is None else str(start + length - 1)
+            params["Range"] = f"bytes={start}-{end}"
+        if etag is not None:
+            params["IfMatch"] = etag
+        return params
+
+    def _open(self, params: GetObjectRequestTypeDef) -> StreamingBody | None:
+        """The body of a GET, or None when the range starts past the end of the object."""
+        try:
+            return self._client.get_object(**params)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                return None
+            raise
+
+    async def _upload_part(
+        self, key: str, upload_id: str, number: int, body: bytearray
+    ) -> CompletedPartTypeDef:
+        if number > MAX_PARTS:
+            raise StorageError(f"{key}: more than {MAX_PARTS} parts; use a larger part size")
+        send = partial(
+            self._client.upload_part,
+            Bucket=self.bucket,
+            Key=self._name(key),
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=_blob(body),
+        )
+        return {"ETag": (await self._call(key, send))["ETag"], "PartNumber": number}
+
+    def _put(self, name: str, body: bytearray) -> None:
+        self._client.put_object(Bucket=self.bucket, Key=name, Body=_blob(body))
+
+    def _abort(self, name: str, upload_id: str) -> None:
+        try:
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=name, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
+
+    async def _call(
+        self, key: str, fn: Callable[[], T], *, discard: Callable[[T], object] | None = None
+    ) -> T:
+        with _translated(key):
+            return await call(self._executor, fn, discard=discard)
+
+
+@contextmanager
+def _translated(key: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        raise _client_error(key, exc) from exc
+    except _TRANSPORT_ERRORS as exc:
+        raise StorageUnavailable(f"{key}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"{key}: {exc}") from exc
+
+
+def _client_error(key: str, exc: ClientError) -> StorageError | ObjectNotFound:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    # NoSuchBucket is deliberately not ObjectNotFound: it is a broken deployment, not a key.
+    if code in _NOT_FOUND:
+        return ObjectNotFound(key)
+    if code in _CHANGED or status == 412:
+        return ObjectChanged(key)
+    if code in _UNAVAILABLE or status >= 500:
+        return StorageUnavailable(f"{key}: {code or status}")
+    return StorageError(f"{key}: {code or status}: {exc}")
+
+
+def _blob(data: bytearray) -> bytes:
+    # botocore accepts a bytearray as a body (no copy of a whole part); the stubs omit it.
+    return cast(bytes, data)
+
+
+def _close(body: StreamingBody | None) -> None:
+    if body is not None:
+        body.close()
+
+
+def _next(pages: Iterator[T]) -> T | None:
+    return next(pages, None)

@@ -1,0 +1,128 @@
+"""Build an archive's index (see `index`) in two passes with memory bounded by the bucket count.
+
+Pass 1 streams the central directory once (one ranged read), validates every entry, encodes
+its index record and appends it, tagged with its bucket, to a spill file, counting bytes per
+bucket. The bucket offsets then follow, and pass 2 reads the spill file back sequentially and
+scatters each record to its bucket's cursor in `out`, buffering at most a few MiB between
+flushes. Memory is O(B) integers plus constant buffers, never O(entries); disk use is about
+twice the index size. The archive is read once, so building from object storage costs the
+end-record read(s) plus one stream of the directory.
+
+Validation: the end records (`eocd`), every directory header and the entry count
+(`central`), members that overlap or reach into the directory (`extents`): CorruptArchive.
+Too many entries sharing one name, enough to fill a bucket past `MAX_BUCKET_BYTES` and make
+every lookup in it expensive: InvalidArchive.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from typing import BinaryIO
+
+from artifactsvc.errors import CorruptArchive, InvalidArchive
+from artifactsvc.ziprange.central import iter_entries
+from artifactsvc.ziprange.eocd import locate_central_directory
+from artifactsvc.ziprange.extents import ExtentCheck
+from artifactsvc.ziprange.index import (
+    IndexDirectory,
+    bucket_of,
+    directory_length,
+    encode_record,
+)
+from artifactsvc.ziprange.source import RangeSource
+
+TARGET_BUCKET_BYTES = 32 << 10
+MAX_BUCKET_BYTES = 4 << 20
+_FLUSH_BYTES = 4 << 20
+_BLOCK = 1 << 20
+_TAG = struct.Struct("<II")
+
+
+def choose_bucket_count(cd_size: int, entry_count: int) -> int:
+    """About one bucket per 32 KiB of central directory (index records are a little smaller)."""
+    return max(1, min(entry_count, -(-cd_size // TARGET_BUCKET_BYTES)))
+
+
+def build_index(
+    source: RangeSource, out: BinaryIO, *, etag: str, spill_dir: str | None = None
+) -> IndexDirectory:
+    """Write the sidecar for the archive `source` to the seekable `out`; return its directory."""
+    loc = locate_central_directory(source)
+    count = choose_bucket_count(loc.cd_size, loc.entry_count)
+    salt = os.urandom(16)
+    sizes = [0] * count
+    with (
+        tempfile.TemporaryFile(dir=spill_dir) as spill,
+        ExtentCheck(loc.cd_offset, spill_dir=spill_dir) as extents,
+    ):
+        chunks = source.stream(loc.cd_offset, loc.cd_size)
+        for entry in iter_entries(chunks, loc.entry_count):
+            extents.add(entry)
+            record = encode_record(entry)
+            bucket = bucket_of(entry.key, salt, count)
+            sizes[bucket] += len(record)
+            spill.write(_TAG.pack(bucket, len(record)))
+            spill.write(record)
+        extents.finish()
+        largest = max(sizes)
+        if largest > MAX_BUCKET_BYTES:
+            raise InvalidArchive(f"too many entries share a name ({largest} bytes in one bucket)")
+        offsets = [directory_length(count, len(etag.encode("utf-8")))]
+        for size in sizes:
+            offsets.append(offsets[-1] + size)
+        directory = IndexDirectory(
+            archive_size=source.size,
+            archive_etag=etag,
+            entry_count=loc.entry_count,
+            cd_offset=loc.cd_offset,
+            cd_size=loc.cd_size,
+            salt=salt,
+            offsets=tuple(offsets),
+        )
+        out.seek(0)
+        out.truncate(0)
+        out.write(directory.to_bytes())
+        out.truncate(directory.sidecar_size)
+        spill.seek(0)
+        _scatter(spill, out, directory)
+    out.flush()
+    return directory
+
+
+def _scatter(spill: BinaryIO, out: BinaryIO, directory: IndexDirectory) -> None:
+    cursors = list(directory.offsets[:-1])
+    pending: dict[int, bytearray] = {}
+    pending_bytes = 0
+
+    def flush() -> None:
+        for bucket in sorted(pending):
+            data = pending[bucket]
+            out.seek(cursors[bucket])
+            out.write(data)
+            cursors[bucket] += len(data)
+        pending.clear()
+
+    buf = b""
+    while block := spill.read(_BLOCK):
+        buf += block
+        pos = 0
+        while pos + _TAG.size <= len(buf):
+            bucket, length = _TAG.unpack_from(buf, pos)
+            end = pos + _TAG.size + length
+            if end > len(buf):
+                break
+            target = pending.get(bucket)
+            if target is None:
+                target = pending[bucket] = bytearray()
+            target += buf[pos + _TAG.size : end]
+            pending_bytes += length
+            pos = end
+        buf = buf[pos:]
+        if pending_bytes >= _FLUSH_BYTES:
+            flush()
+            pending_bytes = 0
+    flush()
+    if buf or cursors != list(directory.offsets[1:]):
+        raise CorruptArchive("index spill inconsistent")

@@ -1,0 +1,274 @@
+"""The persisted name index of one archive: format, lookup and listing.
+
+An index is built once per archive (`build.build_index`, at upload) into a sidecar object:
+
+    [directory][bucket 0 records][bucket 1 records]...[bucket B-1 records]
+
+    directory = header | archive ETag | (B + 1) x u64 bucket offsets | CRC-32 of all before
+    header    = magic, version, archive size, entry count, CD offset, CD size, B, salt (16 B)
+    record    = name len u16, raw-name len u16, kind u8 (bit 7: raw name stored), flags u16,
+                method u16, mode u32, crc32 u32, local header offset u64, compressed size u64,
+                uncompressed size u64, mtime i64, name (UTF-8), raw name (only when it differs)
+
+An entry lives in bucket `blake2b(name, key=salt) mod B`. The salt is random per index, so an
+uploader cannot choose names that pile into one bucket (only repeating the same name can, and
+the builder caps a bucket's size); it also serves as the index's identity for caching. B is
+chosen from the central directory's size so that a bucket holds about 32 KiB. Buckets are
+contiguous, so B + 1 offsets describe them all (8 bytes a bucket, ~25 KiB for a million
+entries): the caller keeps `IndexDirectory.to_bytes()` in its metadata row, and a cold lookup
+is then one ranged read of one bucket (none at all when the bucket is empty, or with a warm
+`BucketCache`). Without that row, `read_directory` costs one read (two for huge indexes).
+
+Within a bucket, records keep central-directory order, so a name stored twice resolves to its
+first occurrence, as GitLab Workhorse does. `iter_index_entries` lists entries bucket by bucket:
+that order is neither name order nor archive order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from artifactsvc.errors import CorruptArchive
+from artifactsvc.ziprange.central import Entry, EntryKind
+from artifactsvc.ziprange.source import RangeSource
+
+MAGIC = b"ZRIDX\r\n\x1a"
+VERSION = 1
+HEADER = struct.Struct("<8sHHQQQQI16sH")
+RECORD = struct.Struct("<HHBHHIIQQQq")
+_OFFSET = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
+_RAW_STORED = 0x80
+_FIRST_READ = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDirectory:
+    """Everything needed to find an entry's bucket; small enough for a database row."""
+
+    archive_size: int
+    archive_etag: str
+    entry_count: int
+    cd_offset: int
+    cd_size: int
+    salt: bytes
+    offsets: tuple[int, ...]
+    """B + 1 absolute offsets into the sidecar; bucket i is offsets[i]:offsets[i + 1]."""
+
+    @property
+    def bucket_count(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def index_id(self) -> bytes:
+        return self.salt
+
+    @property
+    def sidecar_size(self) -> int:
+        return self.offsets[-1]
+
+    def bucket_of(self, name: str | bytes) -> int:
+        return bucket_of(_key(name), self.salt, self.bucket_count)
+
+    def bucket_span(self, bucket: int) -> tuple[int, int]:
+        start = self.offsets[bucket]
+        return start, self.offsets[bucket + 1] - start
+
+    def bucket_range(self, name: str | bytes) -> tuple[int, int]:
+        """(offset, length) in the sidecar of the bucket that holds `name` if anything does."""
+        return self.bucket_span(self.bucket_of(name))
+
+    def to_bytes(self) -> bytes:
+        etag = self.archive_etag.encode("utf-8")
+        head = HEADER.pack(
+            MAGIC,
+            VERSION,
+            0,
+            self.archive_size,
+            self.entry_count,
+            self.cd_offset,
+            self.cd_size,
+            self.bucket_count,
+            self.salt,
+            len(etag),
+        )
+        body = head + etag + struct.pack(f"<{len(self.offsets)}Q", *self.offsets)
+        return body + _CRC.pack(zlib.crc32(body))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> IndexDirectory:
+        if len(data) < HEADER.size:
+            raise CorruptArchive("index directory truncated")
+        magic, version, _, size, count, cd_offset, cd_size, buckets, salt, etag_len = (
+            HEADER.unpack_from(data)
+        )
+        if magic != MAGIC or version != VERSION:
+            raise CorruptArchive("not an index of a known version")
+        end = directory_length(buckets, etag_len)
+        if len(data) < end or zlib.crc32(data[: end - 4]) != _CRC.unpack_from(data, end - 4)[0]:
+            raise CorruptArchive("index directory truncated or damaged")
+        etag = data[HEADER.size : HEADER.size + etag_len].decode("utf-8")
+        offsets = struct.unpack_from(f"<{buckets + 1}Q", data, HEADER.size + etag_len)
+        if offsets[0] != end or any(a > b for a, b in zip(offsets, offsets[1:], strict=False)):
+            raise CorruptArchive("index bucket offsets are not ascending")
+        return cls(size, etag, count, cd_offset, cd_size, salt, offsets)
+
+
+def directory_length(bucket_count: int, etag_len: int) -> int:
+    return HEADER.size + etag_len + _OFFSET.size * (bucket_count + 1) + _CRC.size
+
+
+def bucket_of(key: bytes, salt: bytes, bucket_count: int) -> int:
+    digest = hashlib.blake2b(key, digest_size=8, key=salt).digest()
+    return int.from_bytes(digest, "little") % bucket_count
+
+
+def _key(name: str | bytes) -> bytes:
+    return name.encode("utf-8") if isinstance(name, str) else name
+
+
+def encode_record(entry: Entry) -> bytes:
+    key = entry.key
+    raw = b"" if entry.raw_name == key else entry.raw_name
+    info = int(entry.kind) | (_RAW_STORED if raw else 0)
+    head = RECORD.pack(
+        len(key),
+        len(raw),
+        info,
+        entry.flags,
+        entry.method,
+        entry.mode,
+        entry.crc32,
+        entry.local_header_offset,
+        entry.compressed_size,
+        entry.uncompressed_size,
+        entry.mtime,
+    )
+    return head + key + raw
+
+
+def record_length(buf: bytes | bytearray | memoryview, pos: int) -> int:
+    """Length of the record at `pos`, read from its first five bytes."""
+    name_len, raw_len, info = struct.unpack_from("<HHB", buf, pos)
+    return RECORD.size + name_len + (raw_len if info & _RAW_STORED else 0)
+
+
+def decode_record(buf: bytes | bytearray | memoryview, pos: int) -> Entry:
+    (name_len, raw_len, info, flags, method, mode, crc, offset, csize, usize, mtime) = (
+        RECORD.unpack_from(buf, pos)
+    )
+    start = pos + RECORD.size
+    key = bytes(buf[start : start + name_len])
+    raw = bytes(buf[start + name_len : start + name_len + raw_len]) if info & _RAW_STORED else key
+    try:
+        name = key.decode("utf-8")
+        kind = EntryKind(info & 0x7F)
+    except (UnicodeDecodeError, ValueError):
+        raise CorruptArchive("index record damaged") from None
+    return Entry(name, raw, offset, csize, usize, method, crc, flags, mode, kind, mtime)
+
+
+def find_in_bucket(bucket: bytes, name: str | bytes) -> Entry | None:
+    """The first entry named `name` in one bucket's bytes, or None."""
+    key = _key(name)
+    size = len(key)
+    pos, end = 0, len(bucket)
+    while pos + RECORD.size <= end:
+        name_len = bucket[pos] | bucket[pos + 1] << 8
+        start = pos + RECORD.size
+        if name_len == size and bucket[start : start + size] == key:
+            return decode_record(bucket, pos)
+        pos += record_length(bucket, pos)
+    if pos != end:
+        raise CorruptArchive("index bucket damaged")
+    return None
+
+
+class BucketCache:
+    """A thread-safe LRU of bucket bytes, keyed by (index id, bucket), bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 64 << 20) -> None:
+        self._max = max_bytes
+        self._used = 0
+        self._items: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, int]) -> bytes | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[bytes, int], value: bytes) -> None:
+        if len(value) > self._max:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._used += len(value) - (len(old) if old is not None else 0)
+            self._items[key] = value
+            while self._used > self._max:
+                _, dropped = self._items.popitem(last=False)
+                self._used -= len(dropped)
+
+
+def lookup(
+    directory: IndexDirectory,
+    sidecar: RangeSource,
+    name: str | bytes,
+    cache: BucketCache | None = None,
+) -> Entry | None:
+    """Find `name`: at most one read of the sidecar, none when cached or the bucket is empty."""
+    bucket = directory.bucket_of(name)
+    start, length = directory.bucket_span(bucket)
+    if length == 0:
+        return None
+    key = (directory.index_id, bucket)
+    data = cache.get(key) if cache is not None else None
+    if data is None:
+        data = sidecar.read(start, length)
+        if len(data) != length:
+            raise CorruptArchive("index sidecar shorter than its directory says")
+        if cache is not None:
+            cache.put(key, data)
+    return find_in_bucket(data, name)
+
+
+def read_directory(sidecar: RangeSource) -> IndexDirectory:
+    """Load the directory from the sidecar itself: one read, or two for a very large index."""
+    head = sidecar.read(0, _FIRST_READ)
+    if len(head) < HEADER.size:
+        raise CorruptArchive("index sidecar truncated")
+    fields = HEADER.unpack_from(head)
+    length = directory_length(fields[7], fields[9])
+    if length > len(head):
+        head += sidecar.read(len(head), length - len(head))
+    return IndexDirectory.from_bytes(head[:length])
+
+
+def iter_index_entries(
+    sidecar: RangeSource, directory: IndexDirectory | None = None
+) -> Iterator[Entry]:
+    """Every entry, bucket by bucket (not name-sorted), from one streamed read of the buckets."""
+    if directory is None:
+        directory = read_directory(sidecar)
+    start, end = directory.offsets[0], directory.offsets[-1]
+    buf = bytearray()
+    pos = 0
+    seen = 0
+    for chunk in sidecar.stream(start, end - start):
+        del buf[:pos]
+        pos = 0
+        buf += chunk
+        while len(buf) - pos >= RECORD.size and len(buf) - pos >= record_length(buf, pos):
+            yield decode_record(buf, pos)
+            seen += 1
+            pos += record_length(buf, pos)
+    if pos != len(buf) or seen != directory.entry_count:
+        raise CorruptArchive("index sidecar truncated or damaged")
