@@ -1,0 +1,61 @@
+"""Fixtures that build real parts: a temp SQLite file or PostgreSQL schema, the app, a server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from artifactsvc.app import create_app
+from artifactsvc.settings import Settings
+from tests.support import import_document, postgres_schema
+
+EXTERNAL = "http://artifacts.test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every metadata-backed test runs on both adapters."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/meta.db"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/meta.db"
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Callable[[str, dict[str, Any]], None]:
+    def go(url: str, document: dict[str, Any]) -> None:
+        import_document(url, document, tmp_path)
+
+    return go
+
+
+@pytest.fixture
+def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+    """Builds the real app over a given database URL and opens a TestClient on it."""
+    clients: list[TestClient] = []
+
+    def build(database_url: str, **overrides: Any) -> TestClient:
+        settings = Settings(
+            database_url=database_url,
+            storage_url=str(tmp_path / "objects"),
+            external_url=EXTERNAL,
+            **overrides,
+        )
+        client = TestClient(create_app(settings), base_url=EXTERNAL)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)

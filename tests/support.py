@@ -1,0 +1,104 @@
+"""Test helpers that build real parts: SQLite files, PostgreSQL schemas, uvicorn processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from artifactsvc.importing import plan_import
+from artifactsvc.metadata import open_metadata_store
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get(
+    "ARTIFACTSVC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def import_document(database_url: str, document: dict[str, Any], directory: Path) -> None:
+    """Imports `document` exactly as `artifactsvc import` would (same validation, same upsert)."""
+    path = directory / f"import-{uuid.uuid4().hex}.json"
+    path.write_text(json.dumps(document))
+
+    async def go() -> None:
+        store = open_metadata_store(database_url)
+        try:
+            await store.migrate()
+            plan = await plan_import(path, store)
+            await store.import_batch(plan.batch)
+        finally:
+            store.close()
+
+    run(go())
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema; yields a database URL whose search_path points at it."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def serve_process(env: dict[str, str], *, cwd: Path) -> Iterator[str]:
+    """`artifactsvc serve` as a real process on a free loopback port; yields its base URL."""
+    port = free_port()
+    full_env = {**os.environ, **env, "ARTIFACTSVC_PORT": str(port)}
+    full_env.setdefault("ARTIFACTSVC_EXTERNAL_URL", f"http://127.0.0.1:{port}")
+    log = (cwd / f"server-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "artifactsvc", "serve"],
+        env=full_env,
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError((cwd / f"server-{port}.log").read_text())
+            try:
+                with urllib.request.urlopen(f"{base}/-/liveness", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
