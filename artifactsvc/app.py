@@ -4,55 +4,61 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Router
+from starlette.routing import BaseRoute
 
+from artifactsvc.api import artifacts as artifacts_api
 from artifactsvc.api import jobs as jobs_api
 from artifactsvc.api import ops as ops_api
 from artifactsvc.api import projects as projects_api
+from artifactsvc.api import runner as runner_api
 from artifactsvc.api.context import Services
 from artifactsvc.api.errors import domain_error, http_error
 from artifactsvc.api.middleware import EdgeMiddleware
 from artifactsvc.api.render import Renderer
 from artifactsvc.errors import ArtifactsvcError
-from artifactsvc.jobs import JobService
-from artifactsvc.metadata import MetadataStore, open_metadata_store
+from artifactsvc.metadata import MetadataStore
 from artifactsvc.metrics import Metrics
+from artifactsvc.objects import ObjectStore
 from artifactsvc.settings import Settings
+from artifactsvc.wiring import build_runtime
 
 
 def create_app(
     settings: Settings,
     *,
     store: MetadataStore | None = None,
-    objects: Any = None,
+    objects: ObjectStore | None = None,
 ) -> Starlette:
     """The ASGI app. `store`/`objects` may be injected (tests); otherwise built from settings."""
-    owned_store = store is None
-    metadata = store if store is not None else open_metadata_store(settings.database_url)
+    runtime = build_runtime(settings, store=store, objects=objects)
     metrics = Metrics()
     services = Services(
         settings=settings,
-        store=metadata,
-        jobs=JobService(metadata),
+        store=runtime.store,
+        jobs=runtime.jobs,
         render=Renderer(settings.external_url),
-        extra={"objects": objects},
+        extra={"objects": runtime.objects, "artifacts": runtime.artifacts},
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await metadata.migrate()
+        await runtime.store.migrate()
         try:
             yield
         finally:
-            if owned_store:
-                metadata.close()
+            runtime.close()
 
-    routes: list[BaseRoute] = [*ops_api.ROUTES, *projects_api.ROUTES, *jobs_api.ROUTES]
+    routes: list[BaseRoute] = [
+        *ops_api.ROUTES,
+        *projects_api.ROUTES,
+        *artifacts_api.ROUTES,
+        *jobs_api.ROUTES,
+        *runner_api.ROUTES,
+    ]
     app = Starlette(
         routes=routes,
         middleware=[Middleware(EdgeMiddleware, metrics=metrics)],
@@ -60,8 +66,7 @@ def create_app(
         lifespan=lifespan,
     )
     # Routes match the raw path; Starlette's slash redirect works on the decoded one.
-    router: Router = app.router
-    router.redirect_slashes = False
+    app.router.redirect_slashes = False
     app.state.services = services
     app.state.metrics = metrics
     return app

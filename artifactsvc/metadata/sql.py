@@ -15,6 +15,7 @@ from artifactsvc.errors import JobNotFound, RangeNotSatisfiable
 from artifactsvc.metadata import rows
 from artifactsvc.metadata.database import AsyncDatabase, Connection, Row
 from artifactsvc.metadata.port import ImportBatch, JobQuery, NewJob
+from artifactsvc.metadata.sql_artifacts import ArtifactQueries
 from artifactsvc.metadata.schema import SCHEMA_VERSION, statements
 from artifactsvc.models import Artifact, Job, Pipeline, Project, User, format_time
 
@@ -27,7 +28,7 @@ JOB_COLUMNS = frozenset(
 )
 
 
-class SqlMetadataStore:
+class SqlMetadataStore(ArtifactQueries):
     def __init__(self, db: AsyncDatabase, *, blob_type: str) -> None:
         self._db = db
         self._blob_type = blob_type

@@ -1,0 +1,177 @@
+"""Runner-facing endpoints: artifact upload and download, trace append, job state updates."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from artifactsvc.api.artifacts import artifact_service
+from artifactsvc.api.context import json_body, services
+from artifactsvc.api.downloads import serve_archive
+from artifactsvc.api.multipart import StreamingForm
+from artifactsvc.api.params import boolean, path_id
+from artifactsvc.api.routing import RawRoute, route
+from artifactsvc.artifacts import FILE_TYPES, Upload
+from artifactsvc.auth import authenticate_job, hash_token
+from artifactsvc.errors import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    JobNotFound,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
+    Unauthenticated,
+)
+from artifactsvc.expiry import parse_duration
+from artifactsvc.models import utcnow
+
+PREFIX = "/api/v4/jobs/{id}"
+MAX_TRACE_PATCH = 8 * 1024 * 1024
+FINAL_STATES = ("success", "failed", "canceled")
+MULTIPART_SLACK = 1024 * 1024  # headers and boundaries around the file part
+
+
+def _job_token(request: Request, form_fields: dict[str, str] | None = None) -> str | None:
+    return (
+        request.headers.get("job-token")
+        or request.query_params.get("token")
+        or request.query_params.get("job_token")
+        or (form_fields or {}).get("token")
+    )
+
+
+def _upload_params(values: dict[str, str], default_expire_in: int | None) -> Upload:
+    expire_raw = values.get("expire_in")
+    expire_in = default_expire_in
+    if expire_raw:
+        try:
+            expire_in = parse_duration(expire_raw)
+        except ValueError:
+            raise BadRequest("is invalid", field="expire_in") from None
+    file_type = values.get("artifact_type") or "archive"
+    default_format = FILE_TYPES.get(file_type, ("", "zip"))[1]
+    return Upload(
+        file_type=file_type,
+        file_format=values.get("artifact_format") or default_format,
+        expire_in=expire_in,
+    )
+
+
+async def upload_artifacts(request: Request) -> Response:
+    svc = services(request)
+    job_id = path_id(request.path_params["id"], kind="job_id")
+    length = request.headers.get("content-length")
+    form = StreamingForm(request)
+    await form.until_file()
+    job = await authenticate_job(svc.store, job_id, _job_token(request, form.fields))
+    limit = svc.settings.max_artifact_size
+    if length is not None and length.isdigit() and int(length) > limit + MULTIPART_SLACK:
+        raise PayloadTooLarge()  # refused before a byte is stored
+    query = dict(request.query_params)
+    _upload_params({**query, **form.fields}, svc.settings.default_expire_in)  # fail fast
+
+    def describe() -> Upload:
+        # Fields may follow the file part; by now the whole body has been read.
+        params = _upload_params({**query, **form.fields}, svc.settings.default_expire_in)
+        return Upload(params.file_type, params.file_format, params.expire_in, form.filename)
+
+    artifacts = artifact_service(request)
+    artifact = await artifacts.upload(job, describe, form.file_chunks())
+    return JSONResponse(
+        {
+            "file_type": artifact.file_type,
+            "size": artifact.size,
+            "filename": artifact.filename,
+            "file_format": artifact.file_format,
+        },
+        status_code=201,
+    )
+
+
+async def download_artifacts(request: Request) -> Response:
+    """A running job fetching a dependency's archive: `:id` is the dependency."""
+    svc = services(request)
+    job_id = path_id(request.path_params["id"], kind="job_id")
+    token = _job_token(request)
+    if not token:
+        raise Unauthenticated()
+    caller = await svc.store.job_by_token_hash(hash_token(token))
+    if caller is None or caller.status != "running":
+        raise InvalidToken()
+    target = await svc.store.job_by_id(job_id)
+    if target is None:
+        raise JobNotFound()
+    if target.project_id != caller.project_id and not await svc.store.job_token_allowed(
+        target.project_id, caller.project_id
+    ):
+        raise Forbidden()
+    artifacts = artifact_service(request)
+    archive = await artifacts.archive(target)
+    redirect = boolean(request.query_params, "direct_download") and (
+        svc.settings.storage_url.startswith("s3://")
+    )
+    return await serve_archive(request, artifacts.objects, archive, redirect=redirect)
+
+
+async def patch_trace(request: Request) -> Response:
+    svc = services(request)
+    job_id = path_id(request.path_params["id"], kind="job_id")
+    job = await authenticate_job(svc.store, job_id, _job_token(request))
+    content_range = request.headers.get("content-range", "")
+    start_text, _, _ = content_range.removeprefix("bytes ").partition("-")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_TRACE_PATCH:
+            raise PayloadTooLarge()
+    if content_range:
+        if not start_text.isdigit():
+            raise BadRequest("is invalid", field="Content-Range")
+        start = int(start_text)
+    else:
+        current = await svc.store.trace(job.id)
+        start = len(current or b"")
+    try:
+        size = await svc.store.append_trace(job.id, start, body)
+    except RangeNotSatisfiable as error:
+        return Response(
+            status_code=416, headers={"Range": f"0-{error.size}", "Job-Status": job.status}
+        )
+    return Response(
+        status_code=202,
+        headers={
+            "Range": f"0-{size}",
+            "Job-Status": job.status,
+            "X-GitLab-Trace-Update-Interval": "3",
+        },
+    )
+
+
+async def update_job(request: Request) -> Response:
+    svc = services(request)
+    job_id = path_id(request.path_params["id"], kind="job_id")
+    content_type = request.headers.get("content-type", "")
+    if "form" in content_type:
+        fields = {key: str(value) for key, value in (await request.form()).items()}
+    else:
+        fields = {key: str(value) for key, value in (await json_body(request)).items()}
+    job = await authenticate_job(svc.store, job_id, fields.get("token") or _job_token(request))
+    state = fields.get("state")
+    if state is None or state == "running":
+        return JSONResponse({"id": job.id, "status": job.status})
+    if state not in FINAL_STATES:
+        raise BadRequest("does not have a valid value", field="state")
+    changes: dict[str, object] = {"status": state, "finished_at": utcnow()}
+    if state == "failed":
+        changes["failure_reason"] = fields.get("failure_reason") or "unknown_failure"
+    await svc.store.update_job(job.id, changes)
+    return JSONResponse({"id": job.id, "status": state})
+
+
+ROUTES: list[RawRoute] = [
+    route(f"{PREFIX}/artifacts", upload_artifacts, ["POST"]),
+    route(f"{PREFIX}/artifacts", download_artifacts),
+    route(f"{PREFIX}/trace", patch_trace, ["PATCH"]),
+    route(PREFIX, update_job, ["PUT"]),
+]
+

@@ -1,0 +1,169 @@
+"""The artifact queries of `SqlMetadataStore`: rows, expiry, locks and the ref lookup.
+
+"Locked" is GitLab's keep-latest rule: the artifacts of the newest successful pipeline of a
+ref never expire until a newer pipeline on that ref succeeds. It is computed, not stored, so
+a new success unlocks the previous pipeline without any write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from artifactsvc.errors import Conflict
+from artifactsvc.metadata import rows
+from artifactsvc.metadata.database import AsyncDatabase, Connection
+from artifactsvc.models import Artifact, Job, format_time
+
+# True when artifact `a` (joined to its job's pipeline `p`) belongs to its ref's newest
+# successful pipeline.
+# COALESCE: with no successful pipeline the comparison must be false, not NULL, or a
+# `NOT (...)` around it would hide expired rows from the sweeper.
+LOCKED = (
+    "p.id = COALESCE((SELECT MAX(p2.id) FROM pipelines p2"
+    " WHERE p2.project_id = p.project_id AND p2.ref = p.ref AND p2.status = 'success'), -1)"
+)
+
+
+def _live(keep_latest: bool) -> str:
+    lock = f" OR {LOCKED}" if keep_latest else ""
+    return f"(a.expire_at IS NULL OR a.expire_at > ?{lock})"
+
+
+class ArtifactQueries:
+    _db: AsyncDatabase
+
+    async def insert_artifact(self, artifact: Artifact) -> None:
+        from artifactsvc.metadata.sql import upsert_artifact
+
+        def run(conn: Connection) -> None:
+            taken = conn.fetch(
+                "SELECT 1 AS taken FROM artifacts WHERE job_id = ? AND file_type = ?",
+                (artifact.job_id, artifact.file_type),
+            )
+            if taken:
+                raise Conflict(f"job {artifact.job_id} already has a {artifact.file_type}")
+            upsert_artifact(conn, artifact)
+
+        await self._db.write(run)
+
+    async def artifacts_of(self, job_id: int) -> list[Artifact]:
+        found = await self._db.read(
+            lambda conn: conn.fetch("SELECT * FROM artifacts WHERE job_id = ?", (job_id,))
+        )
+        return [rows.artifact(row) for row in found]
+
+    async def delete_artifacts(self, job_id: int) -> list[Artifact]:
+        def run(conn: Connection) -> list[Artifact]:
+            found = conn.fetch("SELECT * FROM artifacts WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM artifacts WHERE job_id = ?", (job_id,))
+            return [rows.artifact(row) for row in found]
+
+        return await self._db.write(run)
+
+    async def delete_artifact_row(self, artifact: Artifact) -> bool:
+        # Keyed on the object too: a row replaced meanwhile (a new upload) is left alone.
+        changed = await self._db.write(
+            lambda conn: conn.execute(
+                "DELETE FROM artifacts WHERE job_id = ? AND file_type = ? AND object_key = ?",
+                (artifact.job_id, artifact.file_type, artifact.object_key),
+            )
+        )
+        return changed > 0
+
+    async def set_artifacts_expiry(self, job_id: int, expire_at: datetime | None) -> int:
+        return await self._db.write(
+            lambda conn: conn.execute(
+                "UPDATE artifacts SET expire_at = ? WHERE job_id = ?",
+                (format_time(expire_at), job_id),
+            )
+        )
+
+    async def latest_successful_pipeline_id(self, project_id: int, ref: str) -> int | None:
+        found = await self._db.read(
+            lambda conn: conn.fetch(
+                "SELECT MAX(id) AS id FROM pipelines"
+                " WHERE project_id = ? AND ref = ? AND status = 'success'",
+                (project_id, ref),
+            )
+        )
+        value = found[0]["id"] if found else None
+        return int(value) if value is not None else None
+
+    async def ref_job(
+        self, project_id: int, ref: str, name: str, *, recent: int | None, now: datetime
+    ) -> Job | None:
+        from artifactsvc.metadata.sql import _with_artifacts
+
+        def run(conn: Connection) -> list[Job]:
+            if recent is None:
+                # GitLab: the newest successful pipeline of the ref, its (non-retried,
+                # successful) job of that name, whether or not it kept an archive.
+                sql = (
+                    f"{rows.JOB_SELECT} WHERE j.project_id = ? AND j.name = ? AND j.kind = 'build'"
+                    " AND j.status = 'success' AND j.retried = 0 AND j.pipeline_id = ("
+                    "  SELECT MAX(id) FROM pipelines"
+                    "  WHERE project_id = ? AND ref = ? AND status = 'success')"
+                    " ORDER BY j.id DESC LIMIT 1"
+                )
+                params: tuple[object, ...] = (project_id, name, project_id, ref)
+            else:
+                # GitLab 18.9's search_recent_successful_pipelines: the newest successful job
+                # of that name that still has a live archive, among the recent successes.
+                sql = (
+                    f"{rows.JOB_SELECT} WHERE j.project_id = ? AND j.name = ? AND j.kind = 'build'"
+                    " AND j.status = 'success' AND j.pipeline_id IN ("
+                    "  SELECT id FROM pipelines WHERE project_id = ? AND ref = ?"
+                    "  AND status = 'success' ORDER BY id DESC LIMIT ?)"
+                    " AND EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id"
+                    "  AND a.file_type = 'archive'"
+                    "  AND (a.expire_at IS NULL OR a.expire_at > ? OR p.id = ("
+                    "   SELECT MAX(id) FROM pipelines WHERE project_id = ? AND ref = ?"
+                    "   AND status = 'success')))"
+                    " ORDER BY j.id DESC LIMIT 1"
+                )
+                params = (
+                    project_id, name, project_id, ref, recent, format_time(now), project_id, ref,
+                )
+            return _with_artifacts(conn, conn.fetch(sql, params))
+
+        found = await self._db.read(run)
+        return found[0] if found else None
+
+    async def expire_project_artifacts(
+        self, project_id: int, now: datetime, *, keep_latest: bool
+    ) -> int:
+        lock = f" AND NOT ({LOCKED})" if keep_latest else ""
+        stamp = format_time(now)
+        return await self._db.write(
+            lambda conn: conn.execute(
+                "UPDATE artifacts SET expire_at = ? WHERE project_id = ?"
+                " AND (expire_at IS NULL OR expire_at > ?) AND job_id IN ("
+                "  SELECT j.id FROM jobs j JOIN pipelines p ON p.id = j.pipeline_id"
+                f"  WHERE j.project_id = ?{lock})",
+                (stamp, project_id, stamp, project_id),
+            )
+        )
+
+    async def expired_artifacts(
+        self, now: datetime, *, keep_latest: bool, limit: int
+    ) -> list[Artifact]:
+        sql = (
+            "SELECT a.* FROM artifacts a JOIN jobs j ON j.id = a.job_id"
+            " JOIN pipelines p ON p.id = j.pipeline_id"
+            f" WHERE NOT {_live(keep_latest)} ORDER BY a.expire_at LIMIT ?"
+        )
+        found = await self._db.read(lambda conn: conn.fetch(sql, (format_time(now), limit)))
+        return [rows.artifact(row) for row in found]
+
+    async def known_object_keys(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
+        marks = ", ".join("?" for _ in keys)
+        found = await self._db.read(
+            lambda conn: conn.fetch(
+                f"SELECT object_key AS k FROM artifacts WHERE object_key IN ({marks})"
+                f" UNION SELECT index_key AS k FROM artifacts WHERE index_key IN ({marks})",
+                (*keys, *keys),
+            )
+        )
+        return {row["k"] for row in found}

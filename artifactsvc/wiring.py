@@ -1,0 +1,73 @@
+"""Builds the service graph from settings, for the app and the CLI alike."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from artifactsvc.artifacts import ArtifactService
+from artifactsvc.jobs import JobService
+from artifactsvc.metadata import MetadataStore, open_metadata_store
+from artifactsvc.objects import ObjectStore, open_object_store
+from artifactsvc.settings import Settings
+
+# Storage threads block on network reads; zip threads on storage and zlib. Sized on purpose
+# and kept apart, so a burst of downloads cannot starve the index builders or vice versa.
+STORAGE_THREADS = 32
+ZIP_THREADS = 8
+
+
+@dataclass
+class Runtime:
+    store: MetadataStore
+    objects: ObjectStore
+    jobs: JobService
+    artifacts: ArtifactService
+    storage_executor: ThreadPoolExecutor
+    zip_executor: ThreadPoolExecutor
+    owns_store: bool
+
+    def close(self) -> None:
+        self.zip_executor.shutdown(wait=False, cancel_futures=True)
+        self.storage_executor.shutdown(wait=False, cancel_futures=True)
+        if self.owns_store:
+            self.store.close()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    store: MetadataStore | None = None,
+    objects: ObjectStore | None = None,
+) -> Runtime:
+    storage_executor = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="storage")
+    zip_executor = ThreadPoolExecutor(ZIP_THREADS, thread_name_prefix="zip")
+    metadata = store if store is not None else open_metadata_store(settings.database_url)
+    blobs = (
+        objects
+        if objects is not None
+        else open_object_store(
+            settings.storage_url,
+            endpoint_url=settings.s3_endpoint_url,
+            connect_timeout=settings.s3_connect_timeout,
+            read_timeout=settings.s3_read_timeout,
+            executor=storage_executor,
+        )
+    )
+    artifacts = ArtifactService(
+        metadata,
+        blobs,
+        executor=zip_executor,
+        max_size=settings.max_artifact_size,
+        keep_latest=settings.keep_latest_artifacts,
+    )
+    jobs = JobService(metadata, artifacts=artifacts)
+    return Runtime(
+        store=metadata,
+        objects=blobs,
+        jobs=jobs,
+        artifacts=artifacts,
+        storage_executor=storage_executor,
+        zip_executor=zip_executor,
+        owns_store=store is None,
+    )
