@@ -265,6 +265,9 @@ class ArtifactService:
                 else:
                     failed += 1
 
+    async def delete_objects(self, artifact: Artifact) -> bool:
+        return await self._delete_objects(artifact.object_key, artifact.index_key)
+
     async def _delete_objects(self, *keys: str | None) -> bool:
         ok = True
         for key in keys:

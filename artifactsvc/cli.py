@@ -12,6 +12,8 @@ from artifactsvc.errors import ArtifactsvcError
 from artifactsvc.importing import ImportError_, plan_import
 from artifactsvc.logs import configure
 from artifactsvc.metadata import open_metadata_store
+from artifactsvc.artifacts_import import import_with_artifacts
+from artifactsvc.wiring import build_runtime
 from artifactsvc.settings import Settings
 
 
@@ -53,23 +55,19 @@ async def migrate(settings: Settings) -> int:
 
 
 async def import_file(settings: Settings, file: str) -> int:
-    store = open_metadata_store(settings.database_url)
+    runtime = build_runtime(settings)
     try:
-        await store.migrate()
-        plan = await plan_import(Path(file), store)
-        if plan.artifacts:
-            from artifactsvc.artifacts_import import store_import_artifacts
-
-            await store_import_artifacts(settings, store, plan)
-        await store.import_batch(plan.batch)
+        await runtime.store.migrate()
+        plan = await plan_import(Path(file), runtime.store)
+        await import_with_artifacts(runtime, plan)
     except ImportError_ as error:
         print(f"artifactsvc import: {file}: {error}", file=sys.stderr)
         return 1
     except ArtifactsvcError as error:
-        print(f"artifactsvc import: {file}: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"artifactsvc import: {file}: {_describe(error)}", file=sys.stderr)
         return 1
     finally:
-        store.close()
+        runtime.close()
     batch = plan.batch
     print(
         f"imported {len(batch.users)} users, {len(batch.projects)} projects, "
@@ -79,11 +77,44 @@ async def import_file(settings: Settings, file: str) -> int:
     return 0
 
 
+def _describe(error: ArtifactsvcError) -> str:
+    names = {
+        "InvalidArchive": "not a readable zip archive",
+        "CorruptArchive": "damaged zip archive",
+        "StorageUnavailable": "object storage unavailable",
+        "MetadataUnavailable": "metadata store unavailable",
+    }
+    detail = str(error)
+    label = names.get(type(error).__name__, type(error).__name__)
+    return f"{label}: {detail}" if detail else label
+
+
 async def expire(settings: Settings) -> int:
-    print("artifactsvc expire: artifact storage is not configured in this build", file=sys.stderr)
-    return 1
+    runtime = build_runtime(settings)
+    try:
+        await runtime.store.migrate()
+        report = await runtime.artifacts.expire()
+    except ArtifactsvcError as error:
+        print(f"artifactsvc expire: {_describe(error)}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    print(
+        f"expired {report.deleted} artifacts ({report.bytes} bytes);"
+        f" {report.failed} objects left for gc"
+    )
+    return 0
 
 
 async def gc(settings: Settings) -> int:
-    print("artifactsvc gc: artifact storage is not configured in this build", file=sys.stderr)
-    return 1
+    runtime = build_runtime(settings)
+    try:
+        await runtime.store.migrate()
+        orphans, aborted = await runtime.artifacts.gc()
+    except ArtifactsvcError as error:
+        print(f"artifactsvc gc: {_describe(error)}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    print(f"removed {orphans} orphaned objects; aborted {aborted} stale uploads")
+    return 0

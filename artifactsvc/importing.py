@@ -34,6 +34,7 @@ class PendingArtifact:
     file_type: str
     path: Path
     expire_at: str | None
+    where: str = ""
 
 
 @dataclass
@@ -278,6 +279,8 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
             if not artifact_path.is_file():
                 raise a.fail("path", f"no such file: {relative}")
             plan.artifacts.append(
-                PendingArtifact(job_id, project_id, file_type, artifact_path, a.time("expire_at"))
+                PendingArtifact(
+                    job_id, project_id, file_type, artifact_path, a.time("expire_at"), a.where
+                )
             )
     return plan

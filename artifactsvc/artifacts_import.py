@@ -1,0 +1,62 @@
+"""Artifact files named by an import: stored through the same path as runner uploads.
+
+Objects are written (and archives indexed) first; their rows then join the import's single
+transaction. If anything fails, the objects written so far are deleted, so a bad file leaves
+nothing behind. Rows an import replaces give up their old objects only after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from artifactsvc.artifacts import FILE_TYPES, Upload
+from artifactsvc.errors import CorruptArchive, InvalidArchive
+from artifactsvc.importing import ImportError_, ImportPlan
+from artifactsvc.models import Artifact, parse_time
+from artifactsvc.wiring import Runtime
+
+CHUNK = 1024 * 1024
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        while block := handle.read(CHUNK):
+            yield block
+
+
+async def import_with_artifacts(runtime: Runtime, plan: ImportPlan) -> None:
+    written: list[Artifact] = []
+    try:
+        for pending in plan.artifacts:
+            upload = Upload(
+                file_type=pending.file_type,
+                file_format=FILE_TYPES[pending.file_type][1],
+                expire_in=None,
+                filename=pending.path.name,
+                expire_at=parse_time(pending.expire_at),
+            )
+            try:
+                artifact = await runtime.artifacts.write_objects(
+                    pending.project_id,
+                    pending.job_id,
+                    lambda u=upload: u,
+                    _file_chunks(pending.path),
+                )
+            except (InvalidArchive, CorruptArchive) as error:
+                raise ImportError_(f"{pending.where}.path: not a readable zip: {error}") from None
+            written.append(artifact)
+        replaced = [
+            old
+            for artifact in written
+            for old in await runtime.store.artifacts_of(artifact.job_id)
+            if old.file_type == artifact.file_type
+        ]
+        plan.batch.artifacts.extend(written)
+        await runtime.store.import_batch(plan.batch)
+    except BaseException:
+        for artifact in written:
+            await runtime.artifacts.delete_objects(artifact)
+        raise
+    for old in replaced:
+        await runtime.artifacts.delete_objects(old)
