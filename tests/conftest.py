@@ -13,6 +13,8 @@ from artifactsvc.app import create_app
 from artifactsvc.settings import Settings
 from tests.support import import_document, postgres_schema
 
+pytest_plugins = ["tests.s3server"]
+
 EXTERNAL = "http://artifacts.test"
 
 
@@ -59,3 +61,15 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     yield build
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`database_url` for a whole module: one seeded store shared by many read-mostly tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('meta')}/meta.db"
+    else:
+        with postgres_schema() as url:
+            yield url

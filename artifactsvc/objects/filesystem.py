@@ -14,7 +14,7 @@ import secrets
 import stat
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
-from contextlib import contextmanager, suppress
+from contextlib import aclosing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from artifactsvc.errors import ObjectChanged, ObjectNotFound, StorageError, StorageUnavailable
 from artifactsvc.objects._blocking import call, finish
+from artifactsvc.objects._parts import regroup
 from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
@@ -50,14 +51,9 @@ class FilesystemObjectStore:
         upload = _Upload(self._path(key))
         try:
             await self._run(key, upload.open, missing_is_not_found=False)
-            buffer = bytearray()
-            async for chunk in chunks:
-                buffer += chunk
-                if len(buffer) >= part_size:
-                    await self._run(key, partial(upload.write, buffer), missing_is_not_found=False)
-                    buffer = bytearray()
-            if buffer:
-                await self._run(key, partial(upload.write, buffer), missing_is_not_found=False)
+            async with aclosing(regroup(chunks, part_size)) as parts:
+                async for part, _ in parts:
+                    await self._run(key, partial(upload.write, part), missing_is_not_found=False)
             written = await self._run(key, upload.commit, missing_is_not_found=False)
         except BaseException:
             try:
@@ -85,6 +81,8 @@ class FilesystemObjectStore:
         etag: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> AsyncIterator[bytes]:
+        if chunk_size <= 0:
+            raise ValueError(f"chunk size must be positive, not {chunk_size}")
         _check_range(start, length)
         reader = _Reader(self._path(key))
         if length == 0:
@@ -188,7 +186,7 @@ class _Upload:
         if self.fd is not None:
             fd, self.fd = self.fd, None
             os.close(fd)
-        with suppress(FileNotFoundError):
+        with suppress(FileNotFoundError, NotADirectoryError):
             os.unlink(self.path)
 
 

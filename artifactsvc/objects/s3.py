@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 10_000
 _NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
 _CHANGED = {"PreconditionFailed", "412"}
@@ -88,7 +89,9 @@ class S3ObjectStore:
         config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"mode": "standard", "max_attempts": 3},
+            # Three attempts in all (botocore's `max_attempts` would mean three *retries*), so
+            # a dead or hung store fails within about three read timeouts.
+            retries={"mode": "standard", "total_max_attempts": 3},
             signature_version="s3v4",
             # ThreadPoolExecutor has no public accessor for its size.
             max_pool_connections=max(10, executor._max_workers),
@@ -110,6 +113,8 @@ class S3ObjectStore:
         self, key: str, chunks: AsyncIterator[bytes], *, part_size: int = DEFAULT_PART_SIZE
     ) -> ObjectInfo:
         name = self._name(key)
+        if part_size < MIN_PART_SIZE:
+            raise ValueError(f"S3 parts are at least {MIN_PART_SIZE} bytes, not {part_size}")
         upload_id: str | None = None
         sent: list[CompletedPartTypeDef] = []
 
@@ -181,6 +186,8 @@ class S3ObjectStore:
         etag: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> AsyncIterator[bytes]:
+        if chunk_size <= 0:
+            raise ValueError(f"chunk size must be positive, not {chunk_size}")
         params = self._get_params(key, start, length, etag)
         if length == 0:
             return

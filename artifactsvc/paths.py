@@ -1,0 +1,43 @@
+"""Artifact path validation (CONTRACT section 5): pure functions that reject, never repair.
+
+A path arrives percent-decoded once by the router, with bytes that were not UTF-8 kept as
+surrogates. It is then matched exactly against the archive's entry names, so anything that
+could only ever name something outside the archive, or nothing at all, is refused here with
+a 400 before storage is touched.
+"""
+
+from __future__ import annotations
+
+from artifactsvc.errors import InvalidPath
+
+MAX_PATH_BYTES = 4096
+
+
+def validate_artifact_path(path: str) -> str:
+    """The path unchanged if it can name an archive member; InvalidPath otherwise."""
+    if not path:
+        raise InvalidPath()
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:  # surrogates: the raw bytes were not UTF-8
+        raise InvalidPath() from None
+    if len(encoded) > MAX_PATH_BYTES:
+        raise InvalidPath()
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+        raise InvalidPath()  # NUL and other control characters
+    if path.startswith("/"):
+        raise InvalidPath()
+    if any(segment in ("", ".", "..") for segment in path.split("/")):
+        raise InvalidPath()  # `//`, a trailing `/`, traversal
+    return path
+
+
+def validate_directory(path: str | None) -> str:
+    """A folder for listings: "" for the root, else a valid path without a trailing slash."""
+    if path is None or path in ("", "/"):
+        return ""
+    return validate_artifact_path(path.rstrip("/") if path.endswith("/") else path)
+
+
+def basename(path: str) -> str:
+    return path.rsplit("/", 1)[-1]

@@ -1,0 +1,76 @@
+"""Blocking calls on the executor: cancellation never leaves a thread using a resource."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from artifactsvc.objects._blocking import call, finish
+
+from .support import run
+
+
+def test_cancelling_waits_for_a_started_call_and_discards_its_result() -> None:
+    started, release = threading.Event(), threading.Event()
+    discarded: list[str] = []
+
+    def slow() -> str:
+        started.set()
+        release.wait(5)
+        return "open file"
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            task = asyncio.create_task(call(executor, slow, discard=discarded.append))
+            await asyncio.to_thread(started.wait, 5)
+            task.cancel()
+            await asyncio.sleep(0.1)
+            assert not task.done(), "cancellation must wait for the running thread"
+            release.set()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert discarded == ["open file"]
+
+    run(scenario())
+
+
+def test_cancelling_drops_a_call_that_has_not_started() -> None:
+    ran: list[str] = []
+    busy = threading.Event()
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            executor.submit(busy.wait, 5)
+            task = asyncio.create_task(call(executor, lambda: ran.append("queued")))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            busy.set()
+
+    run(scenario())
+    assert ran == []
+
+
+def test_cleanup_runs_to_completion_even_when_cancelled_again() -> None:
+    done = threading.Event()
+    release = threading.Event()
+
+    def cleanup() -> None:
+        release.wait(5)
+        done.set()
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            task = asyncio.create_task(finish(executor, cleanup))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            release.set()
+
+    run(scenario())
+    assert done.is_set()

@@ -1,0 +1,303 @@
+"""What only the S3 adapter does: requests it makes, failures of the endpoint, presigning.
+
+The adapter's boto3 client is reached through `store._client` to count and inspect requests;
+the behaviour itself is checked against moto over HTTP, or against sockets that misbehave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import socketserver
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from artifactsvc.errors import ObjectNotFound, StorageError, StorageUnavailable
+from artifactsvc.objects.port import content_disposition
+from artifactsvc.objects.s3 import S3ObjectStore
+
+from .support import S3_PREFIX, Backend, MiB, chunks, payload, read_all, run
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+PART = 5 * MiB
+
+
+@pytest.fixture(autouse=True)
+def aws_env(moto_endpoint: str) -> None:
+    """Every test here signs requests with the fake credentials moto_endpoint puts in AWS_*."""
+
+
+def _text(value: str | bytes | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def s3(backend: Backend) -> S3ObjectStore:
+    assert isinstance(backend.store, S3ObjectStore)
+    return backend.store
+
+
+def record_calls(store: S3ObjectStore) -> list[str]:
+    calls: list[str] = []
+
+    def before_call(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    store._client.meta.events.register("before-call.s3", before_call)
+    return calls
+
+
+def unreachable(executor: ThreadPoolExecutor, endpoint_url: str) -> S3ObjectStore:
+    return S3ObjectStore(
+        "bucket",
+        executor=executor,
+        endpoint_url=endpoint_url,
+        connect_timeout=1,
+        read_timeout=1,
+    )
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections (in the kernel backlog) and never answers."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as sock:
+        yield sock.getsockname()[1]
+
+
+class _Truncating(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        received = b""
+        while b"\r\n\r\n" not in received:
+            more = self.request.recv(65536)
+            if not more:
+                return
+            received += more
+        head = b'HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nETag: "e"\r\n\r\n'
+        self.request.sendall(head + b"x" * 100_000)
+
+
+@pytest.fixture
+def truncating_port() -> Iterator[int]:
+    """An endpoint that promises a megabyte and hangs up after 100 kB."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Truncating)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def s3_store(s3_backend: Backend) -> S3ObjectStore:
+    return s3(s3_backend)
+
+
+def test_uploads_use_one_put_below_a_part_and_multipart_above(s3_store: S3ObjectStore) -> None:
+    calls = record_calls(s3_store)
+
+    async def scenario() -> None:
+        await s3_store.put_stream("small", chunks([b"x" * 10]), part_size=PART)
+        assert calls == ["PutObject", "HeadObject"]
+        calls.clear()
+        await s3_store.put_stream("one-part", chunks([payload(PART)]), part_size=PART)
+        assert calls == ["PutObject", "HeadObject"]
+        calls.clear()
+        await s3_store.put_stream("big", chunks([payload(11 * MiB)]), part_size=PART)
+        multipart = ["CreateMultipartUpload"] + ["UploadPart"] * 3 + ["CompleteMultipartUpload"]
+        assert calls == [*multipart, "HeadObject"]
+
+    run(scenario())
+
+
+def test_parts_below_the_s3_minimum_are_refused_before_uploading(
+    s3_backend: Backend,
+) -> None:
+    with pytest.raises(ValueError):
+        run(s3_backend.store.put_stream("k", chunks([b"x"]), part_size=PART - 1))
+    assert s3_backend.uploads() == []
+    assert s3_backend.stored() == []
+
+
+def test_stream_is_one_ranged_pinned_get(s3_store: S3ObjectStore) -> None:
+    sent: list[tuple[str | None, str | None]] = []
+
+    def before_send(request: Any, **_: Any) -> None:
+        sent.append((_text(request.headers.get("Range")), _text(request.headers.get("If-Match"))))
+
+    async def scenario() -> None:
+        info = await s3_store.put_stream("w", chunks([payload(5000)]))
+        s3_store._client.meta.events.register("before-send.s3.GetObject", before_send)
+        data = await read_all(s3_store.stream("w", 10, 1000, etag=info.etag, chunk_size=64))
+        assert data == payload(5000)[10:1010]
+        assert sent == [("bytes=10-1009", info.etag)]
+
+    run(scenario())
+
+
+def test_stream_closed_early_closes_the_http_body(s3_store: S3ObjectStore) -> None:
+    bodies: list[Any] = []
+
+    def after_call(parsed: Any, **_: Any) -> None:
+        bodies.append(parsed["Body"])
+
+    async def scenario() -> None:
+        await s3_store.put_stream("e", chunks([payload(256 * 1024)]))
+        s3_store._client.meta.events.register("after-call.s3.GetObject", after_call)
+        stream = s3_store.stream("e", chunk_size=1024)
+        await anext(stream)
+        assert not bodies[0]._raw_stream.closed
+        await stream.aclose()  # type: ignore[attr-defined]
+        assert bodies[0]._raw_stream.closed
+
+    run(scenario())
+
+
+def test_cancelling_during_a_part_upload_still_aborts(s3_backend: Backend) -> None:
+    store = s3(s3_backend)
+    in_flight = threading.Event()
+
+    def slow_part(**_: Any) -> None:
+        in_flight.set()
+        time.sleep(0.5)
+
+    store._client.meta.events.register("before-send.s3.UploadPart", slow_part)
+
+    async def body() -> Any:
+        yield payload(PART)
+        yield b"!"
+        await asyncio.Event().wait()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(store.put_stream("c", body(), part_size=PART))
+        await asyncio.to_thread(in_flight.wait, 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(scenario())
+    assert s3_backend.uploads() == []
+    assert s3_backend.stored() == []
+
+
+def test_keys_live_under_the_configured_prefix(s3_backend: Backend) -> None:
+    async def scenario() -> None:
+        await s3_backend.store.put_stream("x/y", chunks([b"1"]))
+        assert [info.key async for info in s3_backend.store.list()] == ["x/y"]
+
+    run(scenario())
+    assert s3_backend.stored() == [f"{S3_PREFIX}/x/y"]
+
+
+def test_stale_upload_cleanup_stays_inside_the_prefix(
+    s3_backend: Backend, s3_bucket: str, s3_client: S3Client
+) -> None:
+    s3_client.create_multipart_upload(Bucket=s3_bucket, Key="elsewhere/k")
+    s3_client.create_multipart_upload(Bucket=s3_bucket, Key=f"{S3_PREFIX}/k")
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert run(s3_backend.store.abort_stale_uploads(later)) == 1
+    assert s3_backend.uploads() == ["elsewhere/k"]
+
+
+def test_presigned_url_downloads_with_the_content_disposition(s3_store: S3ObjectStore) -> None:
+    data = payload(10_000)
+
+    async def scenario() -> str | None:
+        await s3_store.put_stream("dl/archive", chunks([data]))
+        return await s3_store.presign("dl/archive", filename="artifacts.zip", expires_in=60)
+
+    url = run(scenario())
+    assert url is not None
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == data
+        assert response.headers["Content-Disposition"] == (
+            "attachment; filename=\"artifacts.zip\"; filename*=UTF-8''artifacts.zip"
+        )
+
+
+def test_content_disposition_escapes_what_a_header_cannot_carry() -> None:
+    assert content_disposition('a "b"\\c.txt') == (
+        'attachment; filename="a \\"b\\"\\\\c.txt"; filename*=UTF-8\'\'a%20%22b%22%5Cc.txt'
+    )
+    assert content_disposition("résumé\n.pdf") == (
+        "attachment; filename=\"r_sum__.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%0A.pdf"
+    )
+
+
+def test_missing_bucket_is_unavailable_not_a_missing_object(
+    moto_endpoint: str, executor: ThreadPoolExecutor
+) -> None:
+    store = S3ObjectStore("no-such-bucket", executor=executor, endpoint_url=moto_endpoint)
+    with pytest.raises(StorageUnavailable):
+        run(store.ping())
+    with pytest.raises(StorageError) as raised:
+        run(store.get_range("k", 0, 1))
+    assert not isinstance(raised.value, ObjectNotFound)
+
+
+def test_dead_endpoint_fails_fast_as_unavailable(
+    executor: ThreadPoolExecutor, closed_port: int
+) -> None:
+    store = unreachable(executor, f"http://127.0.0.1:{closed_port}")
+    for operation in (store.ping(), store.head("k"), store.put_stream("k", chunks([b"x"]))):
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            run(operation)
+        assert time.monotonic() - started < 8
+
+
+def test_hung_endpoint_times_out_as_unavailable(
+    executor: ThreadPoolExecutor, silent_port: int
+) -> None:
+    store = unreachable(executor, f"http://127.0.0.1:{silent_port}")
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailable):
+        run(store.get_range("k", 0, 10))
+    # Three attempts of one second each, plus backoff: about three times the read timeout.
+    assert time.monotonic() - started < 10
+
+
+def test_body_cut_short_raises_instead_of_ending(
+    executor: ThreadPoolExecutor, truncating_port: int
+) -> None:
+    store = unreachable(executor, f"http://127.0.0.1:{truncating_port}")
+    received: list[bytes] = []
+
+    async def scenario() -> None:
+        async for chunk in store.stream("k", chunk_size=16 * 1024):
+            received.append(chunk)
+
+    with pytest.raises(StorageUnavailable):
+        run(scenario())
+    assert 0 < sum(map(len, received)) <= 100_000
+
+
+def test_client_is_configured_for_the_endpoint_and_pool(
+    moto_endpoint: str, executor: ThreadPoolExecutor
+) -> None:
+    with ThreadPoolExecutor(max_workers=48) as wide:
+        store = S3ObjectStore(
+            "b", executor=wide, endpoint_url=moto_endpoint, connect_timeout=2, read_timeout=7
+        )
+        config: Any = store._client.meta.config  # the stubs do not list its attributes
+    assert config.max_pool_connections == 48
+    assert (config.connect_timeout, config.read_timeout) == (2, 7)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert config.s3 == {"addressing_style": "path"}
+    assert config.signature_version == "s3v4"
