@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from artifactsvc.api import artifacts as artifacts_api
+from artifactsvc.api import files as files_api
 from artifactsvc.api import jobs as jobs_api
 from artifactsvc.api import ops as ops_api
 from artifactsvc.api import projects as projects_api
@@ -41,7 +42,11 @@ def create_app(
         store=runtime.store,
         jobs=runtime.jobs,
         render=Renderer(settings.external_url),
-        extra={"objects": runtime.objects, "artifacts": runtime.artifacts},
+        extra={
+            "objects": runtime.objects,
+            "artifacts": runtime.artifacts,
+            "files": runtime.files,
+        },
     )
 
     @contextlib.asynccontextmanager
@@ -55,6 +60,7 @@ def create_app(
     routes: list[BaseRoute] = [
         *ops_api.ROUTES,
         *projects_api.ROUTES,
+        *files_api.ROUTES,
         *artifacts_api.ROUTES,
         *jobs_api.ROUTES,
         *runner_api.ROUTES,

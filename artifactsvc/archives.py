@@ -25,28 +25,39 @@ _DONE = object()
 
 
 class StoreSource:
-    """A RangeSource over one stored object, pinned to its ETag. Call only from a worker thread."""
+    """A RangeSource over one stored object, pinned to its ETag when given.
+
+    Call `read`/`stream` only from a worker thread: they wait on the event loop.
+    """
 
     def __init__(
-        self, objects: ObjectStore, info: ObjectInfo, loop: asyncio.AbstractEventLoop
+        self,
+        objects: ObjectStore,
+        key: str,
+        size: int,
+        etag: str | None,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._objects = objects
-        self._info = info
+        self._key = key
+        self._size = size
+        self._etag = etag
         self._loop = loop
-        self.reads = 0
+
+    @classmethod
+    def of(cls, objects: ObjectStore, info: ObjectInfo, loop: asyncio.AbstractEventLoop) -> StoreSource:
+        return cls(objects, info.key, info.size, info.etag, loop)
 
     @property
     def size(self) -> int:
-        return self._info.size
+        return self._size
 
     def read(self, start: int, length: int) -> bytes:
-        self.reads += 1
-        coro = self._objects.get_range(self._info.key, start, length, etag=self._info.etag)
+        coro = self._objects.get_range(self._key, start, length, etag=self._etag)
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def stream(self, start: int, length: int) -> Iterator[bytes]:
-        self.reads += 1
-        chunks = self._objects.stream(self._info.key, start, length, etag=self._info.etag)
+        chunks = self._objects.stream(self._key, start, length, etag=self._etag)
         yield from sync_iter(chunks, self._loop)
 
 
@@ -135,7 +146,7 @@ async def index_archive(
     loop = asyncio.get_running_loop()
     spool = tempfile.TemporaryFile()
     try:
-        source = StoreSource(objects, info, loop)
+        source = StoreSource.of(objects, info, loop)
         directory = await loop.run_in_executor(
             executor, lambda: build_index(source, spool, etag=info.etag)
         )

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from artifactsvc.artifacts import ArtifactService
+from artifactsvc.extract import ArchiveFiles
 from artifactsvc.jobs import JobService
 from artifactsvc.metadata import MetadataStore, open_metadata_store
 from artifactsvc.objects import ObjectStore, open_object_store
@@ -23,6 +24,7 @@ class Runtime:
     objects: ObjectStore
     jobs: JobService
     artifacts: ArtifactService
+    files: ArchiveFiles
     storage_executor: ThreadPoolExecutor
     zip_executor: ThreadPoolExecutor
     owns_store: bool
@@ -62,11 +64,13 @@ def build_runtime(
         keep_latest=settings.keep_latest_artifacts,
     )
     jobs = JobService(metadata, artifacts=artifacts)
+    files = ArchiveFiles(metadata, blobs, zip_executor)
     return Runtime(
         store=metadata,
         objects=blobs,
         jobs=jobs,
         artifacts=artifacts,
+        files=files,
         storage_executor=storage_executor,
         zip_executor=zip_executor,
         owns_store=store is None,

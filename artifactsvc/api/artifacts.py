@@ -51,8 +51,8 @@ async def ref_job(request: Request, access: Access) -> Job:
     return await artifact_service(request).ref_job(access, ref, name, recent=recent)
 
 
-async def download_by_ref(request: Request) -> Response:
-    access = await project_access(request, authenticated=False)
+async def download_by_ref_access(request: Request, access: Access) -> Response:
+    """The ref's archive; routed by api/files.py, which owns the `jobs/artifacts/` prefix."""
     job = await ref_job(request, access)
     artifacts = artifact_service(request)
     archive = await artifacts.archive(job)
@@ -91,9 +91,8 @@ async def delete_project_artifacts(request: Request) -> Response:
     return JSONResponse({"message": "202 Accepted"}, status_code=202)
 
 
-# Ref routes first: `jobs/artifacts/...` must not be read as job id "artifacts".
+# `jobs/artifacts/<ref>/download` is routed by api/files.py with the `raw` routes.
 ROUTES: list[RawRoute] = [
-    route(f"{PREFIX}/jobs/artifacts/{{ref_name*}}/download", download_by_ref),
     route(f"{PREFIX}/jobs/{{job_id}}/artifacts", download_by_job),
     route(f"{PREFIX}/jobs/{{job_id}}/artifacts/keep", keep, ["POST"]),
     route(f"{PREFIX}/jobs/{{job_id}}/artifacts", delete_job_artifacts, ["DELETE"]),

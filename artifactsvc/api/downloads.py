@@ -18,8 +18,8 @@ from artifactsvc.objects import ObjectStore
 from artifactsvc.objects.port import content_disposition
 
 
-async def primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Reads the first chunk now; returns an iterator that replays it, then the rest."""
+async def prime(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIterator[bytes]]:
+    """Reads the first chunk now; returns it and an iterator that replays it, then the rest."""
     try:
         first = await chunks.__anext__()
     except StopAsyncIteration:
@@ -37,7 +37,13 @@ async def primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         finally:
             await _close(chunks)
 
-    return replay()
+    return first, replay()
+
+
+async def primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`prime` for callers that only need the replaying iterator."""
+    _, replay = await prime(chunks)
+    return replay
 
 
 async def _close(chunks: AsyncIterator[bytes]) -> None:

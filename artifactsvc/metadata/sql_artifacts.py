@@ -167,3 +167,15 @@ class ArtifactQueries:
             )
         )
         return {row["k"] for row in found}
+
+    async def set_artifact_index(
+        self, artifact: Artifact, index_key: str, directory: bytes
+    ) -> None:
+        """Records a rebuilt index, unless the row meanwhile points at another object."""
+        await self._db.write(
+            lambda conn: conn.execute(
+                "UPDATE artifacts SET index_key = ?, index_directory = ?"
+                " WHERE job_id = ? AND file_type = ? AND object_key = ?",
+                (index_key, directory, artifact.job_id, artifact.file_type, artifact.object_key),
+            )
+        )
