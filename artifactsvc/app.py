@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 from artifactsvc.api import artifacts as artifacts_api
 from artifactsvc.api import files as files_api
 from artifactsvc.api import jobs as jobs_api
+from artifactsvc.api import openapi as openapi_api
 from artifactsvc.api import ops as ops_api
 from artifactsvc.api import projects as projects_api
 from artifactsvc.api import runner as runner_api
@@ -64,6 +65,7 @@ def create_app(
         *artifacts_api.ROUTES,
         *jobs_api.ROUTES,
         *runner_api.ROUTES,
+        *openapi_api.ROUTES,
     ]
     app = Starlette(
         routes=routes,
