@@ -111,7 +111,9 @@ async def async_iter(
         except BaseException as error:  # handed to the consumer, re-raised there
             loop.call_soon_threadsafe(items.put_nowait, error)
         finally:
-            generator.close()
+            close = getattr(generator, "close", None)
+            if close is not None:
+                close()
 
     task = loop.run_in_executor(executor, run)
     try:

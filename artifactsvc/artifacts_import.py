@@ -7,6 +7,7 @@ nothing behind. Rows an import replaces give up their old objects only after the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,6 +26,10 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
             yield block
 
 
+def _same(upload: Upload) -> Upload:
+    return upload
+
+
 async def import_with_artifacts(runtime: Runtime, plan: ImportPlan) -> None:
     written: list[Artifact] = []
     try:
@@ -40,7 +45,7 @@ async def import_with_artifacts(runtime: Runtime, plan: ImportPlan) -> None:
                 artifact = await runtime.artifacts.write_objects(
                     pending.project_id,
                     pending.job_id,
-                    lambda u=upload: u,
+                    functools.partial(_same, upload),
                     _file_chunks(pending.path),
                 )
             except (InvalidArchive, CorruptArchive) as error:

@@ -29,19 +29,29 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     import asyncio
 
     asyncio.run(migrate(settings))
-    options = {
-        "host": host or settings.host,
-        "port": port or settings.port,
-        # uvicorn's access log prints query strings, which may carry tokens: ours redacts them.
-        "access_log": False,
-        "log_config": None,
-        "proxy_headers": True,
-        "timeout_graceful_shutdown": 30,
-    }
+    # uvicorn's access log prints query strings, which may carry tokens: ours redacts them.
     if workers > 1:
-        uvicorn.run("artifactsvc.cli:app_from_env", factory=True, workers=workers, **options)
+        uvicorn.run(
+            "artifactsvc.cli:app_from_env",
+            factory=True,
+            workers=workers,
+            host=host or settings.host,
+            port=port or settings.port,
+            access_log=False,
+            log_config=None,
+            proxy_headers=True,
+            timeout_graceful_shutdown=30,
+        )
     else:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.host,
+            port=port or settings.port,
+            access_log=False,
+            log_config=None,
+            proxy_headers=True,
+            timeout_graceful_shutdown=30,
+        )
     return 0
 
 

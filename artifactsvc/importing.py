@@ -6,7 +6,7 @@ in one transaction. A bad file imports nothing; the error names the first bad fi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,6 +78,8 @@ class _Fields:
         value = self.get(key, str, default, required=required)
         if required and value == "":
             raise self.fail(key, "must not be empty")
+        if value is not None and "\x00" in value:
+            raise self.fail(key, "must not contain NUL characters")
         return value
 
     def choice(self, key: str, choices: tuple[Any, ...], default: Any) -> Any:
@@ -114,6 +116,8 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
         raise ImportError_(f"{path}: cannot read: {error.strerror}") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise ImportError_(f"{path}: not valid JSON: {error}") from None
+    except RecursionError:
+        raise ImportError_(f"{path}: not valid JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise ImportError_("(top level): must be an object")
     unknown = set(document) - {"users", "projects", "pipelines", "jobs"}
@@ -124,6 +128,7 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
     base = path.parent
 
     usernames: dict[str, int] = {}
+    token_owners: dict[str, str] = {}  # token digest -> the field that first named it
     for index, raw in enumerate(_section(document, "users")):
         f = _Fields(f"users[{index}]", raw)
         user_id = f.ident()
@@ -143,16 +148,20 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
             }
         )
         for t_index, token in enumerate(f.items("tokens")):
+            where = f"users[{index}].tokens[{t_index}]"
             if not isinstance(token, str) or not token:
-                raise ImportError_(f"users[{index}].tokens[{t_index}]: must be a non-empty string")
-            batch.tokens.append((hash_token(token), user_id))
+                raise ImportError_(f"{where}: must be a non-empty string")
+            digest = hash_token(token)
+            if token_owners.setdefault(digest, where) != where:
+                raise ImportError_(f"{where}: is already used by {token_owners[digest]}")
+            batch.tokens.append((digest, user_id))
 
-    async def user_id_of(where: Callable[[], ImportError_], username: str) -> int:
+    async def user_id_of(fields: _Fields, key: str, username: str) -> int:
         if username in usernames:
             return usernames[username]
         found = await store.user_by_username(username)
         if found is None:
-            raise where()
+            raise fields.fail(key, "unknown user")
         return found.id
 
     project_ids: set[int] = set()
@@ -178,7 +187,7 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
         for m_index, member in enumerate(f.items("members")):
             m = _Fields(f"projects[{index}].members[{m_index}]", member)
             username = m.text("username", required=True)
-            user_id = await user_id_of(lambda m=m: m.fail("username", "unknown user"), username)
+            user_id = await user_id_of(m, "username", username)
             level = m.choice("access_level", ACCESS_LEVELS, 30)
             batch.members.append((project_id, user_id, level))
         for a_index, allowed in enumerate(f.items("ci_job_token_allowlist")):
@@ -226,17 +235,21 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
             project_id = stored.project_id
         username = f.text("user")
         user_id = (
-            await user_id_of(lambda f=f: f.fail("user", "unknown user"), username)
-            if username
-            else None
+await user_id_of(f, "user", username) if username else None
         )
         token = f.text("token")
         if token == "":
             raise f.fail("token", "must not be empty")
+        if token is not None:
+            digest = hash_token(token)
+            if token_owners.setdefault(digest, f"jobs[{index}].token") != f"jobs[{index}].token":
+                raise f.fail("token", f"is already used by {token_owners[digest]}")
         tag_list = f.items("tag_list")
         if not all(isinstance(tag, str) for tag in tag_list):
             raise f.fail("tag_list", "must be a list of strings")
         coverage = f.get("coverage", (int, float))
+        if coverage is not None and not math.isfinite(coverage):
+            raise f.fail("coverage", "must be a finite number")
         created_at = f.time("created_at")
         batch.jobs.append(
             {

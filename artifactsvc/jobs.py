@@ -84,7 +84,7 @@ class JobService:
             raise JobNotFound()
         return job
 
-    async def list(self, access: Access, query: JobQuery, offset: int, limit: int) -> Page:
+    async def list_jobs(self, access: Access, query: JobQuery, offset: int, limit: int) -> Page:
         access.require_read_jobs()
         if query.pipeline_id is not None:
             await self.pipeline(access, query.pipeline_id)

@@ -56,7 +56,7 @@ async def list_pipeline_bridges(request: Request) -> Response:
         include_retried=False,
     )
     page = offset_page(request)
-    result = await svc.jobs.list(access, query, page.offset, page.per_page)
+    result = await svc.jobs.list_jobs(access, query, page.offset, page.per_page)
     body = []
     for bridge in result.jobs:
         downstream = await svc.jobs.downstream(bridge)
@@ -78,7 +78,7 @@ async def _list(request: Request, access: Access, query: JobQuery) -> Response:
         query = JobQuery(
             project_id=query.project_id, statuses=query.statuses, before_id=keyset.before_id
         )
-        result = await svc.jobs.list(access, query, 0, keyset.per_page + 1)
+        result = await svc.jobs.list_jobs(access, query, 0, keyset.per_page + 1)
         jobs = result.jobs[: keyset.per_page]
         body = [await _job_json(request, access, job) for job in jobs]
         has_more = len(result.jobs) > keyset.per_page
@@ -89,7 +89,7 @@ async def _list(request: Request, access: Access, query: JobQuery) -> Response:
         access.require_read_jobs()
         total = await svc.store.count_jobs(query)
         return JSONResponse([], headers=offset_headers(request, external, page, total))
-    result = await svc.jobs.list(access, query, page.offset, page.per_page)
+    result = await svc.jobs.list_jobs(access, query, page.offset, page.per_page)
     body = [await _job_json(request, access, job) for job in result.jobs]
     return JSONResponse(
         body, headers=offset_headers(request, external, page, result.total or 0)
