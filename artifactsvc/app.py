@@ -36,8 +36,10 @@ def create_app(
     objects: ObjectStore | None = None,
 ) -> Starlette:
     """The ASGI app. `store`/`objects` may be injected (tests); otherwise built from settings."""
-    runtime = build_runtime(settings, store=store, objects=objects)
     metrics = Metrics()
+    runtime = build_runtime(
+        settings, store=store, objects=objects, count_storage=metrics.storage_request
+    )
     services = Services(
         settings=settings,
         store=runtime.store,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from artifactsvc.extract import ArchiveFiles
 from artifactsvc.jobs import JobService
 from artifactsvc.metadata import MetadataStore, open_metadata_store
 from artifactsvc.objects import ObjectStore, open_object_store
+from artifactsvc.objects.instrumented import InstrumentedObjectStore
 from artifactsvc.settings import Settings
 
 # Storage threads block on network reads; zip threads on storage and zlib. Sized on purpose
@@ -41,6 +43,7 @@ def build_runtime(
     *,
     store: MetadataStore | None = None,
     objects: ObjectStore | None = None,
+    count_storage: Callable[[str], None] | None = None,
 ) -> Runtime:
     storage_executor = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="storage")
     zip_executor = ThreadPoolExecutor(ZIP_THREADS, thread_name_prefix="zip")
@@ -56,6 +59,8 @@ def build_runtime(
             executor=storage_executor,
         )
     )
+    if count_storage is not None:
+        blobs = InstrumentedObjectStore(blobs, count_storage)
     artifacts = ArtifactService(
         metadata,
         blobs,
