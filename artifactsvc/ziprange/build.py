@@ -60,8 +60,9 @@ def build_index(
         chunks = source.stream(loc.cd_offset, loc.cd_size)
         for entry in iter_entries(chunks, loc.entry_count):
             extents.add(entry)
-            record = encode_record(entry)
-            bucket = bucket_of(entry.key, salt, count)
+            key = entry.key
+            record = encode_record(entry, key)
+            bucket = bucket_of(key, salt, count)
             sizes[bucket] += len(record)
             spill.write(_TAG.pack(bucket, len(record)))
             spill.write(record)
@@ -84,7 +85,6 @@ def build_index(
         out.seek(0)
         out.truncate(0)
         out.write(directory.to_bytes())
-        out.truncate(directory.sidecar_size)
         spill.seek(0)
         _scatter(spill, out, directory)
     out.flush()

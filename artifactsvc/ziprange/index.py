@@ -11,13 +11,14 @@ An index is built once per archive (`build.build_index`, at upload) into a sidec
                 uncompressed size u64, mtime i64, name (UTF-8), raw name (only when it differs)
 
 An entry lives in bucket `blake2b(name, key=salt) mod B`. The salt is random per index, so an
-uploader cannot choose names that pile into one bucket (only repeating the same name can, and
-the builder caps a bucket's size); it also serves as the index's identity for caching. B is
-chosen from the central directory's size so that a bucket holds about 32 KiB. Buckets are
-contiguous, so B + 1 offsets describe them all (8 bytes a bucket, ~25 KiB for a million
-entries): the caller keeps `IndexDirectory.to_bytes()` in its metadata row, and a cold lookup
-is then one ranged read of one bucket (none at all when the bucket is empty, or with a warm
-`BucketCache`). Without that row, `read_directory` costs one read (two for huge indexes).
+uploader cannot choose names that pile into one bucket (only repeating one name can, and the
+builder caps a bucket's size); it also serves as the index's identity for caching. B is one
+per 32 KiB of central directory; index records are smaller than directory records, so a
+bucket holds some 20-32 KiB. Buckets are contiguous, so B + 1 offsets describe them all (8
+bytes a bucket, ~25 KiB for a million entries): the caller keeps `IndexDirectory.to_bytes()`
+in its metadata row, and a cold lookup is then one ranged read of one bucket (none at all when
+the bucket is empty, or with a warm `BucketCache`). Without that row, `read_directory` costs
+one read of the sidecar's head (two for a directory over 64 KiB, i.e. beyond ~2.5M entries).
 
 Within a bucket, records keep central-directory order, so a name stored twice resolves to its
 first occurrence, as GitLab Workhorse does. `iter_index_entries` lists entries bucket by bucket:
@@ -133,8 +134,10 @@ def _key(name: str | bytes) -> bytes:
     return name.encode("utf-8") if isinstance(name, str) else name
 
 
-def encode_record(entry: Entry) -> bytes:
-    key = entry.key
+def encode_record(entry: Entry, key: bytes | None = None) -> bytes:
+    """The entry's record; `key` is `entry.key`, passed when the caller has it already."""
+    if key is None:
+        key = entry.key
     raw = b"" if entry.raw_name == key else entry.raw_name
     info = int(entry.kind) | (_RAW_STORED if raw else 0)
     head = RECORD.pack(
@@ -155,8 +158,10 @@ def encode_record(entry: Entry) -> bytes:
 
 def record_length(buf: bytes | bytearray | memoryview, pos: int) -> int:
     """Length of the record at `pos`, read from its first five bytes."""
-    name_len, raw_len, info = struct.unpack_from("<HHB", buf, pos)
-    return RECORD.size + name_len + (raw_len if info & _RAW_STORED else 0)
+    name_len: int = buf[pos] | buf[pos + 1] << 8
+    if buf[pos + 4] & _RAW_STORED:
+        return RECORD.size + name_len + (buf[pos + 2] | buf[pos + 3] << 8)
+    return RECORD.size + name_len
 
 
 def decode_record(buf: bytes | bytearray | memoryview, pos: int) -> Entry:
