@@ -150,10 +150,21 @@ async def resolve_access(store: MetadataStore, principal: Principal, project_ref
 
 
 async def find_project(store: MetadataStore, project_ref: str) -> Project | None:
+    if "\x00" in project_ref or not _is_utf8(project_ref):
+        return None  # names no project (and neither database can even compare it)
     if project_ref.isascii() and project_ref.isdigit():
         project_id = int(project_ref)
         return await store.project(project_id) if project_id < 2**63 else None
     return await store.project_by_path(project_ref)
+
+
+def _is_utf8(text: str) -> bool:
+    """False for segments that were not valid UTF-8 (the router keeps those as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def require_authenticated(principal: Principal) -> None:

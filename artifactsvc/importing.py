@@ -94,7 +94,7 @@ class _Fields:
             return None
         try:
             return format_time(parse_time(value))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
             raise self.fail(key, "must be an ISO 8601 time") from None
 
     def items(self, key: str) -> list[Any]:
@@ -191,7 +191,7 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
             level = m.choice("access_level", ACCESS_LEVELS, 30)
             batch.members.append((project_id, user_id, level))
         for a_index, allowed in enumerate(f.items("ci_job_token_allowlist")):
-            if isinstance(allowed, bool) or not isinstance(allowed, int) or allowed <= 0:
+            if isinstance(allowed, bool) or not isinstance(allowed, int) or not 0 < allowed < 2**63:
                 raise ImportError_(
                     f"projects[{index}].ci_job_token_allowlist[{a_index}]: must be a project id"
                 )
@@ -209,7 +209,7 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
         batch.pipelines.append(
             {
                 "id": pipeline_id,
-                "iid": f.get("iid", int, pipeline_id),
+                "iid": f.ident("iid", required=False) or pipeline_id,
                 "project_id": project_id,
                 "ref": f.text("ref", required=True),
                 "tag": bool(f.get("tag", bool, False)),
@@ -248,7 +248,7 @@ await user_id_of(f, "user", username) if username else None
         if not all(isinstance(tag, str) for tag in tag_list):
             raise f.fail("tag_list", "must be a list of strings")
         coverage = f.get("coverage", (int, float))
-        if coverage is not None and not math.isfinite(coverage):
+        if coverage is not None and not (-1e300 < coverage < 1e300 and math.isfinite(coverage)):
             raise f.fail("coverage", "must be a finite number")
         created_at = f.time("created_at")
         batch.jobs.append(

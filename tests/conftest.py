@@ -13,7 +13,7 @@ from artifactsvc.app import create_app
 from artifactsvc.settings import Settings
 from tests.support import import_document, postgres_schema
 
-pytest_plugins = ["tests.s3server"]
+pytest_plugins = ["tests.s3server", "tests.seaweed"]
 
 EXTERNAL = "http://artifacts.test"
 

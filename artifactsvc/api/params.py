@@ -47,7 +47,7 @@ def positive_int(query: QueryParams, name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
     raw = raw.strip()
-    if not (raw.isascii() and raw.lstrip("-").isdigit()):
+    if not (raw.isascii() and raw.removeprefix("-").isdigit()):  # one sign at most: "--5" is junk
         raise BadRequest("is invalid", field=name)
     value = int(raw)
     if value < 1:

@@ -59,6 +59,7 @@ async def current_user(request: Request) -> Response:
 
 
 async def version(request: Request) -> Response:
+    await principal(request)  # open to anonymous callers, but a bad token is still a 401
     return JSONResponse({"version": __version__, "revision": "artifactsvc", "enterprise": False})
 
 

@@ -9,7 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from artifactsvc.errors import Conflict, MetadataUnavailable
+from artifactsvc.errors import BadRequest, Conflict, MetadataUnavailable
 from artifactsvc.metadata.database import Connection, Params, Row
 
 T = TypeVar("T")
@@ -56,10 +56,19 @@ class PostgresDatabase:
             with self._pool.connection() as raw, raw.transaction():
                 return fn(PostgresConnection(raw))
         except psycopg.IntegrityError as error:
-            raise Conflict(f"postgresql: {error}") from error
+            raise Conflict(f"postgresql: {_first_line(error)}") from error
+        except psycopg.DataError as error:
+            # A value PostgreSQL cannot hold (a NUL in text, a number out of range): bad input.
+            raise BadRequest() from error
         except (psycopg.OperationalError, psycopg.InterfaceError) as error:
             # PoolTimeout is an OperationalError too: no connection within the timeout.
-            raise MetadataUnavailable(f"postgresql: {error}") from error
+            raise MetadataUnavailable(f"postgresql: {_first_line(error)}") from error
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _first_line(error: Exception) -> str:
+    """psycopg appends DETAIL/HINT lines; error messages here are one line (the CLI prints them)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -48,7 +48,8 @@ class SqlMetadataStore(ArtifactQueries):
         await self._db.write(run)
 
     async def ping(self) -> None:
-        await self._db.read(lambda conn: conn.fetch("SELECT 1 AS one"))
+        # Reads a table: `SELECT 1` would not even open SQLite's file, let alone check it.
+        await self._db.read(lambda conn: conn.fetch("SELECT version FROM schema_version"))
 
     def close(self) -> None:
         self._db.close()
@@ -189,6 +190,10 @@ class SqlMetadataStore(ArtifactQueries):
 
     async def retry_job(self, old_job_id: int, new_job: NewJob) -> int:
         def run(conn: Connection) -> int:
+            if conn.dialect == "postgresql":
+                # Concurrent retries (or replicas) must not both take the same MAX(id) + 1;
+                # SQLite's BEGIN IMMEDIATE already serializes writers.
+                conn.fetch("SELECT pg_advisory_xact_lock(?)", (0x6A6F6269640A,))
             next_id = int(conn.fetch("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM jobs")[0]["n"])
             conn.execute(
                 "INSERT INTO jobs (id, project_id, pipeline_id, name, stage, status, kind, when_,"

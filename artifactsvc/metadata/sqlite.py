@@ -43,7 +43,12 @@ class SqliteDatabase:
     def __init__(self, path: str) -> None:
         self.path = path
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise MetadataUnavailable(
+                    f"sqlite: cannot create {Path(path).parent}: {error.strerror}"
+                ) from error
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -75,6 +80,11 @@ class SqliteDatabase:
         except sqlite3.IntegrityError as error:
             raise Conflict(f"sqlite: {error}") from error
         except sqlite3.OperationalError as error:
+            raise MetadataUnavailable(f"sqlite: {error}") from error
+        except sqlite3.DatabaseError as error:
+            if type(error) is not sqlite3.DatabaseError:
+                raise  # ProgrammingError, DataError...: a bug here, not an unavailable store
+            # "file is not a database", "database disk image is malformed"
             raise MetadataUnavailable(f"sqlite: {error}") from error
 
     def close(self) -> None:

@@ -1,0 +1,123 @@
+"""The metadata store itself (MetadataStore over SQLite and PostgreSQL), below the HTTP layer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from artifactsvc.auth import hash_token
+from artifactsvc.errors import Conflict
+from artifactsvc.metadata import ImportBatch, JobQuery, NewJob, open_metadata_store
+from artifactsvc.models import utcnow
+from tests.support import run
+from tests.worlds import job, pipeline, project, user
+
+
+def new_job(name: str) -> NewJob:
+    return NewJob(
+        project_id=1, pipeline_id=1, name=name, stage="test", status="pending",
+        when="on_success", allow_failure=False, user_id=None, tag_list=("a",),
+        token_hash=None, created_at=utcnow(),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def seeded(database_url: str, seed: Callable[[str, dict[str, Any]], None]) -> str:
+    seed(
+        database_url,
+        {
+            "users": [user(1, "root", tokens=("glpat-root",))],
+            "projects": [project(1, "a/b")],
+            "pipelines": [pipeline(1, 1)],
+            "jobs": [job(n, 1, "failed", token=f"job-{n}") for n in range(1, 21)],
+        },
+    )
+    return database_url
+
+
+def test_concurrent_retries_get_distinct_new_ids(seeded: str) -> None:
+    async def go() -> tuple[list[int], list[int]]:
+        store = open_metadata_store(seeded)
+        try:
+            new_ids = await asyncio.gather(
+                *(store.retry_job(n, new_job(f"retry-{n}")) for n in range(1, 21))
+            )
+            query = JobQuery(project_id=1, include_retried=False)
+            current = [j.id for j in await store.jobs(query, 0, 100)]
+            return list(new_ids), current
+        finally:
+            store.close()
+
+    new_ids, current = run(go())
+
+    assert sorted(new_ids) == list(range(21, 41))
+    assert sorted(current) == list(range(21, 41))  # every old job is marked retried
+
+
+def test_an_import_batch_is_all_or_nothing(seeded: str) -> None:
+    batch = ImportBatch(
+        users=[{"id": 9, "username": "late", "name": "Late", "email": "", "admin": False,
+                "state": "active", "created_at": None}],
+        projects=[{"id": 9, "path_with_namespace": "late/project", "name": "project",
+                   "visibility": "public", "description": None, "default_branch": "main",
+                   "created_at": None}],
+        # the last row reuses a stored job's token: the whole batch must roll back
+        jobs=[{"id": 99, "project_id": 1, "pipeline_id": 1, "name": "clash", "stage": "test",
+               "status": "success", "kind": "build", "when_": "on_success",
+               "allow_failure": False, "user_id": None, "token_hash": hash_token("job-1"),
+               "coverage": None, "tag_list": "[]", "failure_reason": None, "created_at": None,
+               "queued_at": None, "started_at": None, "finished_at": None, "erased_at": None,
+               "retried": False, "downstream_pipeline_id": None, "runner_json": None}],
+    )  # fmt: skip
+
+    async def go() -> tuple[Any, Any, Any]:
+        store = open_metadata_store(seeded)
+        try:
+            with pytest.raises(Conflict) as raised:
+                await store.import_batch(batch)
+            return raised.value, await store.user_by_username("late"), await store.project(9)
+        finally:
+            store.close()
+
+    error, late_user, late_project = run(go())
+
+    assert "\n" not in str(error)
+    assert (late_user, late_project) == (None, None)
+
+
+def test_tokens_resolve_by_digest_only(seeded: str) -> None:
+    async def go() -> tuple[Any, ...]:
+        store = open_metadata_store(seeded)
+        try:
+            return (
+                await store.user_by_token_hash(hash_token("glpat-root")),
+                await store.user_by_token_hash("glpat-root"),
+                await store.job_by_token_hash(hash_token("job-7")),
+                await store.job_by_token_hash(hash_token("job-999")),
+            )
+        finally:
+            store.close()
+
+    by_digest, by_clear_text, job_seven, unknown = run(go())
+
+    assert by_digest is not None and by_digest.username == "root"
+    assert by_clear_text is None
+    assert job_seven is not None and job_seven.id == 7
+    assert unknown is None
+
+
+def test_migrate_is_idempotent_and_safe_to_race(seeded: str) -> None:
+    async def go() -> int:
+        stores = [open_metadata_store(seeded) for _ in range(3)]
+        try:
+            await asyncio.gather(*(store.migrate() for store in stores))
+            await stores[0].migrate()
+            return await stores[0].count_jobs(JobQuery(project_id=1))
+        finally:
+            for store in stores:
+                store.close()
+
+    assert run(go()) == 20  # nothing lost either
