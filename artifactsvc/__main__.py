@@ -32,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from artifactsvc import cli
+    from artifactsvc.errors import ArtifactsvcError
 
     try:
         if args.command == "serve":
@@ -43,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "expire":
             return asyncio.run(cli.expire(settings))
         return asyncio.run(cli.gc(settings))
+    except ArtifactsvcError as error:
+        # A store that cannot be opened or reached: one clear line, no traceback.
+        print(f"artifactsvc {args.command}: {cli.describe(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

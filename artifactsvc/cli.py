@@ -74,7 +74,7 @@ async def import_file(settings: Settings, file: str) -> int:
         print(f"artifactsvc import: {file}: {error}", file=sys.stderr)
         return 1
     except ArtifactsvcError as error:
-        print(f"artifactsvc import: {file}: {_describe(error)}", file=sys.stderr)
+        print(f"artifactsvc import: {file}: {describe(error)}", file=sys.stderr)
         return 1
     finally:
         runtime.close()
@@ -87,14 +87,14 @@ async def import_file(settings: Settings, file: str) -> int:
     return 0
 
 
-def _describe(error: ArtifactsvcError) -> str:
+def describe(error: ArtifactsvcError) -> str:
     names = {
         "InvalidArchive": "not a readable zip archive",
         "CorruptArchive": "damaged zip archive",
         "StorageUnavailable": "object storage unavailable",
         "MetadataUnavailable": "metadata store unavailable",
     }
-    detail = str(error)
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
     label = names.get(type(error).__name__, type(error).__name__)
     return f"{label}: {detail}" if detail else label
 
@@ -105,7 +105,7 @@ async def expire(settings: Settings) -> int:
         await runtime.store.migrate()
         report = await runtime.artifacts.expire()
     except ArtifactsvcError as error:
-        print(f"artifactsvc expire: {_describe(error)}", file=sys.stderr)
+        print(f"artifactsvc expire: {describe(error)}", file=sys.stderr)
         return 1
     finally:
         runtime.close()
@@ -122,7 +122,7 @@ async def gc(settings: Settings) -> int:
         await runtime.store.migrate()
         orphans, aborted = await runtime.artifacts.gc()
     except ArtifactsvcError as error:
-        print(f"artifactsvc gc: {_describe(error)}", file=sys.stderr)
+        print(f"artifactsvc gc: {describe(error)}", file=sys.stderr)
         return 1
     finally:
         runtime.close()

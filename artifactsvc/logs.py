@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from typing import Any
+from urllib.parse import unquote_plus
 
 # Query parameters that carry secrets (CONTRACT section 4); headers are never logged.
-_SECRET_QUERY = re.compile(r"(?i)(^|[?&])(private_token|job_token|token|access_token)=[^&]*")
+SECRET_PARAMETERS = frozenset({"private_token", "job_token", "token", "access_token"})
 
 
 def redact_query(query: str) -> str:
-    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{m.group(2)}=[FILTERED]", query)
+    """The query with secret values replaced. Names are compared DECODED, as the app reads
+    them, so `private%5Ftoken=...` is redacted too; everything else is kept as sent."""
+    kept = []
+    for pair in query.split("&"):
+        name, sep, _ = pair.partition("=")
+        decoded = unquote_plus(name).strip().lower().removesuffix("[]")
+        kept.append(f"{name}=[FILTERED]" if sep and decoded in SECRET_PARAMETERS else pair)
+    return "&".join(kept)
 
 
 class JsonFormatter(logging.Formatter):

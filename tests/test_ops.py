@@ -357,11 +357,6 @@ def test_tokens_never_reach_the_log(
         assert secret not in text  # ... but no token, anywhere in the log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (artifactsvc/logs.py redact_query): a percent-encoded parameter name such as"
-    " private%5Ftoken authenticates (Starlette decodes it) but is logged unredacted",
-)
 def test_an_encoded_token_parameter_name_never_reaches_the_log(server: tuple[str, Path]) -> None:
     base, log = server
     secret = ROOT_TOKEN

@@ -86,11 +86,6 @@ def test_migrate_creates_the_schema_with_valid_settings(tmp_path: Path) -> None:
     assert (tmp_path / "meta.db").stat().st_size > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (artifactsvc/cli.py, __main__.py): a metadata store that cannot be opened at"
-    " start-up escapes as a traceback instead of one line",
-)
 @pytest.mark.parametrize("command", ["serve", "migrate"])
 def test_an_unusable_database_path_fails_in_one_line(tmp_path: Path, command: str) -> None:
     (tmp_path / "a-file").write_text("not a directory")
