@@ -1,0 +1,57 @@
+"""One measured job per process, so VmHWM is that job's own peak: `python -m bench.indexwork`.
+
+    make ARCHIVE ENTRIES       build the many-entries archive (stream_zip holds its central
+                               directory in memory, so not in the benchmark's own process)
+    build ARCHIVE SPILL_DIR    ziprange.build_index over FileSource, the sidecar in SPILL_DIR
+    zipfile ARCHIVE            zipfile.ZipFile(ARCHIVE): the whole central directory in memory
+
+`build` and `zipfile` print one JSON object: seconds, entries, rss_before and peak (bytes).
+Both import the same modules first, so the interpreter's own footprint is the same in each.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from artifactsvc.ziprange import FileSource, build_index
+from bench.archives import build_many_entries_archive
+from bench.procstat import memory
+
+
+def _build(archive: Path, spill_dir: Path) -> int:
+    with tempfile.TemporaryFile(dir=spill_dir) as out:
+        directory = build_index(FileSource(archive), out, etag="bench", spill_dir=str(spill_dir))
+    return directory.entry_count
+
+
+def _zipfile(archive: Path) -> int:
+    with zipfile.ZipFile(archive) as opened:
+        return len(opened.infolist())
+
+
+def main(argv: list[str]) -> int:
+    mode, archive = argv[0], Path(argv[1])
+    if mode == "make":
+        build_many_entries_archive(archive, entries=int(argv[2]))
+        return 0
+    before = memory().rss
+    start = time.perf_counter()
+    if mode == "build":
+        entries = _build(archive, Path(argv[2]))
+    elif mode == "zipfile":
+        entries = _zipfile(archive)
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    seconds = time.perf_counter() - start
+    found = {"seconds": seconds, "entries": entries, "rss_before": before, "peak": memory().peak}
+    print(json.dumps(found))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

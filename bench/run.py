@@ -1,0 +1,128 @@
+"""One benchmark run: stand the parts up, build the archives, measure, clean everything up.
+
+Archives and SeaweedFS's data live in a fresh directory under `root` (default /tmp), removed
+at the end whatever happens.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Collection
+from pathlib import Path
+
+from bench.archives import build_files_archive, build_stream_archive
+from bench.figures import Figure
+from bench.indexing import index_figures, index_runs, make_archive
+from bench.reads import cold_reads, warm_figures, warm_reads
+from bench.sizes import GiB, Sizes
+from bench.transfer import downloads, memory_figure, throughput_figure, upload, upload_with_peak
+from bench.world import FILES_JOB, STREAM_JOB, host_description, running_world
+
+PARTS = ("reads", "transfer", "index")
+_START = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.monotonic() - _START:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def check_disk(root: Path, sizes: Sizes) -> None:
+    free = shutil.disk_usage(root).free
+    if free < sizes.disk_needed():
+        raise SystemExit(
+            f"bench: {free / GiB:.1f} GiB free under {root}, {sizes.disk_needed() / GiB:.1f} "
+            "GiB needed; use --workdir elsewhere or --quick"
+        )
+
+
+def run(sizes: Sizes, root: Path, *, parts: Collection[str] = PARTS) -> list[Figure]:
+    check_disk(root, sizes)
+    workdir = Path(tempfile.mkdtemp(prefix="artifactsvc-bench-", dir=root))
+    log(f"{sizes.name} run in {workdir}")
+    try:
+        warm: list[Figure] = []
+        transfer: list[Figure] = []
+        cold: list[Figure] = []
+        index: list[Figure] = []
+        if "reads" in parts or "transfer" in parts:
+            warm, transfer, cold = _service_figures(sizes, workdir, parts)
+        if "index" in parts:
+            index = _index_figures(sizes, workdir)
+        return [*warm, *transfer, *index, *cold]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _service_figures(
+    sizes: Sizes, workdir: Path, parts: Collection[str]
+) -> tuple[list[Figure], list[Figure], list[Figure]]:
+    """(warm reads, transfers, cold reads): the figures that need SeaweedFS and the server."""
+    archives = workdir / "archives"
+    archives.mkdir()
+    files_label = (
+        f"{sizes.describe(sizes.files_archive_bytes)} archive, "
+        f"{sizes.files_archive_entries:,} entries"
+    )
+    stream_label = f"{sizes.describe(sizes.stream_archive_bytes)} archive"
+    warm_found: list[Figure] = []
+    transfer: list[Figure] = []
+    cold_found: list[Figure] = []
+    with running_world(workdir) as world:
+        log(f"SeaweedFS up at {world.seaweed.endpoint_url}")
+        if "transfer" in parts:
+            log(f"building the {stream_label}")
+            stream = build_stream_archive(
+                archives / "stream.zip",
+                total_bytes=sizes.stream_archive_bytes,
+                member_bytes=sizes.stream_member_bytes,
+            )
+            log(f"uploading it ({stream.size:,} bytes) to a fresh server")
+            uploaded = upload_with_peak(world, STREAM_JOB, stream.path)
+            log(f"downloading it {sizes.download_rounds}x, and directly as many times")
+            found = downloads(world, STREAM_JOB, stream.size, rounds=sizes.download_rounds)
+            stream.path.unlink()
+            transfer = [
+                throughput_figure(found, stream_label, world.machine),
+                memory_figure(f"streaming a {stream_label} download", found.memory, world.machine),
+                memory_figure(f"uploading a {stream_label} (streamed)", uploaded, world.machine),
+            ]
+        if "reads" in parts:
+            log(f"building the {files_label}")
+            files = build_files_archive(
+                archives / "files.zip",
+                total_bytes=sizes.files_archive_bytes,
+                entries=sizes.files_archive_entries,
+            )
+            size = files.size
+            log(f"uploading it ({size:,} bytes)")
+            upload(world, FILES_JOB, files.path)
+            files.path.unlink()
+            log(f"{sizes.reads} warm reads, through the service and naively")
+            with world.service() as service:
+                warm = warm_reads(world, service, files.names, size, reads=sizes.reads)
+            log(f"{sizes.cold_trials} cold reads, a fresh server each")
+            cold = cold_reads(
+                world,
+                files.names,
+                trials=sizes.cold_trials,
+                naive_gets=max(warm.naive_gets),
+                label=files_label,
+            )
+            warm_found = warm_figures(warm, files_label, world.machine)
+            cold_found = [cold]
+    return warm_found, transfer, cold_found
+
+
+def _index_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
+    archive = workdir / "many.zip"
+    spill = workdir / "spill"
+    spill.mkdir()
+    log(f"building a {sizes.index_entries:,}-entry archive")
+    make_archive(archive, sizes.index_entries)
+    log(f"index build vs zipfile, {sizes.index_rounds} rounds")
+    found = index_runs(archive, spill, rounds=sizes.index_rounds)
+    machine = f"{host_description()}, archive a local file under {workdir.parent}"
+    return index_figures(found, archive, machine)

@@ -1,0 +1,111 @@
+"""Whole-archive transfers through the service: server memory while streaming, and throughput.
+
+Memory: each measurement uses a fresh server process. After a warm-up request its VmRSS is
+the idle baseline and its VmHWM is reset to it (`/proc/PID/clear_refs`); the growth is the
+VmHWM after the transfer minus that baseline. Where the reset is refused, VmHWM still holds
+the start-up peak, which only makes the growth look larger.
+
+Throughput: downloads through the service alternate with direct boto3 get_object streams of
+the same object, so both see the same machine load; the median of each is compared.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.client import download_archive, http_client, upload_archive
+from bench.figures import Figure
+from bench.naive import direct_download
+from bench.procstat import MiB, reset_peak
+from bench.servers import Service
+from bench.world import World
+
+GROWTH_GOAL = "< 64"  # MiB: flat memory, whatever the archive's size
+
+
+@dataclass(frozen=True)
+class Peak:
+    idle: int
+    peak: int
+
+    @property
+    def growth(self) -> int:
+        return max(0, self.peak - self.idle)
+
+
+def _idle(service: Service, http: httpx.Client) -> int:
+    """Warm the process up (routing, auth, the database), then read its idle RSS."""
+    http.get(f"{service.base_url}/api/v4/version").raise_for_status()
+    service.storage_requests(http)
+    rss = service.memory().rss
+    reset_peak(service.pid)
+    return rss
+
+
+def upload_with_peak(world: World, job_id: int, path: Path) -> Peak:
+    with world.service() as service, http_client() as http:
+        idle = _idle(service, http)
+        upload_archive(http, service.base_url, job_id, path)
+        return Peak(idle, service.memory().peak)
+
+
+def upload(world: World, job_id: int, path: Path) -> None:
+    with world.service() as service, http_client() as http:
+        upload_archive(http, service.base_url, job_id, path)
+
+
+@dataclass(frozen=True)
+class Downloads:
+    memory: Peak
+    service_mbps: list[float]
+    direct_mbps: list[float]
+
+
+def downloads(world: World, job_id: int, size: int, *, rounds: int) -> Downloads:
+    key = world.archive_key(job_id)
+    s3 = world.s3()
+    service_mbps: list[float] = []
+    direct_mbps: list[float] = []
+
+    def record(into: list[float], received: int, seconds: float) -> None:
+        if received != size:
+            raise RuntimeError(f"downloaded {received} bytes of a {size}-byte archive")
+        into.append(received / 1e6 / seconds)
+
+    with world.service() as service, http_client() as http:
+        idle = _idle(service, http)
+        for _ in range(rounds):
+            record(service_mbps, *download_archive(http, service.base_url, job_id))
+            record(direct_mbps, *direct_download(s3, world.bucket, key))
+        return Downloads(Peak(idle, service.memory().peak), service_mbps, direct_mbps)
+
+
+def memory_figure(what: str, peak: Peak, machine: str) -> Figure:
+    return Figure(
+        figure=f"server RSS growth (VmHWM - idle VmRSS) while {what}",
+        value=peak.growth / MiB,
+        unit="MiB",
+        baseline=peak.idle / MiB,
+        baseline_name="the same server process's VmRSS when idle, after start-up and one request",
+        goal=GROWTH_GOAL,
+        machine=machine,
+        with_ratio=False,
+    )
+
+
+def throughput_figure(found: Downloads, what: str, machine: str) -> Figure:
+    return Figure(
+        figure=f"archive download throughput through the service ({what}, median of "
+        f"{len(found.service_mbps)})",
+        value=statistics.median(found.service_mbps),
+        unit="MB/s",
+        baseline=statistics.median(found.direct_mbps),
+        baseline_name="boto3 get_object stream of the same object from SeaweedFS, same run, "
+        "interleaved",
+        goal=">= 0.8",
+        machine=machine,
+    )
