@@ -72,9 +72,29 @@ def sync_iter(chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> 
             assert isinstance(item, bytes)
             yield item
     finally:
-        closer = getattr(chunks, "aclose", None)
-        if closer is not None:
-            asyncio.run_coroutine_threadsafe(closer(), loop).result()
+        _close(chunks, loop)
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _close(chunks: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> None:
+    """Close `chunks` on its loop. A reader that raised mid-stream leaves its generator to the
+    garbage collector, which may finalise it on the loop's own thread: waiting there for the
+    loop would block it forever, so the close is only scheduled."""
+    closer = getattr(chunks, "aclose", None)
+    if closer is None or loop.is_closed():
+        return
+    try:
+        on_loop = asyncio.get_running_loop() is loop
+    except RuntimeError:
+        on_loop = False
+    if on_loop:
+        task = loop.create_task(closer())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+    else:
+        asyncio.run_coroutine_threadsafe(closer(), loop).result()
 
 
 async def _next(chunks: AsyncIterator[bytes]) -> object:

@@ -23,6 +23,8 @@ from artifactsvc.errors import (
     ArtifactNotFound,
     BadRequest,
     Conflict,
+    CorruptArchive,
+    InvalidArchive,
     PayloadTooLarge,
 )
 from artifactsvc.metadata import MetadataStore
@@ -100,11 +102,18 @@ class ArtifactService:
     # -- upload ------------------------------------------------------------------------------
 
     async def upload(
-        self, job: Job, describe: Callable[[], Upload], chunks: AsyncIterator[bytes]
+        self,
+        job: Job,
+        describe: Callable[[], Upload],
+        chunks: AsyncIterator[bytes],
+        *,
+        type_known: bool = True,
     ) -> Artifact:
         """Stores an upload. `describe` is asked before and after the body (form fields may
-        follow the file); the answer after the body is the one recorded."""
-        await self._check(job, describe())
+        follow the file); the answer after the body is the one recorded. `type_known` False:
+        the type may still arrive after the file, so the checks wait for the body."""
+        if type_known:
+            await self._check(job, describe())
 
         def checked() -> Upload:
             upload = describe()
@@ -139,7 +148,11 @@ class ArtifactService:
             directory: bytes | None = None
             if upload.file_type == "archive":
                 index_key = f"{key}.index"
-                built = await index_archive(self.objects, info, self.executor, index_key)
+                try:
+                    built = await index_archive(self.objects, info, self.executor, index_key)
+                except CorruptArchive as error:
+                    # Damaged on arrival: the upload is unreadable (400), our store is fine.
+                    raise InvalidArchive(f"damaged zip archive: {error}") from None
                 directory = built.directory.to_bytes()
             now = self._clock()
             return Artifact(

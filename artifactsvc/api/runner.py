@@ -75,8 +75,10 @@ async def upload_artifacts(request: Request) -> Response:
         params = _upload_params({**query, **form.fields}, svc.settings.default_expire_in)
         return Upload(params.file_type, params.file_format, params.expire_in, form.filename)
 
+    # Without a type before the file, a field after it may still name one (curl -F order).
+    type_known = "artifact_type" in query or "artifact_type" in form.fields
     artifacts = artifact_service(request)
-    artifact = await artifacts.upload(job, describe, form.file_chunks())
+    artifact = await artifacts.upload(job, describe, form.file_chunks(), type_known=type_known)
     return JSONResponse(
         {
             "file_type": artifact.file_type,

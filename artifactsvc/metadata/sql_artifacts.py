@@ -109,9 +109,10 @@ class ArtifactQueries:
             else:
                 # GitLab 18.9's search_recent_successful_pipelines: the newest successful job
                 # of that name that still has a live archive, among the recent successes.
+                # A retried job was superseded by its retry: ignored here too.
                 sql = (
                     f"{rows.JOB_SELECT} WHERE j.project_id = ? AND j.name = ? AND j.kind = 'build'"
-                    " AND j.status = 'success' AND j.pipeline_id IN ("
+                    " AND j.status = 'success' AND j.retried = 0 AND j.pipeline_id IN ("
                     "  SELECT id FROM pipelines WHERE project_id = ? AND ref = ?"
                     "  AND status = 'success' ORDER BY id DESC LIMIT ?)"
                     " AND EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id"
