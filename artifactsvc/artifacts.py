@@ -230,6 +230,7 @@ class ArtifactService:
             name,
             recent=RECENT_PIPELINES if recent else None,
             now=self._clock(),
+            keep_latest=self.keep_latest,
         )
         if job is None:
             raise ArtifactNotFound()

@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from artifactsvc.logs import redact_query
@@ -64,6 +65,11 @@ class EdgeMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            # The client went away (an aborted upload): nothing to answer, nothing broken.
+            # Logged as nginx's 499; whatever was half-written has already been cleaned up.
+            status = status or 499
+            access_log.info("client disconnected (request %s)", request_id)
         except Exception:
             if completed:
                 error_log.exception("failure after a complete response (request %s)", request_id)

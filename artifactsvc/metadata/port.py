@@ -101,7 +101,14 @@ class MetadataStore(Protocol):
     async def set_artifacts_expiry(self, job_id: int, expire_at: datetime | None) -> int: ...
     async def latest_successful_pipeline_id(self, project_id: int, ref: str) -> int | None: ...
     async def ref_job(
-        self, project_id: int, ref: str, name: str, *, recent: int | None, now: datetime
+        self,
+        project_id: int,
+        ref: str,
+        name: str,
+        *,
+        recent: int | None,
+        now: datetime,
+        keep_latest: bool = True,
     ) -> Job | None: ...
     async def expire_project_artifacts(
         self, project_id: int, now: datetime, *, keep_latest: bool

@@ -90,7 +90,14 @@ class ArtifactQueries:
         return int(value) if value is not None else None
 
     async def ref_job(
-        self, project_id: int, ref: str, name: str, *, recent: int | None, now: datetime
+        self,
+        project_id: int,
+        ref: str,
+        name: str,
+        *,
+        recent: int | None,
+        now: datetime,
+        keep_latest: bool = True,
     ) -> Job | None:
         from artifactsvc.metadata.sql import _with_artifacts
 
@@ -117,14 +124,10 @@ class ArtifactQueries:
                     "  AND status = 'success' ORDER BY id DESC LIMIT ?)"
                     " AND EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id"
                     "  AND a.file_type = 'archive'"
-                    "  AND (a.expire_at IS NULL OR a.expire_at > ? OR p.id = ("
-                    "   SELECT MAX(id) FROM pipelines WHERE project_id = ? AND ref = ?"
-                    "   AND status = 'success')))"
+                    f"  AND {_live(keep_latest)})"
                     " ORDER BY j.id DESC LIMIT 1"
                 )
-                params = (
-                    project_id, name, project_id, ref, recent, format_time(now), project_id, ref,
-                )
+                params = (project_id, name, project_id, ref, recent, format_time(now))
             return _with_artifacts(conn, conn.fetch(sql, params))
 
         found = await self._db.read(run)
