@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import heapq
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from artifactsvc.archives import StoreSource, async_iter, index_archive
 from artifactsvc.errors import ArtifactNotFound, BadRequest, CorruptArchive, ObjectNotFound
@@ -33,6 +35,8 @@ from artifactsvc.ziprange import (
     read_member,
     write_zip,
 )
+
+T = TypeVar("T")
 
 # A listing page is sorted by path, so building it holds page * per_page entries at most.
 MAX_LISTING_WINDOW = 50_000
@@ -64,6 +68,7 @@ class ArchiveFiles:
         self._objects = objects
         self._executor = executor
         self._cache = BucketCache(cache_bytes)
+        self._rebuilds: dict[tuple[str, str], asyncio.Future[tuple[IndexDirectory, str]]] = {}
 
     async def _directory(self, artifact: Artifact) -> tuple[IndexDirectory, str]:
         """The archive's index directory and sidecar key, rebuilding a missing or stale one."""
@@ -74,10 +79,23 @@ class ArchiveFiles:
                 directory = None
             if directory is not None and directory.archive_etag == artifact.etag:
                 return directory, artifact.index_key
+        # Concurrent reads of one archive share one rebuild (per process).
+        flight = (artifact.object_key, artifact.etag)
+        task = self._rebuilds.get(flight)
+        if task is None:
+            task = asyncio.ensure_future(self._rebuild(artifact))
+            self._rebuilds[flight] = task
+            task.add_done_callback(lambda _: self._rebuilds.pop(flight, None))
+        return await asyncio.shield(task)
+
+    async def _rebuild(self, artifact: Artifact) -> tuple[IndexDirectory, str]:
         info = ObjectInfo(
             artifact.object_key, artifact.size, artifact.etag, artifact.created_at or utcnow()
         )
-        index_key = f"{artifact.object_key}.index"
+        # A key of its own: a rebuild elsewhere (another request or process) must never
+        # overwrite the sidecar whose offsets this directory holds. The one the row no longer
+        # names is left to `gc`.
+        index_key = f"{artifact.object_key}.index-{uuid.uuid4().hex}"
         built = await index_archive(self._objects, info, self._executor, index_key)
         await self._store.set_artifact_index(artifact, index_key, built.directory.to_bytes())
         return built.directory, index_key
@@ -99,8 +117,9 @@ class ArchiveFiles:
             entry = await loop.run_in_executor(
                 self._executor, lambda: lookup(directory, sidecar, path, self._cache)
             )
-        except ObjectNotFound:
-            # The sidecar vanished (deleted by hand, or a partial restore): rebuild it once.
+        except (ObjectNotFound, CorruptArchive):
+            # The sidecar vanished or is damaged (deleted by hand, a partial restore, a
+            # truncated copy): lookups only read the sidecar, so rebuild it once.
             stale = dataclasses.replace(artifact, index_directory=None)
             directory, key = await self._directory(stale)
             sidecar = self._sidecar(key, directory)
@@ -115,11 +134,34 @@ class ArchiveFiles:
     def read(
         self, artifact: Artifact, entry: Entry, offset: int = 0, length: int | None = None
     ) -> AsyncIterator[bytes]:
-        """The member's bytes (or a slice), inflated and CRC-checked as they stream."""
+        """The member's bytes (or a slice), inflated and CRC-checked as they stream.
+
+        The last chunk is held back until the member has been verified (CRC, size), so a
+        mismatch aborts the response before its final byte: with Content-Length framing a
+        body that arrived whole would otherwise pass for a good one.
+        """
         source = self._archive(artifact)
         return async_iter(
-            lambda: read_member(source, entry, offset=offset, length=length), self._executor
+            lambda: _held_back(read_member(source, entry, offset=offset, length=length)),
+            self._executor,
         )
+
+    async def _scan(self, artifact: Artifact, visit: Callable[[Iterator[Entry]], T]) -> T:
+        """`visit(every index entry)` on the pool; a vanished or damaged sidecar is rebuilt once."""
+        loop = asyncio.get_running_loop()
+
+        async def attempt(directory: IndexDirectory, key: str) -> T:
+            sidecar = self._sidecar(key, directory)
+            return await loop.run_in_executor(
+                self._executor, lambda: visit(iter_index_entries(sidecar, directory))
+            )
+
+        directory, key = await self._directory(artifact)
+        try:
+            return await attempt(directory, key)
+        except (ObjectNotFound, CorruptArchive):
+            stale = dataclasses.replace(artifact, index_directory=None)
+            return await attempt(*await self._directory(stale))
 
     async def tree(
         self, artifact: Artifact, folder: str, *, recursive: bool, offset: int, limit: int
@@ -127,12 +169,11 @@ class ArchiveFiles:
         """One page of the folder's listing, sorted by path, with folders implied by paths."""
         if offset + limit > MAX_LISTING_WINDOW:
             raise BadRequest("is too large; list a subfolder instead", field="page")
-        directory, key = await self._directory(artifact)
-        sidecar = self._sidecar(key, directory)
         prefix = f"{folder}/" if folder else ""
 
-        def scan() -> TreePage:
+        def scan(entries: Iterator[Entry]) -> TreePage:
             implied: set[str] = set()
+            # Only folder entries: a set of every name would grow with the archive.
             explicit: set[str] = set()
             window: list[_Desc] = []  # a max-heap of the smallest paths seen
             total = 0
@@ -144,7 +185,7 @@ class ArchiveFiles:
                 if len(window) > offset + limit:
                     heapq.heappop(window)
 
-            for entry in iter_index_entries(sidecar, directory):
+            for entry in entries:
                 name = entry.name.rstrip("/")
                 if not name.startswith(prefix) or name == folder:
                     continue
@@ -154,43 +195,55 @@ class ArchiveFiles:
                     continue
                 for depth in range(1, len(parts)):
                     implied.add(prefix + "/".join(parts[:depth]))
-                explicit.add(name)
+                if entry.kind == EntryKind.DIRECTORY:
+                    explicit.add(name)
                 offer(TreeEntry(name, _kind(entry), entry))
             for child in sorted(implied - explicit):
                 offer(TreeEntry(child, "directory", None))
             ordered = sorted(window, key=lambda d: d.item.path)
             return TreePage([d.item for d in ordered][offset : offset + limit], total)
 
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, scan)
+        return await self._scan(artifact, scan)
 
     def folder_zip(self, artifact: Artifact, folder: str) -> AsyncIterator[bytes]:
         """The folder as a new zip, members copied still compressed (no re-deflate)."""
         prefix = f"{folder}/" if folder else ""
 
+        def choose(entries: Iterator[Entry]) -> list[Entry]:
+            return [
+                entry
+                for entry in entries
+                if entry.name.startswith(prefix)
+                and entry.kind in (EntryKind.FILE, EntryKind.DIRECTORY)
+            ]
+
         async def run() -> AsyncIterator[bytes]:
-            directory, key = await self._directory(artifact)
-            sidecar = self._sidecar(key, directory)
+            chosen = await self._scan(artifact, choose)
+            if not chosen:
+                raise ArtifactNotFound()
+            for entry in chosen:
+                if entry.kind == EntryKind.FILE:
+                    ensure_readable(entry)
             archive = self._archive(artifact)
 
             def produce() -> Iterator[bytes]:
-                chosen = [
-                    entry
-                    for entry in iter_index_entries(sidecar, directory)
-                    if entry.name.startswith(prefix)
-                    and entry.kind in (EntryKind.FILE, EntryKind.DIRECTORY)
-                ]
-                if not chosen:
-                    raise ArtifactNotFound()
-                for entry in chosen:
-                    if entry.kind == EntryKind.FILE:
-                        ensure_readable(entry)
                 yield from write_zip(iter_raw_members(archive, chosen))
 
             async for chunk in async_iter(produce, self._executor):
                 yield chunk
 
         return run()
+
+
+def _held_back(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Yield each chunk once the next one has arrived, and the last once `chunks` has ended."""
+    held: bytes | None = None
+    for chunk in chunks:
+        if held is not None:
+            yield held
+        held = chunk
+    if held is not None:
+        yield held
 
 
 class _Desc:

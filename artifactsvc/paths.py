@@ -8,6 +8,8 @@ a 400 before storage is touched.
 
 from __future__ import annotations
 
+import unicodedata
+
 from artifactsvc.errors import InvalidPath
 
 MAX_PATH_BYTES = 4096
@@ -23,8 +25,8 @@ def validate_artifact_path(path: str) -> str:
         raise InvalidPath() from None
     if len(encoded) > MAX_PATH_BYTES:
         raise InvalidPath()
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
-        raise InvalidPath()  # NUL and other control characters
+    if any(unicodedata.category(ch) == "Cc" for ch in path):
+        raise InvalidPath()  # NUL and other control characters, C1 (U+0080-U+009F) too
     if path.startswith("/"):
         raise InvalidPath()
     if any(segment in ("", ".", "..") for segment in path.split("/")):

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from artifactsvc.api import artifacts as artifacts_api
 from artifactsvc.api.context import project_access, services
 from artifactsvc.api.downloads import prime, primed
-from artifactsvc.api.mime import by_extension, sniff
+from artifactsvc.api.mime import SNIFF_BYTES, by_extension, sniff
 from artifactsvc.api.pagination import offset_headers, offset_page
 from artifactsvc.api.params import boolean
 from artifactsvc.api.ranges import http_date, not_modified, quoted, requested_range
@@ -36,9 +36,7 @@ def archive_files(request: Request) -> ArchiveFiles:
     return found
 
 
-async def serve_file(
-    request: Request, artifact: Artifact, path: str, *, sniffed: bool
-) -> Response:
+async def serve_file(request: Request, artifact: Artifact, path: str, *, sniffed: bool) -> Response:
     files = archive_files(request)
     entry = await files.find(artifact, path)
     etag = f"{artifact.etag}-{entry.local_header_offset:x}"
@@ -58,12 +56,26 @@ async def serve_file(
         offset, length, status = byte_range.start, byte_range.length, 206
         headers["Content-Range"] = byte_range.content_range(size)
     headers["Content-Length"] = str(length)
-    if request.method == "HEAD" or length == 0:
-        headers["Content-Type"] = by_extension(path)
+    streams = request.method != "HEAD" and length > 0
+    whole_head = offset == 0 and length >= min(SNIFF_BYTES, size)
+    if sniffed and not (streams and whole_head):
+        # The type must not depend on which bytes this response carries (HEAD, a range,
+        # a short file): sniff the member's own first bytes.
+        headers["Content-Type"] = sniff(await _member_head(files, artifact, entry))
+    if not streams:
+        headers.setdefault("Content-Type", by_extension(path))
         return Response(status_code=status, headers=headers)
     head, body = await prime(files.read(artifact, entry, offset, length))
-    headers["Content-Type"] = sniff(head) if sniffed and offset == 0 else by_extension(path)
+    headers.setdefault("Content-Type", sniff(head) if sniffed else by_extension(path))
     return StreamingResponse(body, status_code=status, headers=headers)
+
+
+async def _member_head(files: ArchiveFiles, artifact: Artifact, entry: Entry) -> bytes:
+    """The first bytes of the member, as many as sniffing looks at."""
+    length = min(SNIFF_BYTES, entry.uncompressed_size)
+    if length == 0:
+        return b""
+    return b"".join([chunk async for chunk in files.read(artifact, entry, 0, length)])
 
 
 async def file_by_job(request: Request) -> Response:

@@ -26,6 +26,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x00asm", "application/wasm"),
 )
 TEXT = "text/plain; charset=utf-8"
+SNIFF_BYTES = 512  # what Go's http.DetectContentType looks at
 BINARY = "application/octet-stream"
 
 
@@ -40,7 +41,7 @@ def by_extension(name: str) -> str:
 
 def sniff(head: bytes) -> str:
     """Go's DetectContentType, reduced to what matters here; text/* becomes plain text."""
-    sample = head[:512]
+    sample = head[:SNIFF_BYTES]
     for magic, content_type in _MAGIC:
         if sample.startswith(magic):
             return content_type
