@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from artifactsvc.importing import plan_import
-from artifactsvc.metadata import open_metadata_store
+from artifactsvc.artifacts_import import import_with_artifacts
+from artifactsvc.settings import Settings
+from artifactsvc.wiring import build_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
@@ -35,19 +37,30 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def import_document(database_url: str, document: dict[str, Any], directory: Path) -> None:
-    """Imports `document` exactly as `artifactsvc import` would (same validation, same upsert)."""
+def import_document(
+    database_url: str,
+    document: dict[str, Any],
+    directory: Path,
+    *,
+    storage_url: str | None = None,
+) -> None:
+    """Imports `document` exactly as `artifactsvc import` does: same validation, same upsert,
+    artifact files stored through the upload path (into `storage_url`, by default
+    `directory/objects`, where the `make_client` fixture looks)."""
     path = directory / f"import-{uuid.uuid4().hex}.json"
     path.write_text(json.dumps(document))
+    settings = Settings(
+        database_url=database_url, storage_url=storage_url or str(directory / "objects")
+    )
 
     async def go() -> None:
-        store = open_metadata_store(database_url)
+        runtime = build_runtime(settings)
         try:
-            await store.migrate()
-            plan = await plan_import(path, store)
-            await store.import_batch(plan.batch)
+            await runtime.store.migrate()
+            plan = await plan_import(path, runtime.store)
+            await import_with_artifacts(runtime, plan)
         finally:
-            store.close()
+            runtime.close()
 
     run(go())
 

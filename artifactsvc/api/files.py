@@ -17,7 +17,7 @@ from artifactsvc.api.context import project_access, services
 from artifactsvc.api.downloads import prime, primed
 from artifactsvc.api.mime import SNIFF_BYTES, by_extension, sniff
 from artifactsvc.api.pagination import offset_headers, offset_page
-from artifactsvc.api.params import boolean
+from artifactsvc.api.params import boolean, strict_text
 from artifactsvc.api.ranges import http_date, not_modified, quoted, requested_range
 from artifactsvc.api.routing import RawRoute, decode_segment, route
 from artifactsvc.auth import Access
@@ -151,7 +151,7 @@ def _mtime(entry: Entry) -> datetime:
 
 
 async def tree(request: Request) -> Response:
-    folder = validate_directory(request.query_params.get("path"))
+    folder = validate_directory(strict_text(request.scope["query_string"], "path"))
     recursive = boolean(request.query_params, "recursive")
     page = offset_page(request)
     _, artifact = await _tree_artifact(request)
@@ -163,7 +163,7 @@ async def tree(request: Request) -> Response:
 
 
 async def tree_archive(request: Request) -> Response:
-    folder = validate_directory(request.query_params.get("path"))
+    folder = validate_directory(strict_text(request.scope["query_string"], "path"))
     _, artifact = await _tree_artifact(request)
     name = f"{basename(folder) or 'artifacts'}.zip"
     body = await primed(archive_files(request).folder_zip(artifact, folder))

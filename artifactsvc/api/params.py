@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from starlette.datastructures import QueryParams
 
 from artifactsvc.errors import BadRequest, JobNotFound, PipelineNotFound
@@ -53,3 +55,13 @@ def positive_int(query: QueryParams, name: str, default: int) -> int:
     if value < 1:
         raise BadRequest("does not have a valid value", field=name)
     return value
+
+
+def strict_text(query_string: bytes, name: str) -> str | None:
+    """A query value that must be valid UTF-8 (Starlette would silently replace bad bytes)."""
+    try:
+        pairs = parse_qsl(query_string.decode("latin-1"), encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("is invalid", field=name) from None
+    values = [value for key, value in pairs if key == name]
+    return values[-1] if values else None
