@@ -140,7 +140,9 @@ def test_tree_has_archive_download_permissions(world: World, suffix: str) -> Non
     assert root.status_code == 200 and public.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["..", "a%2F..%2Fb", "a%00b", "%2Fetc", "a%2F%2Fb", "%01"])
+@pytest.mark.parametrize(
+    "path", ["..", "a%2F..%2Fb", "a%00b", "%2Fetc", "a%2F%2Fb", "%01", "%ff", "dist%c0%ae"]
+)
 def test_tree_refuses_bad_folders(world: World, path: str) -> None:
     for suffix in ("", "/archive"):
         response = world.client.get(f"{TREE}{suffix}?path={path}")
