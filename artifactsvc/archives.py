@@ -45,7 +45,9 @@ class StoreSource:
         self._loop = loop
 
     @classmethod
-    def of(cls, objects: ObjectStore, info: ObjectInfo, loop: asyncio.AbstractEventLoop) -> StoreSource:
+    def of(
+        cls, objects: ObjectStore, info: ObjectInfo, loop: asyncio.AbstractEventLoop
+    ) -> StoreSource:
         return cls(objects, info.key, info.size, info.etag, loop)
 
     @property
@@ -166,8 +168,7 @@ async def index_archive(
     Raises InvalidArchive when the object is not a zip, CorruptArchive when it is damaged.
     """
     loop = asyncio.get_running_loop()
-    spool = tempfile.TemporaryFile()
-    try:
+    with tempfile.TemporaryFile() as spool:
         source = StoreSource.of(objects, info, loop)
         directory = await loop.run_in_executor(
             executor, lambda: build_index(source, spool, etag=info.etag)
@@ -184,5 +185,3 @@ async def index_archive(
 
         await objects.put_stream(index_key, chunks())
         return BuiltIndex(index_key, directory, size)
-    finally:
-        spool.close()

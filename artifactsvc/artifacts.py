@@ -173,7 +173,9 @@ class ArtifactService:
                 expire_at=(
                     upload.expire_at
                     if upload.expire_at is not None
-                    else now + timedelta(seconds=upload.expire_in) if upload.expire_in else None
+                    else now + timedelta(seconds=upload.expire_in)
+                    if upload.expire_in
+                    else None
                 ),
                 created_at=now,
                 index_key=index_key,

@@ -8,13 +8,13 @@ from pathlib import Path
 import uvicorn
 
 from artifactsvc.app import create_app
+from artifactsvc.artifacts_import import import_with_artifacts
 from artifactsvc.errors import ArtifactsvcError
 from artifactsvc.importing import ImportError_, plan_import
 from artifactsvc.logs import configure
 from artifactsvc.metadata import open_metadata_store
-from artifactsvc.artifacts_import import import_with_artifacts
-from artifactsvc.wiring import build_runtime
 from artifactsvc.settings import Settings
+from artifactsvc.wiring import build_runtime
 
 
 def app_from_env() -> object:

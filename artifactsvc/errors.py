@@ -1,28 +1,28 @@
 """Domain errors. None of them knows about HTTP; `api/errors.py` maps them to responses.
 
-    ArtifactsvcError
-    ├── NotFound                  a thing the caller asked for does not exist (or is hidden)
-    │   ├── ProjectNotFound
-    │   ├── JobNotFound
-    │   ├── PipelineNotFound
-    │   ├── ArtifactNotFound      no live archive, or no such file inside it
-    │   └── ObjectNotFound        storage has no object under that key
-    ├── Unauthenticated           no credentials where they are required
-    ├── InvalidToken              credentials given but unknown, revoked or not running
-    ├── Forbidden                 visible, but the caller may not do this
-    │   └── InvalidJobState       the job's state does not allow it ("Job is not retryable")
-    ├── BadRequest                malformed input ("scope does not have a valid value")
-    │   ├── InvalidPath           an artifact path that can never name a file
-    │   └── InvalidArchive        an upload that is not a readable zip
-    ├── PayloadTooLarge           an upload over the configured limit
-    ├── RangeNotSatisfiable       a Range or Content-Range that does not fit
-    ├── StorageError              object storage failed in a way retries did not cure
-    │   ├── StorageUnavailable    timeouts, refused connections, 5xx: try again later
-    │   └── ObjectChanged         the object no longer has the ETag a read was pinned to
-    ├── CorruptArchive            a stored archive whose bytes contradict its own directory
-    ├── MetadataUnavailable       the metadata store does not answer
-    ├── Conflict                  a write that contradicts stored rows (a taken username)
-    └── ConfigError               invalid settings (start-up only)
+ArtifactsvcError
+├── NotFound                  a thing the caller asked for does not exist (or is hidden)
+│   ├── ProjectNotFound
+│   ├── JobNotFound
+│   ├── PipelineNotFound
+│   ├── ArtifactNotFound      no live archive, or no such file inside it
+│   └── ObjectNotFound        storage has no object under that key
+├── Unauthenticated           no credentials where they are required
+├── InvalidToken              credentials given but unknown, revoked or not running
+├── Forbidden                 visible, but the caller may not do this
+│   └── InvalidJobState       the job's state does not allow it ("Job is not retryable")
+├── BadRequest                malformed input ("scope does not have a valid value")
+│   ├── InvalidPath           an artifact path that can never name a file
+│   └── InvalidArchive        an upload that is not a readable zip
+├── PayloadTooLarge           an upload over the configured limit
+├── RangeNotSatisfiable       a Range or Content-Range that does not fit
+├── StorageError              object storage failed in a way retries did not cure
+│   ├── StorageUnavailable    timeouts, refused connections, 5xx: try again later
+│   └── ObjectChanged         the object no longer has the ETag a read was pinned to
+├── CorruptArchive            a stored archive whose bytes contradict its own directory
+├── MetadataUnavailable       the metadata store does not answer
+├── Conflict                  a write that contradicts stored rows (a taken username)
+└── ConfigError               invalid settings (start-up only)
 """
 
 from __future__ import annotations

@@ -55,7 +55,14 @@ class _Fields:
     def fail(self, key: str, message: str) -> ImportError_:
         return ImportError_(f"{self.where}.{key}: {message}")
 
-    def get(self, key: str, kind: type[T] | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
+    def get(
+        self,
+        key: str,
+        kind: type[T] | tuple[type, ...],
+        default: Any = None,
+        *,
+        required: bool = False,
+    ) -> Any:
         if key not in self.data or self.data[key] is None:
             if required:
                 raise self.fail(key, "is missing")
@@ -234,9 +241,7 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
                 raise f.fail("pipeline_id", "unknown pipeline")
             project_id = stored.project_id
         username = f.text("user")
-        user_id = (
-await user_id_of(f, "user", username) if username else None
-        )
+        user_id = await user_id_of(f, "user", username) if username else None
         token = f.text("token")
         if token == "":
             raise f.fail("token", "must not be empty")

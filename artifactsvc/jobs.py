@@ -34,9 +34,7 @@ def is_retryable(job: Job) -> bool:
 
 def is_erasable(job: Job) -> bool:
     return (
-        job.status in COMPLETE
-        and job.erased_at is None
-        and (job.has_trace or bool(job.artifacts))
+        job.status in COMPLETE and job.erased_at is None and (job.has_trace or bool(job.artifacts))
     )
 
 
@@ -103,7 +101,9 @@ class JobService:
             raise PipelineNotFound()
         return found
 
-    async def pipelines(self, access: Access, offset: int, limit: int) -> tuple[list[Pipeline], int]:
+    async def pipelines(
+        self, access: Access, offset: int, limit: int
+    ) -> tuple[list[Pipeline], int]:
         access.require_read_jobs()
         found = await self._store.pipelines(access.project.id, offset, limit)
         return found, await self._store.count_pipelines(access.project.id)

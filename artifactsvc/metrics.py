@@ -30,9 +30,8 @@ class Metrics:
                 "# TYPE artifactsvc_http_requests_total counter",
             ]
             for (method, status), count in sorted(self._requests.items()):
-                lines.append(
-                    f'artifactsvc_http_requests_total{{method="{method}",status="{status}"}} {count}'
-                )
+                labels = f'method="{method}",status="{status}"'
+                lines.append(f"artifactsvc_http_requests_total{{{labels}}} {count}")
             lines += [
                 "# HELP artifactsvc_http_response_bytes_total Response body bytes sent.",
                 "# TYPE artifactsvc_http_response_bytes_total counter",

@@ -88,7 +88,9 @@ class Settings:
                 "MAX_ARTIFACT_SIZE", get("MAX_ARTIFACT_SIZE", "104857600"), low=1, high=2**62
             ),
             default_expire_in=default_expire_in,
-            keep_latest_artifacts=_bool("KEEP_LATEST_ARTIFACTS", get("KEEP_LATEST_ARTIFACTS", "true")),
+            keep_latest_artifacts=_bool(
+                "KEEP_LATEST_ARTIFACTS", get("KEEP_LATEST_ARTIFACTS", "true")
+            ),
             log_format=log_format,
         )
 

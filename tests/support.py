@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from artifactsvc.importing import plan_import
 from artifactsvc.artifacts_import import import_with_artifacts
+from artifactsvc.importing import plan_import
 from artifactsvc.settings import Settings
 from artifactsvc.wiring import build_runtime
 

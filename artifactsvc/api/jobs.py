@@ -91,9 +91,7 @@ async def _list(request: Request, access: Access, query: JobQuery) -> Response:
         return JSONResponse([], headers=offset_headers(request, external, page, total))
     result = await svc.jobs.list_jobs(access, query, page.offset, page.per_page)
     body = [await _job_json(request, access, job) for job in result.jobs]
-    return JSONResponse(
-        body, headers=offset_headers(request, external, page, result.total or 0)
-    )
+    return JSONResponse(body, headers=offset_headers(request, external, page, result.total or 0))
 
 
 async def get_job(request: Request) -> Response:
@@ -156,4 +154,3 @@ ROUTES: list[RawRoute] = [
     route(f"{PREFIX}/jobs/{{job_id}}/erase", erase, ["POST"]),
     route(f"{PREFIX}/jobs/{{job_id}}/play", play, ["POST"]),
 ]
-

@@ -54,7 +54,8 @@ class EdgeMiddleware:
                 headers = [
                     (name, value)
                     for name, value in message.get("headers", [])
-                    if name.lower() not in (b"x-request-id", b"x-content-type-options", b"x-frame-options")
+                    if name.lower()
+                    not in (b"x-request-id", b"x-content-type-options", b"x-frame-options")
                 ]
                 headers += [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
                 message["headers"] = headers
@@ -97,7 +98,7 @@ class EdgeMiddleware:
             if query:
                 target += "?" + redact_query(query)
             access_log.info(
-                '%s %s %s %d %dB %.1fms',
+                "%s %s %s %d %dB %.1fms",
                 request_id,
                 scope["method"],
                 target,

@@ -118,7 +118,9 @@ class Renderer:
             "project": {"ci_job_token_scope_enabled": False},
         }
 
-    def job(self, job: Job, project: Project, live: list[Artifact], *, now: datetime | None = None) -> Json:
+    def job(
+        self, job: Job, project: Project, live: list[Artifact], *, now: datetime | None = None
+    ) -> Json:
         body = self.job_basic(job, project, now=now)
         archive = next((a for a in live if a.file_type == "archive"), None)
         if archive is not None:
@@ -150,8 +152,18 @@ class Renderer:
         body = self.pipeline(pipeline, project_path)
         return {
             key: body[key]
-            for key in ("id", "iid", "project_id", "sha", "ref", "status", "source",
-                        "created_at", "updated_at", "web_url")
+            for key in (
+                "id",
+                "iid",
+                "project_id",
+                "sha",
+                "ref",
+                "status",
+                "source",
+                "created_at",
+                "updated_at",
+                "web_url",
+            )
         }
 
 

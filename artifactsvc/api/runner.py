@@ -176,4 +176,3 @@ ROUTES: list[RawRoute] = [
     route(f"{PREFIX}/trace", patch_trace, ["PATCH"]),
     route(PREFIX, update_job, ["PUT"]),
 ]
-

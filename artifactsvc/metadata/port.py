@@ -120,4 +120,3 @@ class MetadataStore(Protocol):
     async def set_artifact_index(
         self, artifact: Artifact, index_key: str, directory: bytes
     ) -> None: ...
-

@@ -47,7 +47,11 @@ class PostgresDatabase:
 
     def __init__(self, url: str, *, max_size: int = 8, timeout: float = 10.0) -> None:
         self._pool = ConnectionPool(
-            url, min_size=0, max_size=max_size, timeout=timeout, open=True,
+            url,
+            min_size=0,
+            max_size=max_size,
+            timeout=timeout,
+            open=True,
             kwargs={"connect_timeout": int(timeout)},
         )
 

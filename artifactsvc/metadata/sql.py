@@ -15,15 +15,24 @@ from artifactsvc.errors import JobNotFound, RangeNotSatisfiable
 from artifactsvc.metadata import rows
 from artifactsvc.metadata.database import AsyncDatabase, Connection, Row
 from artifactsvc.metadata.port import ImportBatch, JobQuery, NewJob
-from artifactsvc.metadata.sql_artifacts import ArtifactQueries
 from artifactsvc.metadata.schema import SCHEMA_VERSION, statements
+from artifactsvc.metadata.sql_artifacts import ArtifactQueries
 from artifactsvc.models import Artifact, Job, Pipeline, Project, User, format_time
 
 # Columns `update_job` may change; anything else is a programming error.
 JOB_COLUMNS = frozenset(
     {
-        "status", "started_at", "finished_at", "erased_at", "queued_at", "failure_reason",
-        "retried", "user_id", "coverage", "token_hash", "when_",
+        "status",
+        "started_at",
+        "finished_at",
+        "erased_at",
+        "queued_at",
+        "failure_reason",
+        "retried",
+        "user_id",
+        "coverage",
+        "token_hash",
+        "when_",
     }
 )
 
@@ -200,10 +209,19 @@ class SqlMetadataStore(ArtifactQueries):
                 " allow_failure, user_id, token_hash, tag_list, created_at, queued_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, 'build', ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    next_id, new_job.project_id, new_job.pipeline_id, new_job.name, new_job.stage,
-                    new_job.status, new_job.when, int(new_job.allow_failure), new_job.user_id,
-                    new_job.token_hash, json.dumps(list(new_job.tag_list)),
-                    format_time(new_job.created_at), format_time(new_job.created_at),
+                    next_id,
+                    new_job.project_id,
+                    new_job.pipeline_id,
+                    new_job.name,
+                    new_job.stage,
+                    new_job.status,
+                    new_job.when,
+                    int(new_job.allow_failure),
+                    new_job.user_id,
+                    new_job.token_hash,
+                    json.dumps(list(new_job.tag_list)),
+                    format_time(new_job.created_at),
+                    format_time(new_job.created_at),
                 ),
             )
             conn.execute("UPDATE jobs SET retried = 1 WHERE id = ?", (old_job_id,))
@@ -213,7 +231,9 @@ class SqlMetadataStore(ArtifactQueries):
 
     async def _one_job(self, where: str, params: Sequence[Any]) -> Job | None:
         found = await self._db.read(
-            lambda conn: _with_artifacts(conn, conn.fetch(f"{rows.JOB_SELECT} WHERE {where}", params))
+            lambda conn: _with_artifacts(
+                conn, conn.fetch(f"{rows.JOB_SELECT} WHERE {where}", params)
+            )
         )
         return found[0] if found else None
 
@@ -254,7 +274,9 @@ class SqlMetadataStore(ArtifactQueries):
             for user in batch.users:
                 _upsert(conn, "users", user, ("id",))
             for token_hash, user_id in batch.tokens:
-                _upsert(conn, "tokens", {"token_hash": token_hash, "user_id": user_id}, ("token_hash",))
+                _upsert(
+                    conn, "tokens", {"token_hash": token_hash, "user_id": user_id}, ("token_hash",)
+                )
             for project in batch.projects:
                 _upsert(conn, "projects", project, ("id",))
             for project_id, user_id, level in batch.members:
