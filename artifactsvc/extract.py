@@ -29,6 +29,7 @@ from artifactsvc.ziprange import (
     EntryKind,
     IndexDirectory,
     ensure_readable,
+    iter_entries,
     iter_index_entries,
     iter_raw_members,
     lookup,
@@ -209,30 +210,43 @@ class ArchiveFiles:
         """The folder as a new zip, members copied still compressed (no re-deflate)."""
         prefix = f"{folder}/" if folder else ""
 
-        def choose(entries: Iterator[Entry]) -> list[Entry]:
-            return [
-                entry
-                for entry in entries
-                if entry.name.startswith(prefix)
-                and entry.kind in (EntryKind.FILE, EntryKind.DIRECTORY)
-            ]
-
         async def run() -> AsyncIterator[bytes]:
-            chosen = await self._scan(artifact, choose)
-            if not chosen:
-                raise ArtifactNotFound()
-            for entry in chosen:
-                if entry.kind == EntryKind.FILE:
-                    ensure_readable(entry)
+            directory, _ = await self._directory(artifact)
             archive = self._archive(artifact)
 
             def produce() -> Iterator[bytes]:
-                yield from write_zip(iter_raw_members(archive, chosen))
+                # The archive's own central directory, streamed in one read, gives the
+                # entries in archive order, so neighbouring members share ranged reads and
+                # nothing grows with the folder's size.
+                listed = iter_entries(
+                    archive.stream(directory.cd_offset, directory.cd_size), directory.entry_count
+                )
+                chosen = (
+                    entry
+                    for entry in listed
+                    if entry.name.startswith(prefix)
+                    and entry.kind in (EntryKind.FILE, EntryKind.DIRECTORY)
+                )
+                first = next(chosen, None)
+                if first is None:
+                    raise ArtifactNotFound()
+                yield from write_zip(iter_raw_members(archive, _readable(first, chosen)))
 
             async for chunk in async_iter(produce, self._executor):
                 yield chunk
 
         return run()
+
+
+def _readable(first: Entry, rest: Iterator[Entry]) -> Iterator[Entry]:
+    """`first`, then `rest`, each checked readable (not encrypted, a known method) as it
+    comes: the first check happens before any byte of the response is sent."""
+    ensure_readable(first)
+    yield first
+    for entry in rest:
+        if entry.kind == EntryKind.FILE:
+            ensure_readable(entry)
+        yield entry
 
 
 def _held_back(chunks: Iterator[bytes]) -> Iterator[bytes]:

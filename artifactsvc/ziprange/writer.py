@@ -144,24 +144,39 @@ def _end_records(count: int, cd_offset: int, cd_size: int, *, force: bool) -> by
 
 
 def iter_raw_members(
-    source: RangeSource, entries: Iterable[Entry], *, max_gap: int = 1 << 16
+    source: RangeSource,
+    entries: Iterable[Entry],
+    *,
+    max_gap: int = 1 << 16,
+    max_run: int = 4096,
 ) -> Iterator[tuple[Entry, Iterator[bytes]]]:
-    """Pair each entry with its compressed bytes, in archive order, for `write_zip`.
+    """Pair each entry with its compressed bytes, in the order given, for `write_zip`.
 
-    Members no more than `max_gap` bytes apart share one ranged read. Each pair's bytes must
-    be consumed before the next pair is requested; whatever is left is skipped.
+    Consecutive entries that ascend through the archive no more than `max_gap` bytes apart
+    share one ranged read (at most `max_run` of them, so memory stays flat however many
+    entries stream through). Given in archive order, as a central directory usually is, a
+    whole folder costs a handful of reads; in any other order each run is just shorter.
+    Each pair's bytes must be consumed before the next pair is requested; whatever is left
+    is skipped.
     """
-    ordered = sorted(entries, key=lambda e: e.local_header_offset)
-    i = 0
-    while i < len(ordered):
-        j, end = i, _range_end(ordered[i], source.size)
-        while j + 1 < len(ordered) and ordered[j + 1].local_header_offset <= end + max_gap:
-            j += 1
-            end = max(end, _range_end(ordered[j], source.size))
-        start = ordered[i].local_header_offset
+    pending = iter(entries)
+    following = next(pending, None)
+    while following is not None:
+        run = [following]
+        end = _range_end(following, source.size)
+        following = next(pending, None)
+        while (
+            following is not None
+            and len(run) < max_run
+            and run[-1].local_header_offset < following.local_header_offset <= end + max_gap
+        ):
+            run.append(following)
+            end = max(end, _range_end(following, source.size))
+            following = next(pending, None)
+        start = run[0].local_header_offset
         reader = ChunkReader(source.stream(start, end - start))
         pos = start
-        for entry in ordered[i : j + 1]:
+        for entry in run:
             gap = entry.local_header_offset - pos
             if gap < 0:
                 raise CorruptArchive(f"{entry.name!r} overlaps the member before it")
@@ -175,7 +190,6 @@ def iter_raw_members(
             for _ in data:
                 pass
             pos = entry.local_header_offset + LOCAL.size + skip + entry.compressed_size
-        i = j + 1
 
 
 def _range_end(entry: Entry, archive_size: int) -> int:

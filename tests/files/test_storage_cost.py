@@ -488,3 +488,24 @@ def test_listing_and_folder_zip_rebuild_a_lost_sidecar(
     with zipfile.ZipFile(io.BytesIO(folder.content)) as copy:
         assert copy.read(TARGET) == archive.files[TARGET]
     assert [c.verb for c in counter.calls].count("put") == 1  # rebuilt once, then reused
+
+
+def test_folder_zip_streams_members_in_a_few_coalesced_reads(
+    stage: Stage, archive: Archive
+) -> None:
+    """The whole 10,000-entry archive as a folder zip: one streamed read of the central
+    directory and runs of neighbouring members (at most 4,096 a run), not a read per member
+    and not a list of every entry held in memory."""
+    client, counter = stage.open()
+    upload(client, 7, archive.data)
+    counter.reset()
+
+    folder = client.get("/api/v4/projects/1/jobs/7/artifacts_tree/archive")
+
+    assert folder.status_code == 200, folder.text
+    reads = [c for c in counter.calls if c.verb in ("get_range", "stream")]
+    assert 1 < len(reads) <= 2 + ENTRIES // 4096 + 1, [(c.verb, c.start, c.bytes) for c in reads]
+    with zipfile.ZipFile(io.BytesIO(folder.content)) as copy:
+        assert len(copy.infolist()) == ENTRIES
+        assert copy.read(TARGET) == archive.files[TARGET]
+        assert copy.testzip() is None
