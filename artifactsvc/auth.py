@@ -100,6 +100,12 @@ class Access:
     def require_read_jobs(self) -> None:
         self._require(self.can_read_jobs())
 
+    def require_read_pipelines(self) -> None:
+        """As GitLab: anyone, even anonymous, reads a public project's pipelines."""
+        if self.principal.anonymous and self.project.visibility == "public":
+            return
+        self.require_read_jobs()
+
     def require_read_artifacts(self) -> None:
         if self.via_job_token:
             return  # resolve_access already checked the project or its allowlist

@@ -91,7 +91,7 @@ class JobService:
         return Page(jobs, total)
 
     async def pipeline(self, access: Access, pipeline_id: int) -> Pipeline:
-        access.require_read_jobs()
+        access.require_read_pipelines()
         found = (
             await self._store.pipeline(access.project.id, pipeline_id)
             if pipeline_id < 2**63
@@ -104,7 +104,7 @@ class JobService:
     async def pipelines(
         self, access: Access, offset: int, limit: int
     ) -> tuple[list[Pipeline], int]:
-        access.require_read_jobs()
+        access.require_read_pipelines()
         found = await self._store.pipelines(access.project.id, offset, limit)
         return found, await self._store.count_pipelines(access.project.id)
 

@@ -24,7 +24,8 @@ async def get_project(request: Request) -> Response:
 
 
 async def list_pipelines(request: Request) -> Response:
-    access = await project_access(request)
+    access = await project_access(request, authenticated=False)
+    access.require_read_pipelines()
     page = offset_page(request)
     svc = services(request)
     found, total = (
@@ -39,7 +40,7 @@ async def list_pipelines(request: Request) -> Response:
 
 
 async def get_pipeline(request: Request) -> Response:
-    access = await project_access(request)
+    access = await project_access(request, authenticated=False)
     pipeline_id = path_id(request.path_params["pipeline_id"], kind="pipeline_id")
     svc = services(request)
     pipeline = await svc.jobs.pipeline(access, pipeline_id)
