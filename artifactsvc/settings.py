@@ -7,6 +7,7 @@ with one line that names the variable, so start-up fails clearly.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from artifactsvc.errors import ConfigError
 from artifactsvc.expiry import parse_duration
 
 PREFIX = "ARTIFACTSVC_"
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Settings:
             return default if value is None or value == "" else value
 
         host = get("HOST", "127.0.0.1")
+        if not _HOST.match(host):
+            _fail("HOST", host, "an IP address or host name to listen on")
         port = _int("PORT", get("PORT", "8080"), low=1, high=65535)
         external_url = get("EXTERNAL_URL", f"http://{host}:{port}").rstrip("/")
         parts = urlsplit(external_url)
@@ -100,10 +104,9 @@ def _fail(name: str, value: str, expected: str) -> None:
 
 
 def _int(name: str, raw: str, *, low: int, high: int) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = low - 1
+    text = raw.strip()
+    # int() would also take "8_080" and non-ASCII digits: only plain decimal digits here.
+    value = int(text) if text.isascii() and text.isdigit() else low - 1
     if not low <= value <= high:
         _fail(name, raw, f"an integer from {low} to {high}")
     return value

@@ -16,6 +16,10 @@ INVALID = [
     ("ARTIFACTSVC_PORT", "0"),
     ("ARTIFACTSVC_PORT", "70000"),
     ("ARTIFACTSVC_PORT", "-1"),
+    ("ARTIFACTSVC_PORT", "8_080"),
+    ("ARTIFACTSVC_PORT", "\u0668\u0660\u0668\u0660"),
+    ("ARTIFACTSVC_HOST", "bad host"),
+    ("ARTIFACTSVC_MAX_ARTIFACT_SIZE", "1_000"),
     ("ARTIFACTSVC_DOWNLOAD_MODE", "x"),
     ("ARTIFACTSVC_DOWNLOAD_MODE", "redirect"),  # only with s3:// storage
     ("ARTIFACTSVC_LOG_FORMAT", "xml"),
