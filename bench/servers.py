@@ -1,16 +1,12 @@
 """`artifactsvc serve` as a real process (uvicorn, one worker), with its pid and its /metrics.
 
-Like `tests.support.serve_process`, but the pid is kept: the memory figures read the server's
+Built on `tests.support.server_process`; the pid is kept: the memory figures read the server's
 /proc/PID/status, and the cold-read figure needs a fresh process per trial.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from bench.procstat import Memory, memory
-from tests.support import free_port
+from tests.support import server_process
 
 START_TIMEOUT = 30.0
 _STORAGE = re.compile(r'^artifactsvc_storage_requests_total\{verb="(\w+)"\} (\d+)$', re.M)
@@ -47,42 +43,6 @@ class Service:
 @contextmanager
 def service_process(env: dict[str, str], *, cwd: Path) -> Iterator[Service]:
     """Start the server on a free loopback port; stop it (SIGTERM, then SIGKILL) afterwards."""
-    port = free_port()
-    full_env = {
-        **os.environ,
-        **env,
-        "ARTIFACTSVC_HOST": "127.0.0.1",
-        "ARTIFACTSVC_PORT": str(port),
-        "ARTIFACTSVC_EXTERNAL_URL": f"http://127.0.0.1:{port}",
-    }
-    log = cwd / f"server-{port}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "artifactsvc", "serve"],
-            env=full_env,
-            cwd=cwd,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"artifactsvc serve exited:\n{log.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{base}/-/liveness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"artifactsvc serve did not start:\n{log.read_text()[-4000:]}")
-            time.sleep(0.1)
-        yield Service(base, process.pid, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    pinned = {**env, "ARTIFACTSVC_HOST": "127.0.0.1"}
+    with server_process(pinned, cwd=cwd, start_timeout=START_TIMEOUT) as server:
+        yield Service(server.base_url, server.pid, server.log)

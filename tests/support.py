@@ -13,6 +13,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,26 +81,37 @@ def postgres_schema() -> Iterator[str]:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+@dataclass(frozen=True)
+class ServerProcess:
+    base_url: str
+    pid: int
+    log: Path
+
+
 @contextmanager
-def serve_process(env: dict[str, str], *, cwd: Path) -> Iterator[str]:
-    """`artifactsvc serve` as a real process on a free loopback port; yields its base URL."""
+def server_process(
+    env: dict[str, str], *, cwd: Path, start_timeout: float = 30.0
+) -> Iterator[ServerProcess]:
+    """`artifactsvc serve` as a real process on a free loopback port, with its pid and log.
+    Stopped afterwards (SIGTERM, then SIGKILL)."""
     port = free_port()
     full_env = {**os.environ, **env, "ARTIFACTSVC_PORT": str(port)}
     full_env.setdefault("ARTIFACTSVC_EXTERNAL_URL", f"http://127.0.0.1:{port}")
-    log = (cwd / f"server-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "artifactsvc", "serve"],
-        env=full_env,
-        cwd=cwd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = cwd / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "artifactsvc", "serve"],
+            env=full_env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError((cwd / f"server-{port}.log").read_text())
+                raise RuntimeError(log_path.read_text())
             try:
                 with urllib.request.urlopen(f"{base}/-/liveness", timeout=1):
                     break
@@ -107,11 +119,18 @@ def serve_process(env: dict[str, str], *, cwd: Path) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        yield base
+        yield ServerProcess(base, process.pid, log_path)
     finally:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-        log.close()
+            process.wait(timeout=10)
+
+
+@contextmanager
+def serve_process(env: dict[str, str], *, cwd: Path) -> Iterator[str]:
+    """`server_process`, for tests that need only the base URL."""
+    with server_process(env, cwd=cwd) as server:
+        yield server.base_url
