@@ -43,13 +43,11 @@ def create_app(
     services = Services(
         settings=settings,
         store=runtime.store,
+        objects=runtime.objects,
         jobs=runtime.jobs,
+        artifacts=runtime.artifacts,
+        files=runtime.files,
         render=Renderer(settings.external_url),
-        extra={
-            "objects": runtime.objects,
-            "artifacts": runtime.artifacts,
-            "files": runtime.files,
-        },
     )
 
     @contextlib.asynccontextmanager

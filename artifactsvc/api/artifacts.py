@@ -18,8 +18,7 @@ PREFIX = "/api/v4/projects/{id}"
 
 
 def artifact_service(request: Request) -> ArtifactService:
-    found: ArtifactService = services(request).extra["artifacts"]
-    return found
+    return services(request).artifacts
 
 
 async def readable_job(request: Request, access: Access) -> Job:

@@ -9,11 +9,14 @@ from typing import Any
 from starlette.requests import Request
 
 from artifactsvc.api.render import Renderer
+from artifactsvc.artifacts import ArtifactService
 from artifactsvc.auth import Access, Credentials, Principal, authenticate, require_authenticated
 from artifactsvc.auth import resolve_access as _resolve_access
 from artifactsvc.errors import BadRequest, PayloadTooLarge
+from artifactsvc.extract import ArchiveFiles
 from artifactsvc.jobs import JobService
 from artifactsvc.metadata import MetadataStore
+from artifactsvc.objects import ObjectStore
 from artifactsvc.settings import Settings
 
 MAX_JSON_BODY = 1024 * 1024
@@ -25,9 +28,11 @@ class Services:
 
     settings: Settings
     store: MetadataStore
+    objects: ObjectStore
     jobs: JobService
+    artifacts: ArtifactService
+    files: ArchiveFiles
     render: Renderer
-    extra: dict[str, Any]
 
 
 def services(request: Request) -> Services:

@@ -32,8 +32,7 @@ PREFIX = "/api/v4/projects/{id}"
 
 
 def archive_files(request: Request) -> ArchiveFiles:
-    found: ArchiveFiles = services(request).extra["files"]
-    return found
+    return services(request).files
 
 
 async def serve_file(request: Request, artifact: Artifact, path: str, *, sniffed: bool) -> Response:

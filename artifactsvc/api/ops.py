@@ -23,10 +23,7 @@ async def liveness(request: Request) -> Response:
 async def readiness(request: Request) -> Response:
     svc = services(request)
     checks: dict[str, str] = {}
-    probes = {"metadata": svc.store.ping()}
-    objects = svc.extra.get("objects")
-    if objects is not None:
-        probes["storage"] = objects.ping()
+    probes = {"metadata": svc.store.ping(), "storage": svc.objects.ping()}
     for name, probe in probes.items():
         try:
             await asyncio.wait_for(probe, READINESS_TIMEOUT)
