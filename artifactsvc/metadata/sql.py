@@ -14,9 +14,10 @@ from typing import Any
 from artifactsvc.errors import JobNotFound, RangeNotSatisfiable
 from artifactsvc.metadata import rows
 from artifactsvc.metadata.database import AsyncDatabase, Connection, Row
-from artifactsvc.metadata.port import ImportBatch, JobQuery, NewJob
+from artifactsvc.metadata.port import JobQuery, NewJob
 from artifactsvc.metadata.schema import SCHEMA_VERSION, statements
 from artifactsvc.metadata.sql_artifacts import ArtifactQueries
+from artifactsvc.metadata.sql_import import ImportQueries, db_value
 from artifactsvc.models import Artifact, Job, Pipeline, Project, User, format_time
 
 # Columns `update_job` may change; anything else is a programming error.
@@ -37,7 +38,7 @@ JOB_COLUMNS = frozenset(
 )
 
 
-class SqlMetadataStore(ArtifactQueries):
+class SqlMetadataStore(ArtifactQueries, ImportQueries):
     def __init__(self, db: AsyncDatabase, *, blob_type: str) -> None:
         self._db = db
         self._blob_type = blob_type
@@ -189,7 +190,7 @@ class SqlMetadataStore(ArtifactQueries):
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         assignments = ", ".join(f"{column} = ?" for column in changes)
-        values = [_db_value(value) for value in changes.values()]
+        values = [db_value(value) for value in changes.values()]
 
         def run(conn: Connection) -> None:
             if conn.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job_id)) == 0:
@@ -267,43 +268,6 @@ class SqlMetadataStore(ArtifactQueries):
             lambda conn: conn.execute("DELETE FROM job_traces WHERE job_id = ?", (job_id,))
         )
 
-    # -- import ------------------------------------------------------------------------------
-
-    async def import_batch(self, batch: ImportBatch) -> None:
-        def run(conn: Connection) -> None:
-            for user in batch.users:
-                _upsert(conn, "users", user, ("id",))
-            for token_hash, user_id in batch.tokens:
-                _upsert(
-                    conn, "tokens", {"token_hash": token_hash, "user_id": user_id}, ("token_hash",)
-                )
-            for project in batch.projects:
-                _upsert(conn, "projects", project, ("id",))
-            for project_id, user_id, level in batch.members:
-                _upsert(
-                    conn,
-                    "members",
-                    {"project_id": project_id, "user_id": user_id, "access_level": level},
-                    ("project_id", "user_id"),
-                )
-            for project_id, allowed in batch.allowlist:
-                _upsert(
-                    conn,
-                    "job_token_allowlist",
-                    {"project_id": project_id, "allowed_project_id": allowed},
-                    ("project_id", "allowed_project_id"),
-                )
-            for pipeline in batch.pipelines:
-                _upsert(conn, "pipelines", pipeline, ("id",))
-            for job in batch.jobs:
-                _upsert(conn, "jobs", job, ("id",))
-            for job_id, content in batch.traces:
-                _upsert(conn, "job_traces", {"job_id": job_id, "content": content}, ("job_id",))
-            for artifact in batch.artifacts:
-                upsert_artifact(conn, artifact)
-
-        await self._db.write(run)
-
 
 def _job_filter(query: JobQuery) -> tuple[str, list[Any]]:
     clauses = ["j.project_id = ?", "j.kind = ?"]
@@ -335,49 +299,3 @@ def _with_artifacts(conn: Connection, job_rows: list[Row]) -> list[Job]:
     for row in found:
         by_job.setdefault(int(row["job_id"]), []).append(rows.artifact(row))
     return [rows.job(row, by_job.get(int(row["id"]), ())) for row in job_rows]
-
-
-def upsert_artifact(conn: Connection, artifact: Artifact) -> None:
-    _upsert(
-        conn,
-        "artifacts",
-        {
-            "job_id": artifact.job_id,
-            "file_type": artifact.file_type,
-            "project_id": artifact.project_id,
-            "file_format": artifact.file_format,
-            "filename": artifact.filename,
-            "size": artifact.size,
-            "object_key": artifact.object_key,
-            "etag": artifact.etag,
-            "sha256": artifact.sha256,
-            "expire_at": format_time(artifact.expire_at),
-            "created_at": format_time(artifact.created_at),
-            "index_key": artifact.index_key,
-            "index_directory": artifact.index_directory,
-        },
-        ("job_id", "file_type"),
-    )
-
-
-def _upsert(conn: Connection, table: str, row: dict[str, Any], key: tuple[str, ...]) -> None:
-    columns = list(row)
-    updates = [column for column in columns if column not in key]
-    action = (
-        "DO UPDATE SET " + ", ".join(f"{column} = excluded.{column}" for column in updates)
-        if updates
-        else "DO NOTHING"
-    )
-    conn.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-        f" ON CONFLICT ({', '.join(key)}) {action}",
-        [_db_value(value) for value in row.values()],
-    )
-
-
-def _db_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if hasattr(value, "isoformat"):
-        return format_time(value)
-    return value

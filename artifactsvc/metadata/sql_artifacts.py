@@ -12,6 +12,7 @@ from datetime import datetime
 from artifactsvc.errors import Conflict
 from artifactsvc.metadata import rows
 from artifactsvc.metadata.database import AsyncDatabase, Connection
+from artifactsvc.metadata.sql_import import upsert_artifact
 from artifactsvc.models import Artifact, Job, format_time
 
 # True when artifact `a` (joined to its job's pipeline `p`) belongs to its ref's newest
@@ -33,8 +34,6 @@ class ArtifactQueries:
     _db: AsyncDatabase
 
     async def insert_artifact(self, artifact: Artifact) -> None:
-        from artifactsvc.metadata.sql import upsert_artifact
-
         def run(conn: Connection) -> None:
             taken = conn.fetch(
                 "SELECT 1 AS taken FROM artifacts WHERE job_id = ? AND file_type = ?",
