@@ -70,9 +70,6 @@ class JobService:
         self._artifacts = artifacts
         self._clock = clock
 
-    def attach_artifacts(self, artifacts: ArtifactHooks) -> None:
-        self._artifacts = artifacts
-
     # -- reads -------------------------------------------------------------------------------
 
     async def get(self, access: Access, job_id: int, *, kind: str = "build") -> Job:

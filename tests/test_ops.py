@@ -138,6 +138,31 @@ def test_metrics_count_requests_in_prometheus_text(api: TestClient) -> None:
     assert 'artifactsvc_http_requests_total{method="GET",status="4xx"}' in response.text
 
 
+def test_openapi_document_lists_every_route_that_is_served(api: TestClient) -> None:
+    document = api.get("/openapi.json").json()
+
+    assert document["openapi"].startswith("3.")
+    paths = document["paths"]
+    expected = {
+        ("/api/v4/projects/{id}/jobs", "get"),
+        ("/api/v4/projects/{id}/jobs/{job_id}/retry", "post"),
+        ("/api/v4/projects/{id}/jobs/{job_id}/artifacts", "delete"),
+        ("/api/v4/projects/{id}/jobs/{job_id}/artifacts/{artifact_path}", "get"),
+        ("/api/v4/projects/{id}/jobs/{job_id}/artifacts_tree", "get"),
+        ("/api/v4/jobs/{id}/artifacts", "post"),
+        ("/api/v4/jobs/{id}/trace", "patch"),
+        ("/-/readiness", "get"),
+    }
+    assert {(path, method) for path, method in expected if method in paths.get(path, {})} == (
+        expected
+    )
+    operation_ids = [op["operationId"] for ops in paths.values() for op in ops.values()]
+    assert len(operation_ids) == len(set(operation_ids))
+    # Nothing documented that the app does not answer (405 would mean a wrong method).
+    assert api.post("/api/v4/projects/1/jobs").status_code == 405
+    assert "post" not in paths["/api/v4/projects/{id}/jobs"]
+
+
 def test_readiness_is_503_when_the_sqlite_file_is_damaged(api: TestClient, sqlite_url: str) -> None:
     assert api.get("/-/readiness").status_code == 200
     database = Path(sqlite_url.removeprefix("sqlite:///"))

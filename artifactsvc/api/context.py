@@ -75,7 +75,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_JSON_BODY:
         raise PayloadTooLarge()
-    body = b""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_JSON_BODY:

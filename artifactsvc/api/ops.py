@@ -23,10 +23,11 @@ async def liveness(request: Request) -> Response:
 async def readiness(request: Request) -> Response:
     svc = services(request)
     checks: dict[str, str] = {}
-    probes = {"metadata": svc.store.ping(), "storage": svc.objects.ping()}
+    # Callables, not coroutines: each probe is created only when it is awaited.
+    probes = {"metadata": svc.store.ping, "storage": svc.objects.ping}
     for name, probe in probes.items():
         try:
-            await asyncio.wait_for(probe, READINESS_TIMEOUT)
+            await asyncio.wait_for(probe(), READINESS_TIMEOUT)
             checks[name] = "ok"
         except (ArtifactsvcError, TimeoutError) as error:
             log.warning("readiness: %s failed: %r", name, error)

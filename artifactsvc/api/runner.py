@@ -121,7 +121,7 @@ async def patch_trace(request: Request) -> Response:
     job = await authenticate_job(svc.store, job_id, _job_token(request))
     content_range = request.headers.get("content-range", "")
     start_text, _, _ = content_range.removeprefix("bytes ").partition("-")
-    body = b""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_TRACE_PATCH:
@@ -134,7 +134,7 @@ async def patch_trace(request: Request) -> Response:
         current = await svc.store.trace(job.id)
         start = len(current or b"")
     try:
-        size = await svc.store.append_trace(job.id, start, body)
+        size = await svc.store.append_trace(job.id, start, bytes(body))
     except RangeNotSatisfiable as error:
         return Response(
             status_code=416, headers={"Range": f"0-{error.size}", "Job-Status": job.status}

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 from stream_zip import NO_COMPRESSION_32, NO_COMPRESSION_64, ZIP_32, ZIP_64, stream_zip
 
+from tests.ziprange.zipkit import _Unseekable
+
 WHEN = datetime(2024, 5, 6, 7, 8, 10, tzinfo=UTC)
 DATE_TIME = (2024, 5, 6, 7, 8, 10)
 LOCAL = struct.Struct("<4sHHHHHIIIHH")
@@ -73,19 +75,6 @@ def zipfile_bytes(members: Iterable[Member], *, seekable: bool = True) -> bytes:
                     info.external_attr = (stat.S_IFREG | 0o640) << 16
                 archive.writestr(info, member.data)
     return buf.getvalue() if isinstance(buf, io.BytesIO) else bytes(buf.data)
-
-
-class _Unseekable(io.RawIOBase):
-    def __init__(self) -> None:
-        self.data = bytearray()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: object) -> int:
-        chunk = bytes(b)  # type: ignore[call-overload]
-        self.data += chunk
-        return len(chunk)
 
 
 def stream_zip_members(count: int, *, every: int = 1) -> Iterator[tuple[str, bytes, object]]:
