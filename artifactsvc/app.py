@@ -18,7 +18,7 @@ from artifactsvc.api import ops as ops_api
 from artifactsvc.api import projects as projects_api
 from artifactsvc.api import runner as runner_api
 from artifactsvc.api.context import Services
-from artifactsvc.api.errors import domain_error, http_error
+from artifactsvc.api.errors import ApiError, domain_error, http_error
 from artifactsvc.api.middleware import EdgeMiddleware
 from artifactsvc.api.render import Renderer
 from artifactsvc.errors import ArtifactsvcError
@@ -42,11 +42,12 @@ def create_app(
     )
     services = Services(
         settings=settings,
-        store=runtime.store,
-        objects=runtime.objects,
+        auth=runtime.auth,
         jobs=runtime.jobs,
         artifacts=runtime.artifacts,
+        uploads=runtime.uploads,
         files=runtime.files,
+        health=runtime.health,
         render=Renderer(settings.external_url),
     )
 
@@ -70,7 +71,11 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[Middleware(EdgeMiddleware, metrics=metrics)],
-        exception_handlers={ArtifactsvcError: domain_error, HTTPException: http_error},
+        exception_handlers={
+            ArtifactsvcError: domain_error,
+            ApiError: domain_error,
+            HTTPException: http_error,
+        },
         lifespan=lifespan,
     )
     # Routes match the raw path; Starlette's slash redirect works on the decoded one.

@@ -1,206 +1,84 @@
-"""Artifacts: upload, lookup, keep, delete and expiry. No HTTP here.
-
-An upload is streamed into object storage under a fresh key, checked (an `archive` must be a
-zip whose central directory parses; its index is built and stored beside it), and only then
-recorded in the metadata store. Any failure on the way deletes what was written, so a row
-never points at a missing object and no object outlives a failed upload (gc sweeps the
-rare leftover of a crash).
+"""Artifacts: lookup (by job, by ref, for a runner), downloads, keep, delete and the
+keep-latest lock. No HTTP here; uploads are in uploads.py, the expiry sweep in
+housekeeping.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from artifactsvc.archives import index_archive
-from artifactsvc.auth import Access
-from artifactsvc.errors import (
-    ArtifactNotFound,
-    BadRequest,
-    Conflict,
-    CorruptArchive,
-    InvalidArchive,
-    PayloadTooLarge,
-)
-from artifactsvc.metadata import MetadataStore
-from artifactsvc.models import Artifact, Job, utcnow
+from artifactsvc.auth import Access, AuthService
+from artifactsvc.errors import ArtifactNotFound, Forbidden, JobNotFound, MissingJobName
+from artifactsvc.jobs import load_job
+from artifactsvc.metadata import ArtifactStore, JobStore
+from artifactsvc.models import Artifact, Job, JobView, utcnow
 from artifactsvc.objects import ObjectStore
+from artifactsvc.streams import read_ahead
 
 log = logging.getLogger("artifactsvc.artifacts")
 
-# GitLab's artifact types with their default file names and formats (Ci::JobArtifact).
-FILE_TYPES: dict[str, tuple[str, str]] = {
-    "archive": ("artifacts.zip", "zip"),
-    "metadata": ("metadata.gz", "gzip"),
-    "trace": ("job.log", "raw"),
-    "junit": ("junit.xml.gz", "gzip"),
-    "cobertura": ("cobertura-coverage.xml.gz", "gzip"),
-    "codequality": ("gl-code-quality-report.json", "raw"),
-    "sast": ("gl-sast-report.json", "raw"),
-    "dependency_scanning": ("gl-dependency-scanning-report.json", "raw"),
-    "container_scanning": ("gl-container-scanning-report.json", "raw"),
-    "dast": ("gl-dast-report.json", "raw"),
-    "secret_detection": ("gl-secret-detection-report.json", "raw"),
-    "dotenv": (".env.gz", "gzip"),
-    "metrics": ("metrics.txt.gz", "gzip"),
-    "terraform": ("tfplan.json", "raw"),
-    "cyclonedx": ("gl-sbom.cdx.json.gz", "gzip"),
-    "annotations": ("gl-annotations.json.gz", "gzip"),
-}
-FORMATS = ("zip", "gzip", "raw")
 RECENT_PIPELINES = 100  # how far `search_recent_successful_pipelines` looks back
+DOWNLOAD_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
-class Upload:
-    file_type: str
-    file_format: str
-    expire_in: int | None  # seconds; None: never
-    filename: str | None = None
-    expire_at: datetime | None = None  # an absolute time (imports) wins over expire_in
+class Download:
+    """A stored object ready to be served: what its headers need, and the ways to its bytes
+    (streamed through this service, or a presigned URL the client fetches itself)."""
 
+    key: str
+    etag: str
+    size: int
+    filename: str
+    modified: datetime | None
+    objects: ObjectStore = field(repr=False, compare=False)
 
-def _check_types(upload: Upload) -> None:
-    if upload.file_type not in FILE_TYPES:
-        raise BadRequest("is invalid", field="artifact_type")
-    if upload.file_format not in FORMATS:
-        raise BadRequest("is invalid", field="artifact_format")
-    if upload.file_format != FILE_TYPES[upload.file_type][1]:
-        raise BadRequest("does not match artifact_type", field="artifact_format")
+    @classmethod
+    def of(cls, artifact: Artifact, objects: ObjectStore) -> Download:
+        return cls(
+            artifact.object_key,
+            artifact.etag,
+            artifact.size,
+            artifact.filename,
+            artifact.created_at,
+            objects,
+        )
 
+    @property
+    def can_presign(self) -> bool:
+        return self.objects.can_presign
 
-@dataclass(frozen=True)
-class ExpireReport:
-    deleted: int
-    bytes: int
-    failed: int
+    async def presign(self, disposition: str) -> str:
+        """A time-limited URL of the object whose response carries `disposition`."""
+        return await self.objects.presign(self.key, disposition=disposition)
+
+    def chunks(self, start: int, length: int) -> AsyncIterator[bytes]:
+        """`length` bytes from `start`, one ranged read pinned to the ETag, read ahead."""
+        return read_ahead(
+            self.objects.stream(self.key, start, length, etag=self.etag, chunk_size=DOWNLOAD_CHUNK)
+        )
 
 
 class ArtifactService:
     def __init__(
         self,
-        store: MetadataStore,
+        store: ArtifactStore,
+        jobs: JobStore,
         objects: ObjectStore,
+        auth: AuthService,
         *,
-        executor: ThreadPoolExecutor,
-        max_size: int,
         keep_latest: bool,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.store = store
-        self.objects = objects
-        self.executor = executor
-        self.max_size = max_size
+        self._store = store
+        self._jobs = jobs
+        self._objects = objects
+        self._auth = auth
         self.keep_latest = keep_latest
         self._clock = clock
-
-    # -- upload ------------------------------------------------------------------------------
-
-    async def upload(
-        self,
-        job: Job,
-        describe: Callable[[], Upload],
-        chunks: AsyncIterator[bytes],
-        *,
-        type_known: bool = True,
-    ) -> Artifact:
-        """Stores an upload. `describe` is asked before and after the body (form fields may
-        follow the file); the answer after the body is the one recorded. `type_known` False:
-        the type may still arrive after the file, so the checks wait for the body."""
-        if type_known:
-            await self._check(job, describe())
-
-        def checked() -> Upload:
-            upload = describe()
-            _check_types(upload)
-            return upload
-
-        artifact = await self.write_objects(job.project_id, job.id, checked, chunks)
-        try:
-            await self.store.insert_artifact(artifact)
-        except BaseException as error:
-            await self._delete_objects(artifact.object_key, artifact.index_key)
-            if isinstance(error, Conflict):
-                raise BadRequest("Already uploaded") from None
-            raise
-        return artifact
-
-    async def write_objects(
-        self,
-        project_id: int,
-        job_id: int,
-        describe: Callable[[], Upload],
-        chunks: AsyncIterator[bytes],
-    ) -> Artifact:
-        """Streams the object in, indexes an archive, and returns the row to record (not yet
-        recorded). On any failure nothing is left in storage."""
-        key = f"projects/{project_id}/jobs/{job_id}/{uuid.uuid4().hex}"
-        digest = hashlib.sha256()
-        info = await self.objects.put_stream(key, self._limited(chunks, digest))
-        index_key: str | None = None
-        try:
-            upload = describe()
-            directory: bytes | None = None
-            if upload.file_type == "archive":
-                index_key = f"{key}.index"
-                try:
-                    built = await index_archive(self.objects, info, self.executor, index_key)
-                except CorruptArchive as error:
-                    # Damaged on arrival: the upload is unreadable (400), our store is fine.
-                    raise InvalidArchive(f"damaged zip archive: {error}") from None
-                directory = built.directory.to_bytes()
-            now = self._clock()
-            return Artifact(
-                job_id=job_id,
-                project_id=project_id,
-                file_type=upload.file_type,
-                file_format=upload.file_format,
-                # The archive is always served as artifacts.zip (CONTRACT section 7).
-                filename=(
-                    FILE_TYPES["archive"][0]
-                    if upload.file_type == "archive"
-                    else upload.filename or FILE_TYPES[upload.file_type][0]
-                ),
-                size=info.size,
-                object_key=key,
-                etag=info.etag,
-                sha256=digest.hexdigest(),
-                expire_at=(
-                    upload.expire_at
-                    if upload.expire_at is not None
-                    else now + timedelta(seconds=upload.expire_in)
-                    if upload.expire_in
-                    else None
-                ),
-                created_at=now,
-                index_key=index_key,
-                index_directory=directory,
-            )
-        except BaseException:
-            await self._delete_objects(key, index_key)
-            raise
-
-    async def _check(self, job: Job, upload: Upload) -> None:
-        _check_types(upload)
-        if any(a.file_type == upload.file_type for a in await self.store.artifacts_of(job.id)):
-            raise BadRequest("Already uploaded")
-
-    async def _limited(
-        self, chunks: AsyncIterator[bytes], digest: hashlib._Hash
-    ) -> AsyncIterator[bytes]:
-        """Counts while streaming: the limit holds even without a Content-Length."""
-        total = 0
-        async for chunk in chunks:
-            total += len(chunk)
-            if total > self.max_size:
-                raise PayloadTooLarge()
-            digest.update(chunk)
-            yield chunk
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -215,7 +93,7 @@ class ArtifactService:
     async def _locked(self, job: Job) -> bool:
         if not self.keep_latest or job.pipeline is None:
             return False
-        latest = await self.store.latest_successful_pipeline_id(job.project_id, job.pipeline.ref)
+        latest = await self._store.latest_successful_pipeline_id(job.project_id, job.pipeline.ref)
         return latest == job.pipeline_id
 
     async def archive(self, job: Job) -> Artifact:
@@ -225,8 +103,37 @@ class ArtifactService:
                 return artifact
         raise ArtifactNotFound()
 
-    async def ref_job(self, access: Access, ref: str, name: str, *, recent: bool) -> Job:
-        job = await self.store.ref_job(
+    async def archive_for(self, access: Access, job_id: int) -> Artifact:
+        """The live archive of a job of this project whose artifacts the caller may read
+        (anonymous callers too, on public projects)."""
+        access.require_read_artifacts()
+        return await self.archive(await load_job(self._jobs, access.project.id, job_id))
+
+    async def download(self, access: Access, job_id: int) -> Download:
+        return Download.of(await self.archive_for(access, job_id), self._objects)
+
+    async def runner_download(self, caller: Job, job_id: int) -> Download:
+        """A running job fetching the archive of a dependency (`job_id`), in its own project
+        or one whose allowlist names the caller's."""
+        target = await self._jobs.job_by_id(job_id)
+        if target is None:
+            raise JobNotFound()
+        if not await self._auth.job_token_reaches(caller, target.project_id):
+            raise Forbidden()
+        return Download.of(await self.archive(target), self._objects)
+
+    async def ref_archive(
+        self, access: Access, ref: str, name: str | None, *, recent: bool
+    ) -> Artifact:
+        """The live archive of the job named `name` in the ref's latest successful pipeline
+        (or, with `recent`, the newest of the recent successful ones that kept one)."""
+        return await self.archive(await self.ref_job(access, ref, name, recent=recent))
+
+    async def ref_job(self, access: Access, ref: str, name: str | None, *, recent: bool) -> Job:
+        access.require_read_artifacts()
+        if not name:
+            raise MissingJobName()
+        job = await self._store.ref_job(
             access.project.id,
             ref,
             name,
@@ -240,83 +147,44 @@ class ArtifactService:
 
     # -- keep, delete, erase, expire ---------------------------------------------------------
 
-    async def keep(self, job: Job) -> None:
+    async def keep(self, access: Access, job_id: int) -> JobView:
+        """Keeps the job's artifacts forever (GitLab's "Keep"); the job as it is now."""
+        access.require_read_jobs()
+        job = await load_job(self._jobs, access.project.id, job_id)
+        access.require_developer()
         await self.archive(job)  # 404 without a live archive
-        await self.store.set_artifacts_expiry(job.id, None)
+        await self._store.set_artifacts_expiry(job.id, None)
+        fresh = await load_job(self._jobs, access.project.id, job.id)
+        return JobView(fresh, tuple(await self.live(fresh)))
 
-    async def delete_job_artifacts(self, job: Job) -> None:
-        for artifact in await self.store.delete_artifacts(job.id):
-            await self._delete_objects(artifact.object_key, artifact.index_key)
+    async def delete(self, access: Access, job_id: int) -> None:
+        access.require_read_jobs()
+        job = await load_job(self._jobs, access.project.id, job_id)
+        access.require_maintainer()
+        await self.erase_job_artifacts(job)
 
     async def erase_job_artifacts(self, job: Job) -> None:
-        await self.delete_job_artifacts(job)
+        for artifact in await self._store.delete_artifacts(job.id):
+            await delete_objects(self._objects, artifact.object_key, artifact.index_key)
 
-    async def expire_project(self, project_id: int) -> int:
-        return await self.store.expire_project_artifacts(
-            project_id, self._clock(), keep_latest=self.keep_latest
+    async def expire_project(self, access: Access) -> int:
+        """Every unlocked artifact of the project expires now; returns how many."""
+        access.require_maintainer()
+        return await self._store.expire_project_artifacts(
+            access.project.id, self._clock(), keep_latest=self.keep_latest
         )
 
-    async def expire(self, *, batch: int = 500) -> ExpireReport:
-        """Deletes expired, unlocked artifacts: row first, then objects.
 
-        Safe to run twice at once: a row is deleted by exactly one runner (the conditional
-        DELETE), and only that runner deletes its objects.
-        """
-        deleted = size = failed = 0
-        seen: set[tuple[int, str, str]] = set()
-        while True:
-            found = await self.store.expired_artifacts(
-                self._clock(), keep_latest=self.keep_latest, limit=batch
-            )
-            fresh = [a for a in found if (a.job_id, a.file_type, a.object_key) not in seen]
-            if not fresh:
-                return ExpireReport(deleted, size, failed)
-            for artifact in fresh:
-                seen.add((artifact.job_id, artifact.file_type, artifact.object_key))
-                if not await self.store.delete_artifact_row(artifact):
-                    continue  # another runner took it
-                if await self._delete_objects(artifact.object_key, artifact.index_key):
-                    deleted += 1
-                    size += artifact.size
-                else:
-                    failed += 1
-
-    async def delete_objects(self, artifact: Artifact) -> bool:
-        return await self._delete_objects(artifact.object_key, artifact.index_key)
-
-    async def _delete_objects(self, *keys: str | None) -> bool:
-        ok = True
-        for key in keys:
-            if key is None:
-                continue
-            try:
-                await self.objects.delete(key)
-            except Exception:
-                # The row is gone or never existed; gc removes the orphan later.
-                log.warning("could not delete object %s; gc will retry", key, exc_info=True)
-                ok = False
-        return ok
-
-    async def gc(self, *, grace: timedelta = timedelta(hours=1)) -> tuple[int, int]:
-        """Removes objects no row names (older than `grace`) and stale multipart uploads."""
-        cutoff = self._clock() - grace
-        orphans = 0
-        pending: list[tuple[str, datetime]] = []
-
-        async def flush() -> int:
-            known = await self.store.known_object_keys([key for key, _ in pending])
-            removed = 0
-            for key, modified in pending:
-                if key not in known and modified < cutoff:
-                    await self.objects.delete(key)
-                    removed += 1
-            pending.clear()
-            return removed
-
-        async for info in self.objects.list("projects/"):
-            pending.append((info.key, info.last_modified))
-            if len(pending) >= 500:
-                orphans += await flush()
-        orphans += await flush()
-        aborted = await self.objects.abort_stale_uploads(cutoff)
-        return orphans, aborted
+async def delete_objects(objects: ObjectStore, *keys: str | None) -> bool:
+    """Deletes what it can; False if some object stayed (its row is gone or never existed,
+    so `gc` removes the orphan later)."""
+    ok = True
+    for key in keys:
+        if key is None:
+            continue
+        try:
+            await objects.delete(key)
+        except Exception:
+            log.warning("could not delete object %s; gc will retry", key, exc_info=True)
+            ok = False
+    return ok

@@ -11,10 +11,10 @@ import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from artifactsvc.artifacts import FILE_TYPES, Upload
 from artifactsvc.errors import CorruptArchive, InvalidArchive
 from artifactsvc.importing import ImportError_, ImportPlan
-from artifactsvc.models import Artifact, parse_time
+from artifactsvc.models import Artifact
+from artifactsvc.uploads import FILE_TYPES, Upload
 from artifactsvc.wiring import Runtime
 
 CHUNK = 1024 * 1024
@@ -39,10 +39,10 @@ async def import_with_artifacts(runtime: Runtime, plan: ImportPlan) -> None:
                 file_format=FILE_TYPES[pending.file_type][1],
                 expire_in=None,
                 filename=pending.path.name,
-                expire_at=parse_time(pending.expire_at),
+                expire_at=pending.expire_at,
             )
             try:
-                artifact = await runtime.artifacts.write_objects(
+                artifact = await runtime.uploads.write_objects(
                     pending.project_id,
                     pending.job_id,
                     functools.partial(_same, upload),
@@ -54,14 +54,14 @@ async def import_with_artifacts(runtime: Runtime, plan: ImportPlan) -> None:
         replaced = [
             old
             for artifact in written
-            for old in await runtime.store.artifacts_of(artifact.job_id)
+            for old in await runtime.store.artifacts.artifacts_of(artifact.job_id)
             if old.file_type == artifact.file_type
         ]
         plan.batch.artifacts.extend(written)
-        await runtime.store.import_batch(plan.batch)
+        await runtime.store.imports.import_batch(plan.batch)
     except BaseException:
         for artifact in written:
-            await runtime.artifacts.delete_objects(artifact)
+            await runtime.uploads.discard(artifact)
         raise
     for old in replaced:
-        await runtime.artifacts.delete_objects(old)
+        await runtime.uploads.discard(old)

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 
 from artifactsvc.errors import Forbidden, InvalidToken, ProjectNotFound, Unauthenticated
-from artifactsvc.metadata import MetadataStore
+from artifactsvc.metadata import IdentityStore, ProjectStore
 from artifactsvc.models import ADMIN, DEVELOPER, MAINTAINER, REPORTER, Job, Project, User
 
 
@@ -46,33 +46,6 @@ class Principal:
 
 
 ANONYMOUS = Principal()
-
-
-async def authenticate(store: MetadataStore, credentials: Credentials) -> Principal:
-    """Resolves credentials; an unknown token, or a job that is not running, is InvalidToken."""
-    if credentials.user_token:
-        digest = hash_token(credentials.user_token)
-        user = await store.user_by_token_hash(digest)
-        if user is None or user.state != "active":
-            raise InvalidToken()
-        return Principal(user=user)
-    if credentials.job_token:
-        digest = hash_token(credentials.job_token)
-        job = await store.job_by_token_hash(digest)
-        if job is None or job.status != "running":
-            raise InvalidToken()
-        return Principal(job=job)
-    return ANONYMOUS
-
-
-async def authenticate_job(store: MetadataStore, job_id: int, token: str | None) -> Job:
-    """Runner endpoints: the token must be this job's and the job must be running (else 403)."""
-    if not token:
-        raise Forbidden()
-    job = await store.job_by_token_hash(hash_token(token))
-    if job is None or job.id != job_id or job.status != "running":
-        raise Forbidden()
-    return job
 
 
 @dataclass(frozen=True)
@@ -130,38 +103,81 @@ class Access:
         return self.level >= DEVELOPER and user is not None and job.user_id == user.id
 
 
-async def resolve_access(store: MetadataStore, principal: Principal, project_ref: str) -> Access:
-    """The project named by id or full path, if this principal may see it; else ProjectNotFound."""
-    project = await find_project(store, project_ref)
-    if project is None:
-        raise ProjectNotFound()
-    if principal.job is not None:
-        source = principal.job.project_id
-        if source == project.id or await store.job_token_allowed(project.id, source):
-            return Access(project, principal, 0, via_job_token=True)
-        raise ProjectNotFound()
-    user = principal.user
-    if user is None:
-        if project.visibility == "public":
+class AuthService:
+    """Credentials to a principal, a principal to its standing in a project, job tokens to
+    their running job. The one place that applies the CI job token allowlist."""
+
+    def __init__(self, identities: IdentityStore, projects: ProjectStore) -> None:
+        self._identities = identities
+        self._projects = projects
+
+    async def authenticate(self, credentials: Credentials) -> Principal:
+        """Resolves credentials; an unknown token, or a job that is not running, is InvalidToken."""
+        if credentials.user_token:
+            user = await self._identities.user_by_token_hash(hash_token(credentials.user_token))
+            if user is None or user.state != "active":
+                raise InvalidToken()
+            return Principal(user=user)
+        if credentials.job_token:
+            return Principal(job=await self.running_job_of(credentials.job_token))
+        return ANONYMOUS
+
+    async def running_job_of(self, token: str | None) -> Job:
+        """The running job a job token belongs to: Unauthenticated without one, InvalidToken
+        for an unknown token or a job that is not running."""
+        if not token:
+            raise Unauthenticated()
+        job = await self._identities.job_by_token_hash(hash_token(token))
+        if job is None or job.status != "running":
+            raise InvalidToken()
+        return job
+
+    async def runner_job(self, job_id: int, token: str | None) -> Job:
+        """Runner endpoints: the token must be this job's and the job must be running (else 403)."""
+        if not token:
+            raise Forbidden()
+        job = await self._identities.job_by_token_hash(hash_token(token))
+        if job is None or job.id != job_id or job.status != "running":
+            raise Forbidden()
+        return job
+
+    async def job_token_reaches(self, job: Job, project_id: int) -> bool:
+        """A job token reaches its own project and those whose allowlist names its project."""
+        return job.project_id == project_id or await self._identities.job_token_allowed(
+            project_id, job.project_id
+        )
+
+    async def project_access(self, principal: Principal, project_ref: str) -> Access:
+        """The project named by id or full path, if this principal may see it; else
+        ProjectNotFound."""
+        project = await self._find_project(project_ref)
+        if project is None:
+            raise ProjectNotFound()
+        if principal.job is not None:
+            if await self.job_token_reaches(principal.job, project.id):
+                return Access(project, principal, 0, via_job_token=True)
+            raise ProjectNotFound()
+        user = principal.user
+        if user is None:
+            if project.visibility == "public":
+                return Access(project, principal, 0)
+            raise ProjectNotFound()
+        if user.admin:
+            return Access(project, principal, ADMIN)
+        level = await self._identities.member_level(project.id, user.id)
+        if level is not None:
+            return Access(project, principal, level)
+        if project.visibility in ("public", "internal"):
             return Access(project, principal, 0)
         raise ProjectNotFound()
-    if user.admin:
-        return Access(project, principal, ADMIN)
-    level = await store.member_level(project.id, user.id)
-    if level is not None:
-        return Access(project, principal, level)
-    if project.visibility in ("public", "internal"):
-        return Access(project, principal, 0)
-    raise ProjectNotFound()
 
-
-async def find_project(store: MetadataStore, project_ref: str) -> Project | None:
-    if "\x00" in project_ref or not _is_utf8(project_ref):
-        return None  # names no project (and neither database can even compare it)
-    if project_ref.isascii() and project_ref.isdigit():
-        project_id = int(project_ref)
-        return await store.project(project_id) if project_id < 2**63 else None
-    return await store.project_by_path(project_ref)
+    async def _find_project(self, project_ref: str) -> Project | None:
+        if "\x00" in project_ref or not _is_utf8(project_ref):
+            return None  # names no project (and neither database can even compare it)
+        if project_ref.isascii() and project_ref.isdigit():
+            project_id = int(project_ref)
+            return await self._projects.project(project_id) if project_id < 2**63 else None
+        return await self._projects.project_by_path(project_ref)
 
 
 def _is_utf8(text: str) -> bool:

@@ -103,7 +103,7 @@ async def expire(settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         await runtime.store.migrate()
-        report = await runtime.artifacts.expire()
+        report = await runtime.housekeeping.expire()
     except ArtifactsvcError as error:
         print(f"artifactsvc expire: {describe(error)}", file=sys.stderr)
         return 1
@@ -120,7 +120,7 @@ async def gc(settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         await runtime.store.migrate()
-        orphans, aborted = await runtime.artifacts.gc()
+        orphans, aborted = await runtime.housekeeping.gc()
     except ArtifactsvcError as error:
         print(f"artifactsvc gc: {describe(error)}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
-"""Domain errors. None of them knows about HTTP; `api/errors.py` maps them to responses.
+"""Domain errors. None of them knows about HTTP, statuses or API parameter names:
+`api/errors.py` is the one table that maps them to GitLab's responses.
 
 ArtifactsvcError
 ├── NotFound                  a thing the caller asked for does not exist (or is hidden)
@@ -10,12 +11,23 @@ ArtifactsvcError
 ├── Unauthenticated           no credentials where they are required
 ├── InvalidToken              credentials given but unknown, revoked or not running
 ├── Forbidden                 visible, but the caller may not do this
-│   └── InvalidJobState       the job's state does not allow it ("Job is not retryable")
-├── BadRequest                malformed input ("scope does not have a valid value")
+│   └── InvalidJobState       the job's state does not allow it
+│       ├── JobNotRetryable
+│       └── JobNotErasable
+├── InvalidInput              input that can never succeed, whatever is stored
 │   ├── InvalidPath           an artifact path that can never name a file
-│   └── InvalidArchive        an upload that is not a readable zip
-├── PayloadTooLarge           an upload over the configured limit
-├── RangeNotSatisfiable       a Range or Content-Range that does not fit
+│   ├── InvalidArchive        an upload that is not a readable zip
+│   ├── UnknownArtifactType
+│   ├── UnknownArtifactFormat
+│   ├── ArtifactFormatMismatch  a format the type is never stored in
+│   ├── AlreadyUploaded       the job already has an artifact of that type
+│   ├── UnplayableJob
+│   ├── MissingJobName        a by-ref lookup without the job's name
+│   ├── ListingTooLarge       a listing page too far into one folder
+│   └── UnstorableValue       a value the metadata database cannot hold (NUL in text)
+├── ArtifactTooLarge          an upload over the configured limit
+├── MemberRangeOutside        a byte range that starts past the end of a member
+├── TraceOffsetMismatch       a trace append that does not start at the current size
 ├── StorageError              object storage failed in a way retries did not cure
 │   ├── StorageUnavailable    timeouts, refused connections, 5xx: try again later
 │   └── ObjectChanged         the object no longer has the ETag a read was pinned to
@@ -72,30 +84,76 @@ class InvalidJobState(Forbidden):
     pass
 
 
-class BadRequest(ArtifactsvcError):
-    """`field` set: GitLab's parameter-validation shape, `{"error": "<field> <message>"}`."""
-
-    def __init__(self, message: str = "", *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class InvalidPath(BadRequest):
+class JobNotRetryable(InvalidJobState):
     pass
 
 
-class InvalidArchive(BadRequest):
+class JobNotErasable(InvalidJobState):
     pass
 
 
-class PayloadTooLarge(ArtifactsvcError):
+class InvalidInput(ArtifactsvcError):
     pass
 
 
-class RangeNotSatisfiable(ArtifactsvcError):
+class InvalidPath(InvalidInput):
+    pass
+
+
+class InvalidArchive(InvalidInput):
+    pass
+
+
+class UnknownArtifactType(InvalidInput):
+    pass
+
+
+class UnknownArtifactFormat(InvalidInput):
+    pass
+
+
+class ArtifactFormatMismatch(InvalidInput):
+    pass
+
+
+class AlreadyUploaded(InvalidInput):
+    pass
+
+
+class UnplayableJob(InvalidInput):
+    pass
+
+
+class MissingJobName(InvalidInput):
+    pass
+
+
+class ListingTooLarge(InvalidInput):
+    pass
+
+
+class UnstorableValue(InvalidInput):
+    pass
+
+
+class ArtifactTooLarge(ArtifactsvcError):
+    pass
+
+
+class _SizedMismatch(ArtifactsvcError):
+    """Carries the size the request should have fitted."""
+
     def __init__(self, size: int) -> None:
-        super().__init__(f"range not satisfiable for size {size}")
+        super().__init__(f"does not fit size {size}")
         self.size = size
+
+
+class MemberRangeOutside(_SizedMismatch):
+    pass
+
+
+class TraceOffsetMismatch(_SizedMismatch):
+    pass
 
 
 class StorageError(ArtifactsvcError):

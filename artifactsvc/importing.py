@@ -8,12 +8,22 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from artifactsvc.auth import hash_token
-from artifactsvc.metadata import ImportBatch, MetadataStore
-from artifactsvc.models import JOB_STATUSES, VISIBILITIES, format_time, parse_time
+from artifactsvc.metadata import ImportBatch, Membership, MetadataStore
+from artifactsvc.models import (
+    JOB_STATUSES,
+    VISIBILITIES,
+    Job,
+    Pipeline,
+    Project,
+    User,
+    format_time,
+    parse_time,
+)
 
 T = TypeVar("T")
 ACCESS_LEVELS = (10, 20, 30, 40, 50)
@@ -33,7 +43,7 @@ class PendingArtifact:
     project_id: int
     file_type: str
     path: Path
-    expire_at: str | None
+    expire_at: datetime | None
     where: str = ""
 
 
@@ -95,14 +105,16 @@ class _Fields:
             raise self.fail(key, f"must be one of {', '.join(map(str, choices))}")
         return value
 
-    def time(self, key: str) -> str | None:
+    def time(self, key: str) -> datetime | None:
         value = self.text(key)
         if value is None:
             return None
         try:
-            return format_time(parse_time(value))
+            parsed = parse_time(value)
+            format_time(parsed)  # as it will be stored
         except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
             raise self.fail(key, "must be an ISO 8601 time") from None
+        return parsed
 
     def items(self, key: str) -> list[Any]:
         value = self.get(key, list, [])
@@ -117,6 +129,21 @@ def _section(document: dict[str, Any], key: str) -> list[Any]:
 
 
 async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
+    """Validates the whole file into an ImportPlan; ImportError_ names the first bad field."""
+    document = _read(path)
+    planner = _Planner(store, path.parent)
+    for index, raw in enumerate(_section(document, "users")):
+        planner.user(_Fields(f"users[{index}]", raw))
+    for index, raw in enumerate(_section(document, "projects")):
+        await planner.project(_Fields(f"projects[{index}]", raw))
+    for index, raw in enumerate(_section(document, "pipelines")):
+        await planner.pipeline(_Fields(f"pipelines[{index}]", raw))
+    for index, raw in enumerate(_section(document, "jobs")):
+        await planner.job(_Fields(f"jobs[{index}]", raw))
+    return planner.plan
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_bytes())
     except OSError as error:
@@ -130,125 +157,136 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
     unknown = set(document) - {"users", "projects", "pipelines", "jobs"}
     if unknown:
         raise ImportError_(f"{sorted(unknown)[0]}: unknown section")
-    batch = ImportBatch()
-    plan = ImportPlan(batch)
-    base = path.parent
+    return document
 
-    usernames: dict[str, int] = {}
-    token_owners: dict[str, str] = {}  # token digest -> the field that first named it
-    for index, raw in enumerate(_section(document, "users")):
-        f = _Fields(f"users[{index}]", raw)
-        user_id = f.ident()
-        username = f.text("username", required=True)
-        if username in usernames and usernames[username] != user_id:
-            raise f.fail("username", "is taken by another user in this file")
-        usernames[username] = user_id
-        batch.users.append(
-            {
-                "id": user_id,
-                "username": username,
-                "name": f.text("name", username),
-                "email": f.text("email", ""),
-                "admin": bool(f.get("admin", bool, False)),
-                "state": f.choice("state", ("active", "blocked"), "active"),
-                "created_at": f.time("created_at"),
-            }
-        )
-        for t_index, token in enumerate(f.items("tokens")):
-            where = f"users[{index}].tokens[{t_index}]"
-            if not isinstance(token, str) or not token:
-                raise ImportError_(f"{where}: must be a non-empty string")
-            digest = hash_token(token)
-            if token_owners.setdefault(digest, where) != where:
-                raise ImportError_(f"{where}: is already used by {token_owners[digest]}")
-            batch.tokens.append((digest, user_id))
 
-    async def user_id_of(fields: _Fields, key: str, username: str) -> int:
-        if username in usernames:
-            return usernames[username]
-        found = await store.user_by_username(username)
+class _Planner:
+    """Turns each object of the file into domain records, in file order, resolving names and
+    ids against what the file defined so far and then against what is stored."""
+
+    def __init__(self, store: MetadataStore, base: Path) -> None:
+        self._store = store
+        self._base = base
+        self.plan = ImportPlan(ImportBatch())
+        self._batch = self.plan.batch
+        self._usernames: dict[str, int] = {}
+        self._token_owners: dict[str, str] = {}  # token digest -> the field that first named it
+        self._project_ids: set[int] = set()
+        self._pipeline_projects: dict[int, int] = {}
+
+    def _claim_token(self, token: str, where: str) -> str:
+        digest = hash_token(token)
+        if self._token_owners.setdefault(digest, where) != where:
+            raise ImportError_(f"{where}: is already used by {self._token_owners[digest]}")
+        return digest
+
+    async def _user_id(self, fields: _Fields, key: str, username: str) -> int:
+        if username in self._usernames:
+            return self._usernames[username]
+        found = await self._store.identities.user_by_username(username)
         if found is None:
             raise fields.fail(key, "unknown user")
         return found.id
 
-    project_ids: set[int] = set()
-    for index, raw in enumerate(_section(document, "projects")):
-        f = _Fields(f"projects[{index}]", raw)
+    def user(self, f: _Fields) -> None:
+        user_id = f.ident()
+        username = f.text("username", required=True)
+        if self._usernames.get(username, user_id) != user_id:
+            raise f.fail("username", "is taken by another user in this file")
+        self._usernames[username] = user_id
+        self._batch.users.append(
+            User(
+                id=user_id,
+                username=username,
+                name=f.text("name", username),
+                email=f.text("email", ""),
+                admin=bool(f.get("admin", bool, False)),
+                state=f.choice("state", ("active", "blocked"), "active"),
+                created_at=f.time("created_at"),
+            )
+        )
+        for t_index, token in enumerate(f.items("tokens")):
+            where = f"{f.where}.tokens[{t_index}]"
+            if not isinstance(token, str) or not token:
+                raise ImportError_(f"{where}: must be a non-empty string")
+            self._batch.tokens.append((self._claim_token(token, where), user_id))
+
+    async def project(self, f: _Fields) -> None:
         project_id = f.ident()
         full_path = f.text("path_with_namespace", required=True)
         segments = full_path.split("/")
         if len(segments) < 2 or any(not s or s in (".", "..") or s.strip() != s for s in segments):
             raise f.fail("path_with_namespace", "must look like group/project")
-        project_ids.add(project_id)
-        batch.projects.append(
-            {
-                "id": project_id,
-                "path_with_namespace": full_path,
-                "name": f.text("name", segments[-1]),
-                "visibility": f.choice("visibility", VISIBILITIES, "private"),
-                "description": f.text("description"),
-                "default_branch": f.text("default_branch", "main"),
-                "created_at": f.time("created_at"),
-            }
+        self._project_ids.add(project_id)
+        self._batch.projects.append(
+            Project(
+                id=project_id,
+                path_with_namespace=full_path,
+                name=f.text("name", segments[-1]),
+                visibility=f.choice("visibility", VISIBILITIES, "private"),
+                description=f.text("description"),
+                default_branch=f.text("default_branch", "main"),
+                created_at=f.time("created_at"),
+            )
         )
         for m_index, member in enumerate(f.items("members")):
-            m = _Fields(f"projects[{index}].members[{m_index}]", member)
-            username = m.text("username", required=True)
-            user_id = await user_id_of(m, "username", username)
+            m = _Fields(f"{f.where}.members[{m_index}]", member)
+            user_id = await self._user_id(m, "username", m.text("username", required=True))
             level = m.choice("access_level", ACCESS_LEVELS, 30)
-            batch.members.append((project_id, user_id, level))
+            self._batch.members.append(Membership(project_id, user_id, level))
         for a_index, allowed in enumerate(f.items("ci_job_token_allowlist")):
             if isinstance(allowed, bool) or not isinstance(allowed, int) or not 0 < allowed < 2**63:
                 raise ImportError_(
-                    f"projects[{index}].ci_job_token_allowlist[{a_index}]: must be a project id"
+                    f"{f.where}.ci_job_token_allowlist[{a_index}]: must be a project id"
                 )
-            batch.allowlist.append((project_id, allowed))
+            self._batch.allowlist.append((project_id, allowed))
 
-    pipeline_projects: dict[int, int] = {}
-    for index, raw in enumerate(_section(document, "pipelines")):
-        f = _Fields(f"pipelines[{index}]", raw)
+    async def pipeline(self, f: _Fields) -> None:
         pipeline_id = f.ident()
         project_id = f.ident("project_id")
-        if project_id not in project_ids and await store.project(project_id) is None:
+        if (
+            project_id not in self._project_ids
+            and await self._store.projects.project(project_id) is None
+        ):
             raise f.fail("project_id", "unknown project")
         commit = f.get("commit", dict)
-        pipeline_projects[pipeline_id] = project_id
-        batch.pipelines.append(
-            {
-                "id": pipeline_id,
-                "iid": f.ident("iid", required=False) or pipeline_id,
-                "project_id": project_id,
-                "ref": f.text("ref", required=True),
-                "tag": bool(f.get("tag", bool, False)),
-                "sha": f.text("sha", ""),
-                "status": f.choice("status", PIPELINE_STATUSES, "success"),
-                "source": f.text("source", "push"),
-                "created_at": f.time("created_at"),
-                "updated_at": f.time("updated_at"),
-                "commit_json": json.dumps(commit) if commit is not None else None,
-                "user_id": None,
-            }
+        self._pipeline_projects[pipeline_id] = project_id
+        self._batch.pipelines.append(
+            Pipeline(
+                id=pipeline_id,
+                iid=f.ident("iid", required=False) or pipeline_id,
+                project_id=project_id,
+                ref=f.text("ref", required=True),
+                tag=bool(f.get("tag", bool, False)),
+                sha=f.text("sha", ""),
+                status=f.choice("status", PIPELINE_STATUSES, "success"),
+                source=f.text("source", "push"),
+                created_at=f.time("created_at"),
+                updated_at=f.time("updated_at"),
+                commit=commit,
+            )
         )
 
-    for index, raw in enumerate(_section(document, "jobs")):
-        f = _Fields(f"jobs[{index}]", raw)
+    async def _project_of_pipeline(self, f: _Fields, pipeline_id: int) -> int:
+        project_id = self._pipeline_projects.get(pipeline_id)
+        if project_id is not None:
+            return project_id
+        stored = await self._store.jobs.pipeline_by_id(pipeline_id)
+        if stored is None:
+            raise f.fail("pipeline_id", "unknown pipeline")
+        return stored.project_id
+
+    async def job(self, f: _Fields) -> None:
         job_id = f.ident()
         pipeline_id = f.ident("pipeline_id")
-        project_id = pipeline_projects.get(pipeline_id)
-        if project_id is None:
-            stored = await store.pipeline_by_id(pipeline_id)
-            if stored is None:
-                raise f.fail("pipeline_id", "unknown pipeline")
-            project_id = stored.project_id
+        project_id = await self._project_of_pipeline(f, pipeline_id)
         username = f.text("user")
-        user_id = await user_id_of(f, "user", username) if username else None
+        user_id = await self._user_id(f, "user", username) if username else None
         token = f.text("token")
         if token == "":
             raise f.fail("token", "must not be empty")
         if token is not None:
-            digest = hash_token(token)
-            if token_owners.setdefault(digest, f"jobs[{index}].token") != f"jobs[{index}].token":
-                raise f.fail("token", f"is already used by {token_owners[digest]}")
+            self._batch.job_tokens[job_id] = self._claim_token(token, f"{f.where}.token")
         tag_list = f.items("tag_list")
         if not all(isinstance(tag, str) for tag in tag_list):
             raise f.fail("tag_list", "must be a list of strings")
@@ -256,49 +294,50 @@ async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
         if coverage is not None and not (-1e300 < coverage < 1e300 and math.isfinite(coverage)):
             raise f.fail("coverage", "must be a finite number")
         created_at = f.time("created_at")
-        batch.jobs.append(
-            {
-                "id": job_id,
-                "project_id": project_id,
-                "pipeline_id": pipeline_id,
-                "name": f.text("name", required=True),
-                "stage": f.text("stage", "test"),
-                "status": f.choice("status", JOB_STATUSES, "created"),
-                "kind": f.choice("kind", ("build", "bridge"), "build"),
-                "when_": f.text("when", "on_success"),
-                "allow_failure": bool(f.get("allow_failure", bool, False)),
-                "user_id": user_id,
-                "token_hash": hash_token(token) if token else None,
-                "coverage": float(coverage) if coverage is not None else None,
-                "tag_list": json.dumps(tag_list),
-                "failure_reason": f.text("failure_reason"),
-                "created_at": created_at,
-                "queued_at": f.time("queued_at") or created_at,
-                "started_at": f.time("started_at"),
-                "finished_at": f.time("finished_at"),
-                "erased_at": f.time("erased_at"),
-                "retried": bool(f.get("retried", bool, False)),
-                "downstream_pipeline_id": f.ident("downstream_pipeline_id", required=False),
-                "runner_json": None,
-            }
+        self._batch.jobs.append(
+            Job(
+                id=job_id,
+                project_id=project_id,
+                pipeline_id=pipeline_id,
+                name=f.text("name", required=True),
+                stage=f.text("stage", "test"),
+                status=f.choice("status", JOB_STATUSES, "created"),
+                kind=f.choice("kind", ("build", "bridge"), "build"),
+                when=f.text("when", "on_success"),
+                allow_failure=bool(f.get("allow_failure", bool, False)),
+                user_id=user_id,
+                coverage=float(coverage) if coverage is not None else None,
+                tag_list=tuple(tag_list),
+                failure_reason=f.text("failure_reason"),
+                created_at=created_at,
+                queued_at=f.time("queued_at") or created_at,
+                started_at=f.time("started_at"),
+                finished_at=f.time("finished_at"),
+                erased_at=f.time("erased_at"),
+                retried=bool(f.get("retried", bool, False)),
+                downstream_pipeline_id=f.ident("downstream_pipeline_id", required=False),
+                runner=None,
+            )
         )
         trace = f.text("trace")
         if trace is not None:
-            batch.traces.append((job_id, trace.encode("utf-8")))
+            self._batch.traces.append((job_id, trace.encode("utf-8")))
+        self._artifacts(f, job_id, project_id)
+
+    def _artifacts(self, f: _Fields, job_id: int, project_id: int) -> None:
         seen_types: set[str] = set()
         for a_index, item in enumerate(f.items("artifacts")):
-            a = _Fields(f"jobs[{index}].artifacts[{a_index}]", item)
+            a = _Fields(f"{f.where}.artifacts[{a_index}]", item)
             file_type = a.choice("file_type", FILE_TYPES, "archive")
             if file_type in seen_types:
                 raise a.fail("file_type", "duplicate artifact type for this job")
             seen_types.add(file_type)
             relative = a.text("path", required=True)
-            artifact_path = (base / relative).resolve()
+            artifact_path = (self._base / relative).resolve()
             if not artifact_path.is_file():
                 raise a.fail("path", f"no such file: {relative}")
-            plan.artifacts.append(
+            self.plan.artifacts.append(
                 PendingArtifact(
                     job_id, project_id, file_type, artifact_path, a.time("expire_at"), a.where
                 )
             )
-    return plan

@@ -1,4 +1,5 @@
-"""Jobs: the state machine (cancel, retry, erase, play) and the reads behind the Jobs API.
+"""Jobs: the state machine (cancel, retry, erase, play, and what a runner reports: its final
+state and its log) and the reads behind the Jobs API.
 
 Nothing here knows about HTTP. Rules follow GitLab's Ci::Build: what counts as cancelable,
 retryable, erasable and playable, and what each transition changes.
@@ -13,9 +14,16 @@ from datetime import datetime
 from typing import Protocol
 
 from artifactsvc.auth import Access, hash_token
-from artifactsvc.errors import BadRequest, InvalidJobState, JobNotFound, PipelineNotFound
-from artifactsvc.metadata import JobQuery, MetadataStore, NewJob
-from artifactsvc.models import Artifact, Job, Pipeline, utcnow
+from artifactsvc.errors import (
+    InvalidJobState,
+    JobNotErasable,
+    JobNotFound,
+    JobNotRetryable,
+    PipelineNotFound,
+    UnplayableJob,
+)
+from artifactsvc.metadata import JobStore, NewJob, ProjectStore, TraceStore
+from artifactsvc.models import Artifact, Job, JobQuery, JobView, Pipeline, utcnow
 
 CANCELABLE = frozenset(
     {"created", "waiting_for_resource", "preparing", "pending", "running", "scheduled"}
@@ -44,6 +52,9 @@ def is_playable(job: Job) -> bool:
     return job.status in ("manual", "scheduled") or is_retryable(job)
 
 
+FINISHED = frozenset({"success", "failed", "canceled"})  # what a runner may report
+
+
 class ArtifactHooks(Protocol):
     """What jobs need from the artifact service (it lives in artifacts.py)."""
 
@@ -52,21 +63,45 @@ class ArtifactHooks(Protocol):
     async def live(self, job: Job) -> list[Artifact]: ...
 
 
+async def load_job(store: JobStore, project_id: int, job_id: int, kind: str = "build") -> Job:
+    """The project's job of that kind, or JobNotFound."""
+    job = await store.job(project_id, job_id) if job_id < 2**63 else None
+    if job is None or job.kind != kind:
+        raise JobNotFound()
+    return job
+
+
 @dataclass(frozen=True)
 class Page:
-    jobs: list[Job]
+    jobs: list[JobView]
     total: int | None
+
+
+@dataclass(frozen=True)
+class Downstream:
+    pipeline: Pipeline
+    project_path: str
+
+
+@dataclass(frozen=True)
+class BridgePage:
+    bridges: list[tuple[Job, Downstream | None]]
+    total: int
 
 
 class JobService:
     def __init__(
         self,
-        store: MetadataStore,
+        jobs: JobStore,
+        traces: TraceStore,
+        projects: ProjectStore,
         *,
         artifacts: ArtifactHooks | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._store = store
+        self._jobs = jobs
+        self._traces = traces
+        self._projects = projects
         self._artifacts = artifacts
         self._clock = clock
 
@@ -74,23 +109,33 @@ class JobService:
 
     async def get(self, access: Access, job_id: int, *, kind: str = "build") -> Job:
         access.require_read_jobs()
-        job = await self._store.job(access.project.id, job_id) if job_id < 2**63 else None
-        if job is None or job.kind != kind:
-            raise JobNotFound()
-        return job
+        return await load_job(self._jobs, access.project.id, job_id, kind)
+
+    async def show(self, access: Access, job_id: int) -> JobView:
+        return await self.view(await self.get(access, job_id))
+
+    async def view(self, job: Job) -> JobView:
+        return JobView(job, tuple(await self.live_artifacts(job)))
 
     async def list_jobs(self, access: Access, query: JobQuery, offset: int, limit: int) -> Page:
+        """A page of jobs; `limit` 0 only counts. Keyset queries (`before_id`) are not counted."""
         access.require_read_jobs()
         if query.pipeline_id is not None:
             await self.pipeline(access, query.pipeline_id)
-        jobs = await self._store.jobs(query, offset, limit)
-        total = None if query.before_id is not None else await self._store.count_jobs(query)
-        return Page(jobs, total)
+        jobs = await self._jobs.jobs(query, offset, limit) if limit else []
+        total = None if query.before_id is not None else await self._jobs.count_jobs(query)
+        return Page([await self.view(job) for job in jobs], total)
+
+    async def bridges(self, access: Access, query: JobQuery, offset: int, limit: int) -> BridgePage:
+        """A page of a pipeline's bridges, each with its downstream pipeline if it exists."""
+        page = await self.list_jobs(access, query, offset, limit)
+        found = [(view.job, await self._downstream(view.job)) for view in page.jobs]
+        return BridgePage(found, page.total or 0)
 
     async def pipeline(self, access: Access, pipeline_id: int) -> Pipeline:
         access.require_read_pipelines()
         found = (
-            await self._store.pipeline(access.project.id, pipeline_id)
+            await self._jobs.pipeline(access.project.id, pipeline_id)
             if pipeline_id < 2**63
             else None
         )
@@ -101,9 +146,10 @@ class JobService:
     async def pipelines(
         self, access: Access, offset: int, limit: int
     ) -> tuple[list[Pipeline], int]:
+        """A page of the project's pipelines and their count; `limit` 0 only counts."""
         access.require_read_pipelines()
-        found = await self._store.pipelines(access.project.id, offset, limit)
-        return found, await self._store.count_pipelines(access.project.id)
+        found = await self._jobs.pipelines(access.project.id, offset, limit) if limit else []
+        return found, await self._jobs.count_pipelines(access.project.id)
 
     async def live_artifacts(self, job: Job) -> list[Artifact]:
         """Artifacts every read endpoint may still show: unexpired, or locked as latest."""
@@ -112,70 +158,86 @@ class JobService:
         now = self._clock()
         return [artifact for artifact in job.artifacts if not artifact.expired(now)]
 
-    async def downstream(self, bridge: Job) -> tuple[Pipeline, str] | None:
+    async def _downstream(self, bridge: Job) -> Downstream | None:
         """A bridge's downstream pipeline and its project's path, when both still exist."""
         if bridge.downstream_pipeline_id is None:
             return None
-        pipeline = await self._store.pipeline_by_id(bridge.downstream_pipeline_id)
+        pipeline = await self._jobs.pipeline_by_id(bridge.downstream_pipeline_id)
         if pipeline is None:
             return None
-        project = await self._store.project(pipeline.project_id)
-        return (pipeline, project.path_with_namespace) if project is not None else None
+        project = await self._projects.project(pipeline.project_id)
+        return Downstream(pipeline, project.path_with_namespace) if project is not None else None
 
     async def trace(self, access: Access, job_id: int) -> bytes:
         job = await self.get(access, job_id)
         if job.erased_at is not None:
             return b""
-        return await self._store.trace(job.id) or b""
+        return await self._traces.trace(job.id) or b""
 
     # -- transitions -------------------------------------------------------------------------
 
-    async def cancel(self, access: Access, job_id: int) -> Job:
+    async def cancel(self, access: Access, job_id: int) -> JobView:
         job = await self.get(access, job_id)
         access.require_developer()
         if not is_cancelable(job):
-            return job  # GitLab answers 201 with the job unchanged
+            return await self.view(job)  # GitLab answers 201 with the job unchanged
         now = self._clock()
-        await self._store.update_job(job.id, {"status": "canceled", "finished_at": now})
+        await self._jobs.update_job(job.id, {"status": "canceled", "finished_at": now})
         return await self._reload(job)
 
-    async def retry(self, access: Access, job_id: int) -> Job:
+    async def retry(self, access: Access, job_id: int) -> JobView:
         job = await self.get(access, job_id)
         access.require_developer()
         if not is_retryable(job):
-            raise InvalidJobState("Job is not retryable")
+            raise JobNotRetryable()
         return await self._clone(access, job)
 
-    async def play(self, access: Access, job_id: int) -> Job:
+    async def play(self, access: Access, job_id: int) -> JobView:
         job = await self.get(access, job_id)
         access.require_developer()
         if not is_playable(job):
-            raise BadRequest("Unplayable Job")
+            raise UnplayableJob()
         if job.status in COMPLETE:
             return await self._clone(access, job)  # replaying a finished manual job retries it
         user = access.principal.user
-        await self._store.update_job(
+        await self._jobs.update_job(
             job.id,
             {"status": "pending", "queued_at": self._clock(), "user_id": user.id if user else None},
         )
         return await self._reload(job)
 
-    async def erase(self, access: Access, job_id: int) -> Job:
+    async def erase(self, access: Access, job_id: int) -> JobView:
         job = await self.get(access, job_id)
         if not access.may_erase(job):
             raise InvalidJobState()
         if not is_erasable(job):
-            raise InvalidJobState("Job is not erasable!")
+            raise JobNotErasable()
         if self._artifacts is not None:
             await self._artifacts.erase_job_artifacts(job)
-        await self._store.delete_trace(job.id)
-        await self._store.update_job(job.id, {"erased_at": self._clock()})
+        await self._traces.delete_trace(job.id)
+        await self._jobs.update_job(job.id, {"erased_at": self._clock()})
         return await self._reload(job)
 
-    async def _clone(self, access: Access, job: Job) -> Job:
+    # -- what the job's runner reports ---------------------------------------------------------
+
+    async def finish(self, job: Job, state: str, failure_reason: str | None) -> None:
+        """The runner's final state (one of FINISHED) for its running job."""
+        changes: dict[str, object] = {"status": state, "finished_at": self._clock()}
+        if state == "failed":
+            changes["failure_reason"] = failure_reason or "unknown_failure"
+        await self._jobs.update_job(job.id, changes)
+
+    async def append_trace(self, job: Job, start: int | None, data: bytes) -> int:
+        """Appends a piece of the job's log at `start` (None: at its end); returns the new
+        size. TraceOffsetMismatch (with the current size) when `start` is not the end."""
+        if start is None:
+            start = len(await self._traces.trace(job.id) or b"")
+        return await self._traces.append_trace(job.id, start, data)
+
+    async def _clone(self, access: Access, job: Job) -> JobView:
         user = access.principal.user
         now = self._clock()
-        new_id = await self._store.retry_job(
+        new_id = await self._jobs.retry_job(
             job.id,
             NewJob(
                 project_id=job.project_id,
@@ -192,13 +254,7 @@ class JobService:
                 created_at=now,
             ),
         )
-        new_job = await self._store.job(job.project_id, new_id)
-        if new_job is None:
-            raise JobNotFound()
-        return new_job
+        return await self.view(await load_job(self._jobs, job.project_id, new_id))
 
-    async def _reload(self, job: Job) -> Job:
-        fresh = await self._store.job(job.project_id, job.id)
-        if fresh is None:
-            raise JobNotFound()
-        return fresh
+    async def _reload(self, job: Job) -> JobView:
+        return await self.view(await load_job(self._jobs, job.project_id, job.id, job.kind))

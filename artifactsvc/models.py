@@ -143,3 +143,24 @@ class Job:
     pipeline: Pipeline | None = None
     user: User | None = None
     artifacts: tuple[Artifact, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as the API shows it: with the artifacts every read may still see (unexpired, or
+    kept by the keep-latest lock), which may be fewer than `job.artifacts`."""
+
+    job: Job
+    live: tuple[Artifact, ...]
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Which jobs a list endpoint wants. `before_id` drives keyset pagination."""
+
+    project_id: int
+    pipeline_id: int | None = None
+    statuses: tuple[str, ...] = ()
+    kind: str = "build"
+    include_retried: bool = True
+    before_id: int | None = None

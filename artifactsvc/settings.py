@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from artifactsvc.durations import parse_duration
 from artifactsvc.errors import ConfigError
-from artifactsvc.expiry import parse_duration
 
 PREFIX = "ARTIFACTSVC_"
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$")

@@ -1,4 +1,13 @@
-"""Builds the service graph from settings, for the app and the CLI alike."""
+"""Builds the service graph from settings, for the app and the CLI alike.
+
+AuthService       identities, projects                      auth.py
+JobService        jobs, traces, projects; artifact hooks    jobs.py
+ArtifactService   artifacts, jobs; objects; auth            artifacts.py
+UploadService     artifacts; objects; zip pool              uploads.py
+FileService       artifact lookups; archive index; objects  files.py
+Housekeeping      artifacts; objects                        housekeeping.py
+HealthService     the metadata store and objects            health.py
+"""
 
 from __future__ import annotations
 
@@ -7,12 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from artifactsvc.artifacts import ArtifactService
-from artifactsvc.extract import ArchiveFiles
+from artifactsvc.auth import AuthService
+from artifactsvc.files import FileService
+from artifactsvc.health import HealthService
+from artifactsvc.housekeeping import Housekeeping
+from artifactsvc.indexing import ArchiveIndex
 from artifactsvc.jobs import JobService
 from artifactsvc.metadata import MetadataStore, open_metadata_store
 from artifactsvc.objects import ObjectStore, open_object_store
 from artifactsvc.objects.instrumented import InstrumentedObjectStore
 from artifactsvc.settings import Settings
+from artifactsvc.uploads import UploadService
 
 # Storage threads block on network reads; zip threads on storage and zlib. Sized on purpose
 # and kept apart, so a burst of downloads cannot starve the index builders or vice versa.
@@ -24,9 +38,13 @@ ZIP_THREADS = 8
 class Runtime:
     store: MetadataStore
     objects: ObjectStore
+    auth: AuthService
     jobs: JobService
     artifacts: ArtifactService
-    files: ArchiveFiles
+    uploads: UploadService
+    files: FileService
+    housekeeping: Housekeeping
+    health: HealthService
     storage_executor: ThreadPoolExecutor
     zip_executor: ThreadPoolExecutor
     owns_store: bool
@@ -61,21 +79,24 @@ def build_runtime(
     )
     if count_storage is not None:
         blobs = InstrumentedObjectStore(blobs, count_storage)
+    keep_latest = settings.keep_latest_artifacts
+    auth = AuthService(metadata.identities, metadata.projects)
     artifacts = ArtifactService(
-        metadata,
-        blobs,
-        executor=zip_executor,
-        max_size=settings.max_artifact_size,
-        keep_latest=settings.keep_latest_artifacts,
+        metadata.artifacts, metadata.jobs, blobs, auth, keep_latest=keep_latest
     )
-    jobs = JobService(metadata, artifacts=artifacts)
-    files = ArchiveFiles(metadata, blobs, zip_executor)
+    index = ArchiveIndex(metadata.artifacts, blobs, zip_executor)
     return Runtime(
         store=metadata,
         objects=blobs,
-        jobs=jobs,
+        auth=auth,
+        jobs=JobService(metadata.jobs, metadata.traces, metadata.projects, artifacts=artifacts),
         artifacts=artifacts,
-        files=files,
+        uploads=UploadService(
+            metadata.artifacts, blobs, executor=zip_executor, max_size=settings.max_artifact_size
+        ),
+        files=FileService(artifacts, index, blobs, zip_executor),
+        housekeeping=Housekeeping(metadata.artifacts, blobs, keep_latest=keep_latest),
+        health=HealthService(metadata, blobs),
         storage_executor=storage_executor,
         zip_executor=zip_executor,
         owns_store=store is None,

@@ -11,7 +11,7 @@ import pytest
 from artifactsvc.auth import hash_token
 from artifactsvc.errors import Conflict
 from artifactsvc.metadata import ImportBatch, JobQuery, NewJob, open_metadata_store
-from artifactsvc.models import utcnow
+from artifactsvc.models import Job, Project, User, utcnow
 from tests.support import run
 from tests.worlds import job, pipeline, project, user
 
@@ -43,10 +43,10 @@ def test_concurrent_retries_get_distinct_new_ids(seeded: str) -> None:
         store = open_metadata_store(seeded)
         try:
             new_ids = await asyncio.gather(
-                *(store.retry_job(n, new_job(f"retry-{n}")) for n in range(1, 21))
+                *(store.jobs.retry_job(n, new_job(f"retry-{n}")) for n in range(1, 21))
             )
             query = JobQuery(project_id=1, include_retried=False)
-            current = [j.id for j in await store.jobs(query, 0, 100)]
+            current = [j.id for j in await store.jobs.jobs(query, 0, 100)]
             return list(new_ids), current
         finally:
             store.close()
@@ -59,26 +59,27 @@ def test_concurrent_retries_get_distinct_new_ids(seeded: str) -> None:
 
 def test_an_import_batch_is_all_or_nothing(seeded: str) -> None:
     batch = ImportBatch(
-        users=[{"id": 9, "username": "late", "name": "Late", "email": "", "admin": False,
-                "state": "active", "created_at": None}],
-        projects=[{"id": 9, "path_with_namespace": "late/project", "name": "project",
-                   "visibility": "public", "description": None, "default_branch": "main",
-                   "created_at": None}],
+        users=[User(id=9, username="late", name="Late", email="", admin=False, state="active",
+                    created_at=None)],
+        projects=[Project(id=9, path_with_namespace="late/project", name="project",
+                          visibility="public", description=None, default_branch="main",
+                          created_at=None)],
         # the last row reuses a stored job's token: the whole batch must roll back
-        jobs=[{"id": 99, "project_id": 1, "pipeline_id": 1, "name": "clash", "stage": "test",
-               "status": "success", "kind": "build", "when_": "on_success",
-               "allow_failure": False, "user_id": None, "token_hash": hash_token("job-1"),
-               "coverage": None, "tag_list": "[]", "failure_reason": None, "created_at": None,
-               "queued_at": None, "started_at": None, "finished_at": None, "erased_at": None,
-               "retried": False, "downstream_pipeline_id": None, "runner_json": None}],
+        jobs=[Job(id=99, project_id=1, pipeline_id=1, name="clash", stage="test",
+                  status="success", kind="build", when="on_success", allow_failure=False,
+                  user_id=None, coverage=None, tag_list=(), failure_reason=None,
+                  created_at=None, queued_at=None, started_at=None, finished_at=None,
+                  erased_at=None, retried=False, downstream_pipeline_id=None, runner=None)],
+        job_tokens={99: hash_token("job-1")},
     )  # fmt: skip
 
     async def go() -> tuple[Any, Any, Any]:
         store = open_metadata_store(seeded)
         try:
             with pytest.raises(Conflict) as raised:
-                await store.import_batch(batch)
-            return raised.value, await store.user_by_username("late"), await store.project(9)
+                await store.imports.import_batch(batch)
+            late = await store.identities.user_by_username("late")
+            return raised.value, late, await store.projects.project(9)
         finally:
             store.close()
 
@@ -93,10 +94,10 @@ def test_tokens_resolve_by_digest_only(seeded: str) -> None:
         store = open_metadata_store(seeded)
         try:
             return (
-                await store.user_by_token_hash(hash_token("glpat-root")),
-                await store.user_by_token_hash("glpat-root"),
-                await store.job_by_token_hash(hash_token("job-7")),
-                await store.job_by_token_hash(hash_token("job-999")),
+                await store.identities.user_by_token_hash(hash_token("glpat-root")),
+                await store.identities.user_by_token_hash("glpat-root"),
+                await store.identities.job_by_token_hash(hash_token("job-7")),
+                await store.identities.job_by_token_hash(hash_token("job-999")),
             )
         finally:
             store.close()
@@ -115,7 +116,7 @@ def test_migrate_is_idempotent_and_safe_to_race(seeded: str) -> None:
         try:
             await asyncio.gather(*(store.migrate() for store in stores))
             await stores[0].migrate()
-            return await stores[0].count_jobs(JobQuery(project_id=1))
+            return await stores[0].jobs.count_jobs(JobQuery(project_id=1))
         finally:
             for store in stores:
                 store.close()

@@ -8,30 +8,31 @@ from typing import Any
 
 from starlette.requests import Request
 
+from artifactsvc.api.errors import BadRequest, PayloadTooLarge
 from artifactsvc.api.render import Renderer
 from artifactsvc.artifacts import ArtifactService
-from artifactsvc.auth import Access, Credentials, Principal, authenticate, require_authenticated
-from artifactsvc.auth import resolve_access as _resolve_access
-from artifactsvc.errors import BadRequest, PayloadTooLarge
-from artifactsvc.extract import ArchiveFiles
+from artifactsvc.auth import Access, AuthService, Credentials, Principal, require_authenticated
+from artifactsvc.files import FileService
+from artifactsvc.health import HealthService
 from artifactsvc.jobs import JobService
-from artifactsvc.metadata import MetadataStore
-from artifactsvc.objects import ObjectStore
 from artifactsvc.settings import Settings
+from artifactsvc.uploads import UploadService
 
 MAX_JSON_BODY = 1024 * 1024
 
 
 @dataclass
 class Services:
-    """Everything `create_app` builds; handlers reach it through `request.app.state`."""
+    """The services `create_app` builds, as handlers reach them (`request.app.state`).
+    No store here: handlers go through a service for every read and write."""
 
     settings: Settings
-    store: MetadataStore
-    objects: ObjectStore
+    auth: AuthService
     jobs: JobService
     artifacts: ArtifactService
-    files: ArchiveFiles
+    uploads: UploadService
+    files: FileService
+    health: HealthService
     render: Renderer
 
 
@@ -53,10 +54,21 @@ def credentials(request: Request) -> Credentials:
     return Credentials(user_token=user_token or None, job_token=job_token or None)
 
 
+def runner_token(request: Request, form_fields: dict[str, str] | None = None) -> str | None:
+    """Where runner endpoints find a job token: header, query (`token`, `job_token`) or a
+    form field named `token`."""
+    return (
+        request.headers.get("job-token")
+        or request.query_params.get("token")
+        or request.query_params.get("job_token")
+        or (form_fields or {}).get("token")
+    )
+
+
 async def principal(request: Request) -> Principal:
     cached: Principal | None = request.scope.get("artifactsvc.principal")
     if cached is None:
-        cached = await authenticate(services(request).store, credentials(request))
+        cached = await services(request).auth.authenticate(credentials(request))
         request.scope["artifactsvc.principal"] = cached
     return cached
 
@@ -66,7 +78,7 @@ async def project_access(request: Request, *, authenticated: bool = True) -> Acc
     caller = await principal(request)
     if authenticated:
         require_authenticated(caller)
-    return await _resolve_access(services(request).store, caller, request.path_params["id"])
+    return await services(request).auth.project_access(caller, request.path_params["id"])
 
 
 async def json_body(request: Request) -> dict[str, Any]:

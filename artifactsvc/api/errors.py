@@ -1,8 +1,16 @@
-"""The one table from domain error to HTTP status and GitLab's JSON body.
+"""The one table from error to HTTP status and GitLab's JSON body.
 
-Domain errors (artifactsvc.errors) know nothing of HTTP; this module is the only place that
-turns them into responses. Bodies mirror GitLab's, because clients match on them:
-`{"message": "404 Project Not Found"}`, `{"error": "scope does not have a valid value"}`.
+Domain errors (artifactsvc.errors) know nothing of HTTP; the few errors only the edge can
+make (a malformed parameter, a body too large, a Range that does not fit) are defined here.
+This module is the only place that turns either into a response, and the only one that
+knows statuses, GitLab's messages and parameter names. Bodies mirror GitLab's, because
+clients match on them: `{"message": "404 Project Not Found"}`,
+`{"error": "scope does not have a valid value"}`.
+
+    ApiError                  input the edge refuses before any service runs
+    ├── BadRequest            a malformed parameter (`field` set) or body
+    ├── PayloadTooLarge       a body over its limit
+    └── RangeNotSatisfiable   a Range header that does not fit the representation
 """
 
 from __future__ import annotations
@@ -17,8 +25,32 @@ from artifactsvc import errors
 
 log = logging.getLogger("artifactsvc.errors")
 
-# Looked up along the exception's MRO: the most specific class wins.
-TABLE: dict[type[errors.ArtifactsvcError], tuple[int, str]] = {
+
+class ApiError(Exception):
+    pass
+
+
+class BadRequest(ApiError):
+    """`field` set: GitLab's parameter-validation shape, `{"error": "<field> <message>"}`."""
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PayloadTooLarge(ApiError):
+    pass
+
+
+class RangeNotSatisfiable(ApiError):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"range not satisfiable for size {size}")
+        self.size = size
+
+
+# Looked up along the exception's MRO: the most specific class wins. A detail the error
+# carries is appended to 400 and 403 messages ("400 Bad request - damaged zip archive: ...").
+MESSAGES: dict[type[Exception], tuple[int, str]] = {
     errors.ProjectNotFound: (404, "404 Project Not Found"),
     errors.JobNotFound: (404, "404 Not found"),
     errors.PipelineNotFound: (404, "404 Not found"),
@@ -27,11 +59,18 @@ TABLE: dict[type[errors.ArtifactsvcError], tuple[int, str]] = {
     errors.NotFound: (404, "404 Not Found"),
     errors.Unauthenticated: (401, "401 Unauthorized"),
     errors.InvalidToken: (401, "401 Unauthorized"),
+    errors.JobNotRetryable: (403, "403 Forbidden - Job is not retryable"),
+    errors.JobNotErasable: (403, "403 Forbidden - Job is not erasable!"),
     errors.Forbidden: (403, "403 Forbidden"),
-    errors.BadRequest: (400, "400 Bad request"),
+    errors.AlreadyUploaded: (400, "400 Bad request - Already uploaded"),
+    errors.UnplayableJob: (400, "400 Bad request - Unplayable Job"),
+    errors.InvalidInput: (400, "400 Bad request"),
+    BadRequest: (400, "400 Bad request"),
     errors.Conflict: (409, "409 Conflict"),
-    errors.PayloadTooLarge: (413, "413 Request Entity Too Large"),
-    errors.RangeNotSatisfiable: (416, "416 Range Not Satisfiable"),
+    errors.ArtifactTooLarge: (413, "413 Request Entity Too Large"),
+    PayloadTooLarge: (413, "413 Request Entity Too Large"),
+    errors.MemberRangeOutside: (416, "416 Range Not Satisfiable"),
+    RangeNotSatisfiable: (416, "416 Range Not Satisfiable"),
     errors.StorageUnavailable: (503, "503 Service Unavailable"),
     errors.MetadataUnavailable: (503, "503 Service Unavailable"),
     errors.ObjectChanged: (503, "503 Service Unavailable"),
@@ -39,16 +78,28 @@ TABLE: dict[type[errors.ArtifactsvcError], tuple[int, str]] = {
     errors.CorruptArchive: (500, "500 Internal Server Error"),
 }
 
+# Domain errors GitLab reports as a parameter that failed validation: `{"error": "<p> <text>"}`.
+PARAMETERS: dict[type[Exception], tuple[str, str]] = {
+    errors.UnknownArtifactType: ("artifact_type", "is invalid"),
+    errors.UnknownArtifactFormat: ("artifact_format", "is invalid"),
+    errors.ArtifactFormatMismatch: ("artifact_format", "does not match artifact_type"),
+    errors.MissingJobName: ("job", "is missing"),
+    errors.ListingTooLarge: ("page", "is too large; list a subfolder instead"),
+}
 
-def status_and_body(error: errors.ArtifactsvcError) -> tuple[int, dict[str, str]]:
+
+def status_and_body(error: Exception) -> tuple[int, dict[str, str]]:
     for cls in type(error).__mro__:
-        if cls in TABLE:
-            status, message = TABLE[cls]
+        if cls in PARAMETERS:
+            field, text = PARAMETERS[cls]
+            return 400, {"error": f"{field} {text}"}
+        if cls in MESSAGES:
+            status, message = MESSAGES[cls]
             break
     else:
         return 500, {"message": "500 Internal Server Error"}
     detail = str(error)
-    if isinstance(error, errors.BadRequest) and error.field is not None:
+    if isinstance(error, BadRequest) and error.field is not None:
         return status, {"error": f"{error.field} {detail}"}
     if detail and status in (400, 403):
         message = f"{message} - {detail}"
@@ -56,12 +107,11 @@ def status_and_body(error: errors.ArtifactsvcError) -> tuple[int, dict[str, str]
 
 
 async def domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, errors.ArtifactsvcError)
     status, body = status_and_body(exc)
     if status >= 500:
         log.error("%s %s failed: %r", request.method, request.url.path, exc, exc_info=exc)
     headers: dict[str, str] = {}
-    if isinstance(exc, errors.RangeNotSatisfiable):
+    if isinstance(exc, RangeNotSatisfiable | errors.MemberRangeOutside):
         headers["Content-Range"] = f"bytes */{exc.size}"
         headers["Range"] = f"0-{exc.size}"
     return JSONResponse(body, status_code=status, headers=headers)
@@ -80,8 +130,3 @@ async def http_error(request: Request, exc: Exception) -> Response:
         status_code=exc.status_code,
         headers=dict(exc.headers or {}),
     )
-
-
-async def unexpected_error(request: Request, exc: Exception) -> Response:
-    log.error("%s %s crashed", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"message": "500 Internal Server Error"}, status_code=500)

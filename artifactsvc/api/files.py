@@ -1,8 +1,8 @@
 """Single files out of archives (CONTRACT sections 5 and 8), listings and folder zips.
 
 The by-ref routes share one raw prefix, `jobs/artifacts/<rest>`, because a ref may hold `/`
-(and even `raw`): `<rest>` is split at each `/raw/` in turn and the first split whose ref has
-a matching job wins; `<ref>/download` is the archive route.
+(and even `raw`): `<rest>` is read at each `/raw/` in turn, and as `<ref>/download`; the
+file service takes the first reading whose ref has a matching job.
 """
 
 from __future__ import annotations
@@ -12,44 +12,37 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from artifactsvc.api import artifacts as artifacts_api
 from artifactsvc.api.context import project_access, services
-from artifactsvc.api.downloads import prime, primed
+from artifactsvc.api.downloads import prime, primed, serve_download
+from artifactsvc.api.headers import content_disposition, http_date, quoted
 from artifactsvc.api.mime import SNIFF_BYTES, by_extension, sniff
 from artifactsvc.api.pagination import offset_headers, offset_page
-from artifactsvc.api.params import boolean, strict_text
-from artifactsvc.api.ranges import http_date, not_modified, quoted, requested_range
+from artifactsvc.api.params import boolean, path_id, strict_text
+from artifactsvc.api.ranges import not_modified, requested_range
 from artifactsvc.api.routing import RawRoute, decode_segment, route
-from artifactsvc.auth import Access
-from artifactsvc.errors import ArtifactNotFound, NotFound
-from artifactsvc.extract import ArchiveFiles, TreeEntry
-from artifactsvc.models import Artifact, format_time
-from artifactsvc.objects.port import content_disposition
+from artifactsvc.errors import NotFound
+from artifactsvc.files import MemberFile, RefTarget
+from artifactsvc.listing import TreeEntry
+from artifactsvc.models import format_time
 from artifactsvc.paths import basename, validate_artifact_path, validate_directory
 from artifactsvc.ziprange import Entry
 
 PREFIX = "/api/v4/projects/{id}"
 
 
-def archive_files(request: Request) -> ArchiveFiles:
-    return services(request).files
-
-
-async def serve_file(request: Request, artifact: Artifact, path: str, *, sniffed: bool) -> Response:
-    files = archive_files(request)
-    entry = await files.find(artifact, path)
-    etag = f"{artifact.etag}-{entry.local_header_offset:x}"
+async def serve_file(request: Request, member: MemberFile, *, sniffed: bool) -> Response:
+    etag = member.etag
     headers = {
-        "Content-Disposition": content_disposition(basename(path)),
+        "Content-Disposition": content_disposition(member.name),
         "ETag": quoted(etag),
         "Accept-Ranges": "bytes",
     }
-    if artifact.created_at is not None:
-        headers["Last-Modified"] = http_date(artifact.created_at)
+    if member.modified is not None:
+        headers["Last-Modified"] = http_date(member.modified)
     if not_modified(request.headers, etag):
         return Response(status_code=304, headers={"ETag": headers["ETag"]})
-    size = entry.uncompressed_size
-    byte_range = requested_range(request.headers, size, etag, artifact.created_at)
+    size = member.size
+    byte_range = requested_range(request.headers, size, etag, member.modified)
     offset, length, status = 0, size, 200
     if byte_range is not None:
         offset, length, status = byte_range.start, byte_range.length, 206
@@ -60,75 +53,63 @@ async def serve_file(request: Request, artifact: Artifact, path: str, *, sniffed
     if sniffed and not (streams and whole_head):
         # The type must not depend on which bytes this response carries (HEAD, a range,
         # a short file): sniff the member's own first bytes.
-        headers["Content-Type"] = sniff(await _member_head(files, artifact, entry))
+        headers["Content-Type"] = sniff(await member.head(SNIFF_BYTES))
     if not streams:
-        headers.setdefault("Content-Type", by_extension(path))
+        headers.setdefault("Content-Type", by_extension(member.path))
         return Response(status_code=status, headers=headers)
-    head, body = await prime(files.read(artifact, entry, offset, length))
-    headers.setdefault("Content-Type", sniff(head) if sniffed else by_extension(path))
+    head, body = await prime(member.read(offset, length))
+    headers.setdefault("Content-Type", sniff(head) if sniffed else by_extension(member.path))
     return StreamingResponse(body, status_code=status, headers=headers)
-
-
-async def _member_head(files: ArchiveFiles, artifact: Artifact, entry: Entry) -> bytes:
-    """The first bytes of the member, as many as sniffing looks at."""
-    length = min(SNIFF_BYTES, entry.uncompressed_size)
-    if length == 0:
-        return b""
-    return b"".join([chunk async for chunk in files.read(artifact, entry, 0, length)])
 
 
 async def file_by_job(request: Request) -> Response:
     path = validate_artifact_path(request.path_params["artifact_path"])
     access = await project_access(request, authenticated=False)
-    job = await artifacts_api.readable_job(request, access)
-    artifact = await artifacts_api.artifact_service(request).archive(job)
-    return await serve_file(request, artifact, path, sniffed=False)
+    access.require_read_artifacts()
+    job_id = path_id(request.path_params["job_id"], kind="job_id")
+    member = await services(request).files.file(access, job_id, path)
+    return await serve_file(request, member, sniffed=False)
 
 
 async def by_ref(request: Request) -> Response:
-    """`<ref>/download` or `<ref>/raw/<path>`, trying each possible split of `<rest>`."""
-    raw_rest: str = request.scope["raw_path_params"]["rest"]
+    """`<ref>/download` or `<ref>/raw/<path>`, trying each possible reading of `<rest>`."""
     access = await project_access(request, authenticated=False)
-    candidates = _raw_splits(raw_rest)
-    if raw_rest.endswith("/download"):
-        download_ref = raw_rest[: -len("/download")]
-        candidates.append((download_ref, None))
-    if not candidates:
+    targets = ref_targets(request.scope["raw_path_params"]["rest"])
+    if not targets:
         raise NotFound()
-    last_error: Exception = ArtifactNotFound()
-    for raw_ref, raw_path in candidates:
-        request.path_params["ref_name"] = decode_segment(raw_ref)
-        if raw_path is None:
-            try:
-                return await artifacts_api.download_by_ref_access(request, access)
-            except ArtifactNotFound as error:
-                last_error = error
-                continue
-        path = validate_artifact_path(decode_segment(raw_path))
-        try:
-            job = await artifacts_api.ref_job(request, access)
-        except ArtifactNotFound as error:
-            last_error = error
-            continue
-        artifact = await artifacts_api.artifact_service(request).archive(job)
-        return await serve_file(request, artifact, path, sniffed=True)
-    raise last_error
+    svc = services(request)
+    found = await svc.files.by_ref(
+        access,
+        targets,
+        request.query_params.get("job"),
+        recent=boolean(request.query_params, "search_recent_successful_pipelines"),
+    )
+    if isinstance(found, MemberFile):
+        return await serve_file(request, found, sniffed=True)
+    return await serve_download(request, found, redirect=svc.settings.download_mode == "redirect")
 
 
-def _raw_splits(raw_rest: str) -> list[tuple[str, str | None]]:
-    splits: list[tuple[str, str | None]] = []
+def ref_targets(raw_rest: str) -> list[RefTarget]:
+    """Every reading of `<ref>/raw/<path>` (split at each `/raw/`), then `<ref>/download`.
+
+    Each part is percent-decoded once; paths are validated here, at the edge (a path that is
+    invalid in one reading is invalid in every earlier one, so this refuses exactly what
+    trying them in turn would)."""
+    targets: list[RefTarget] = []
     start = 0
     while (at := raw_rest.find("/raw/", start)) != -1:
         if at > 0:
-            splits.append((raw_rest[:at], raw_rest[at + len("/raw/") :]))
+            raw_path = raw_rest[at + len("/raw/") :]
+            targets.append(
+                RefTarget(
+                    decode_segment(raw_rest[:at]),
+                    validate_artifact_path(decode_segment(raw_path)),
+                )
+            )
         start = at + 1
-    return splits
-
-
-async def _tree_artifact(request: Request) -> tuple[Access, Artifact]:
-    access = await project_access(request, authenticated=False)
-    job = await artifacts_api.readable_job(request, access)
-    return access, await artifacts_api.artifact_service(request).archive(job)
+    if raw_rest.endswith("/download"):
+        targets.append(RefTarget(decode_segment(raw_rest[: -len("/download")]), None))
+    return targets
 
 
 def _entry_json(item: TreeEntry) -> dict[str, object]:
@@ -153,19 +134,24 @@ async def tree(request: Request) -> Response:
     folder = validate_directory(strict_text(request.scope["query_string"], "path"))
     recursive = boolean(request.query_params, "recursive")
     page = offset_page(request)
-    _, artifact = await _tree_artifact(request)
-    found = await archive_files(request).tree(
-        artifact, folder, recursive=recursive, offset=page.offset, limit=page.per_page
+    access = await project_access(request, authenticated=False)
+    access.require_read_artifacts()
+    job_id = path_id(request.path_params["job_id"], kind="job_id")
+    svc = services(request)
+    found = await svc.files.tree(
+        access, job_id, folder, recursive=recursive, offset=page.offset, limit=page.per_page
     )
-    headers = offset_headers(request, services(request).settings.external_url, page, found.total)
+    headers = offset_headers(request, svc.settings.external_url, page, found.total)
     return JSONResponse([_entry_json(item) for item in found.entries], headers=headers)
 
 
 async def tree_archive(request: Request) -> Response:
     folder = validate_directory(strict_text(request.scope["query_string"], "path"))
-    _, artifact = await _tree_artifact(request)
+    access = await project_access(request, authenticated=False)
+    access.require_read_artifacts()
+    job_id = path_id(request.path_params["job_id"], kind="job_id")
     name = f"{basename(folder) or 'artifacts'}.zip"
-    body = await primed(archive_files(request).folder_zip(artifact, folder))
+    body = await primed(await services(request).files.folder_zip(access, job_id, folder))
     return StreamingResponse(
         body,
         headers={

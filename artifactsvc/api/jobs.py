@@ -13,19 +13,11 @@ from artifactsvc.api.pagination import (
     offset_page,
 )
 from artifactsvc.api.params import boolean, path_id, scopes
-from artifactsvc.api.render import Json
 from artifactsvc.api.routing import RawRoute, route
 from artifactsvc.auth import Access
-from artifactsvc.metadata import JobQuery
-from artifactsvc.models import Job
+from artifactsvc.models import JobQuery
 
 PREFIX = "/api/v4/projects/{id}"
-
-
-async def _job_json(request: Request, access: Access, job: Job) -> Json:
-    svc = services(request)
-    live = await svc.jobs.live_artifacts(job)
-    return svc.render.job(job, access.project, live)
 
 
 async def list_project_jobs(request: Request) -> Response:
@@ -56,17 +48,17 @@ async def list_pipeline_bridges(request: Request) -> Response:
         include_retried=False,
     )
     page = offset_page(request)
-    result = await svc.jobs.list_jobs(access, query, page.offset, page.per_page)
-    body = []
-    for bridge in result.jobs:
-        downstream = await svc.jobs.downstream(bridge)
-        rendered = (
-            svc.render.downstream(downstream[0], downstream[1]) if downstream is not None else None
+    found = await svc.jobs.bridges(access, query, page.offset, page.per_page)
+    body = [
+        svc.render.bridge(
+            bridge,
+            access.project,
+            svc.render.downstream(down.pipeline, down.project_path) if down else None,
         )
-        body.append(svc.render.bridge(bridge, access.project, rendered))
-    total = result.total or 0
+        for bridge, down in found.bridges
+    ]
     return JSONResponse(
-        body, headers=offset_headers(request, svc.settings.external_url, page, total)
+        body, headers=offset_headers(request, svc.settings.external_url, page, found.total)
     )
 
 
@@ -78,28 +70,28 @@ async def _list(request: Request, access: Access, query: JobQuery) -> Response:
         query = JobQuery(
             project_id=query.project_id, statuses=query.statuses, before_id=keyset.before_id
         )
+        # One more than a page: whether a next page exists, without counting.
         result = await svc.jobs.list_jobs(access, query, 0, keyset.per_page + 1)
-        jobs = result.jobs[: keyset.per_page]
-        body = [await _job_json(request, access, job) for job in jobs]
+        shown = result.jobs[: keyset.per_page]
+        body = [svc.render.job(view, access.project) for view in shown]
         has_more = len(result.jobs) > keyset.per_page
-        headers = keyset_headers(request, external, keyset, [j.id for j in jobs], has_more)
+        ids = [view.job.id for view in shown]
+        headers = keyset_headers(request, external, keyset, ids, has_more)
         return JSONResponse(body, headers=headers)
     page = offset_page(request)
-    if page.beyond_any_data:
-        # Same checks (permission, pipeline) and count, without an offset that overflows.
-        counted = await svc.jobs.list_jobs(access, query, 0, 0)
-        headers = offset_headers(request, external, page, counted.total or 0)
-        return JSONResponse([], headers=headers)
-    result = await svc.jobs.list_jobs(access, query, page.offset, page.per_page)
-    body = [await _job_json(request, access, job) for job in result.jobs]
+    # Past any data: the same checks (permission, pipeline) and count, but no offset that
+    # could overflow the query.
+    offset, limit = (0, 0) if page.beyond_any_data else (page.offset, page.per_page)
+    result = await svc.jobs.list_jobs(access, query, offset, limit)
+    body = [svc.render.job(view, access.project) for view in result.jobs]
     return JSONResponse(body, headers=offset_headers(request, external, page, result.total or 0))
 
 
 async def get_job(request: Request) -> Response:
     access = await project_access(request)
     job_id = path_id(request.path_params["job_id"], kind="job_id")
-    job = await services(request).jobs.get(access, job_id)
-    return JSONResponse(await _job_json(request, access, job))
+    svc = services(request)
+    return JSONResponse(svc.render.job(await svc.jobs.show(access, job_id), access.project))
 
 
 async def get_trace(request: Request) -> Response:
@@ -117,15 +109,15 @@ async def _transition(request: Request, action: str, status_code: int) -> Respon
     access = await project_access(request)
     job_id = path_id(request.path_params["job_id"], kind="job_id")
     await json_body(request)
-    jobs = services(request).jobs
+    svc = services(request)
     transitions = {
-        "cancel": jobs.cancel,
-        "retry": jobs.retry,
-        "erase": jobs.erase,
-        "play": jobs.play,
+        "cancel": svc.jobs.cancel,
+        "retry": svc.jobs.retry,
+        "erase": svc.jobs.erase,
+        "play": svc.jobs.play,
     }
-    job = await transitions[action](access, job_id)
-    return JSONResponse(await _job_json(request, access, job), status_code=status_code)
+    shown = await transitions[action](access, job_id)
+    return JSONResponse(svc.render.job(shown, access.project), status_code=status_code)
 
 
 async def cancel(request: Request) -> Response:

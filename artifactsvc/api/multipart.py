@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from artifactsvc.errors import BadRequest
+from artifactsvc.api.errors import BadRequest
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 32

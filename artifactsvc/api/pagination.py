@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 
+from artifactsvc.api.errors import BadRequest
 from artifactsvc.api.params import positive_int
 from artifactsvc.api.routing import raw_path
-from artifactsvc.errors import BadRequest
 
 MAX_PER_PAGE = 100
 # Past this offset no table here has rows; skip the query instead of overflowing it.

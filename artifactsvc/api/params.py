@@ -6,7 +6,8 @@ from urllib.parse import parse_qsl
 
 from starlette.datastructures import QueryParams
 
-from artifactsvc.errors import BadRequest, JobNotFound, PipelineNotFound
+from artifactsvc.api.errors import BadRequest
+from artifactsvc.errors import JobNotFound, PipelineNotFound
 from artifactsvc.models import JOB_SCOPES
 
 MAX_ID = 2**63 - 1

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import format_datetime
 
 from starlette.datastructures import Headers
 
-from artifactsvc.errors import RangeNotSatisfiable
+from artifactsvc.api.errors import RangeNotSatisfiable
+from artifactsvc.api.headers import http_date, quoted
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -21,14 +21,6 @@ class ByteRange:
 
     def content_range(self, size: int) -> str:
         return f"bytes {self.start}-{self.start + self.length - 1}/{size}"
-
-
-def quoted(etag: str) -> str:
-    return etag if etag.startswith(('"', 'W/"')) else f'"{etag}"'
-
-
-def http_date(value: datetime) -> str:
-    return format_datetime(value, usegmt=True)
 
 
 def not_modified(headers: Headers, etag: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from artifactsvc.models import Artifact, Job, Pipeline, Project, User, format_time, utcnow
+from artifactsvc.models import Job, JobView, Pipeline, Project, User, format_time, utcnow
 
 Json = dict[str, Any]
 
@@ -118,9 +118,8 @@ class Renderer:
             "project": {"ci_job_token_scope_enabled": False},
         }
 
-    def job(
-        self, job: Job, project: Project, live: list[Artifact], *, now: datetime | None = None
-    ) -> Json:
+    def job(self, view: JobView, project: Project, *, now: datetime | None = None) -> Json:
+        job, live = view.job, view.live
         body = self.job_basic(job, project, now=now)
         archive = next((a for a in live if a.file_type == "archive"), None)
         if archive is not None:

@@ -5,39 +5,20 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from artifactsvc.api.artifacts import artifact_service
-from artifactsvc.api.context import json_body, services
-from artifactsvc.api.downloads import serve_archive
+from artifactsvc.api.context import json_body, runner_token, services
+from artifactsvc.api.downloads import serve_download
+from artifactsvc.api.errors import BadRequest, PayloadTooLarge
 from artifactsvc.api.multipart import StreamingForm
 from artifactsvc.api.params import boolean, path_id
 from artifactsvc.api.routing import RawRoute, route
-from artifactsvc.artifacts import FILE_TYPES, Upload
-from artifactsvc.auth import authenticate_job, hash_token
-from artifactsvc.errors import (
-    BadRequest,
-    Forbidden,
-    InvalidToken,
-    JobNotFound,
-    PayloadTooLarge,
-    RangeNotSatisfiable,
-    Unauthenticated,
-)
-from artifactsvc.expiry import parse_duration
-from artifactsvc.models import utcnow
+from artifactsvc.durations import parse_duration
+from artifactsvc.errors import TraceOffsetMismatch
+from artifactsvc.jobs import FINISHED
+from artifactsvc.uploads import FILE_TYPES, Upload
 
 PREFIX = "/api/v4/jobs/{id}"
 MAX_TRACE_PATCH = 8 * 1024 * 1024
-FINAL_STATES = ("success", "failed", "canceled")
 MULTIPART_SLACK = 1024 * 1024  # headers and boundaries around the file part
-
-
-def _job_token(request: Request, form_fields: dict[str, str] | None = None) -> str | None:
-    return (
-        request.headers.get("job-token")
-        or request.query_params.get("token")
-        or request.query_params.get("job_token")
-        or (form_fields or {}).get("token")
-    )
 
 
 def _upload_params(values: dict[str, str], default_expire_in: int | None) -> Upload:
@@ -63,7 +44,7 @@ async def upload_artifacts(request: Request) -> Response:
     length = request.headers.get("content-length")
     form = StreamingForm(request)
     await form.until_file()
-    job = await authenticate_job(svc.store, job_id, _job_token(request, form.fields))
+    job = await svc.auth.runner_job(job_id, runner_token(request, form.fields))
     limit = svc.settings.max_artifact_size
     if length is not None and length.isdigit() and int(length) > limit + MULTIPART_SLACK:
         raise PayloadTooLarge()  # refused before a byte is stored
@@ -77,8 +58,7 @@ async def upload_artifacts(request: Request) -> Response:
 
     # Without a type before the file, a field after it may still name one (curl -F order).
     type_known = "artifact_type" in query or "artifact_type" in form.fields
-    artifacts = artifact_service(request)
-    artifact = await artifacts.upload(job, describe, form.file_chunks(), type_known=type_known)
+    artifact = await svc.uploads.upload(job, describe, form.file_chunks(), type_known=type_known)
     return JSONResponse(
         {
             "file_type": artifact.file_type,
@@ -94,31 +74,16 @@ async def download_artifacts(request: Request) -> Response:
     """A running job fetching a dependency's archive: `:id` is the dependency."""
     svc = services(request)
     job_id = path_id(request.path_params["id"], kind="job_id")
-    token = _job_token(request)
-    if not token:
-        raise Unauthenticated()
-    caller = await svc.store.job_by_token_hash(hash_token(token))
-    if caller is None or caller.status != "running":
-        raise InvalidToken()
-    target = await svc.store.job_by_id(job_id)
-    if target is None:
-        raise JobNotFound()
-    if target.project_id != caller.project_id and not await svc.store.job_token_allowed(
-        target.project_id, caller.project_id
-    ):
-        raise Forbidden()
-    artifacts = artifact_service(request)
-    archive = await artifacts.archive(target)
-    redirect = boolean(request.query_params, "direct_download") and (
-        svc.settings.storage_url.startswith("s3://")
-    )
-    return await serve_archive(request, artifacts.objects, archive, redirect=redirect)
+    caller = await svc.auth.running_job_of(runner_token(request))
+    download = await svc.artifacts.runner_download(caller, job_id)
+    redirect = boolean(request.query_params, "direct_download")
+    return await serve_download(request, download, redirect=redirect)
 
 
 async def patch_trace(request: Request) -> Response:
     svc = services(request)
     job_id = path_id(request.path_params["id"], kind="job_id")
-    job = await authenticate_job(svc.store, job_id, _job_token(request))
+    job = await svc.auth.runner_job(job_id, runner_token(request))
     content_range = request.headers.get("content-range", "")
     start_text, _, _ = content_range.removeprefix("bytes ").partition("-")
     body = bytearray()
@@ -126,16 +91,14 @@ async def patch_trace(request: Request) -> Response:
         body += chunk
         if len(body) > MAX_TRACE_PATCH:
             raise PayloadTooLarge()
+    start: int | None = None
     if content_range:
         if not start_text.isdigit():
             raise BadRequest("is invalid", field="Content-Range")
         start = int(start_text)
-    else:
-        current = await svc.store.trace(job.id)
-        start = len(current or b"")
     try:
-        size = await svc.store.append_trace(job.id, start, bytes(body))
-    except RangeNotSatisfiable as error:
+        size = await svc.jobs.append_trace(job, start, bytes(body))
+    except TraceOffsetMismatch as error:
         return Response(
             status_code=416, headers={"Range": f"0-{error.size}", "Job-Status": job.status}
         )
@@ -157,16 +120,13 @@ async def update_job(request: Request) -> Response:
         fields = {key: str(value) for key, value in (await request.form()).items()}
     else:
         fields = {key: str(value) for key, value in (await json_body(request)).items()}
-    job = await authenticate_job(svc.store, job_id, fields.get("token") or _job_token(request))
+    job = await svc.auth.runner_job(job_id, fields.get("token") or runner_token(request))
     state = fields.get("state")
     if state is None or state == "running":
         return JSONResponse({"id": job.id, "status": job.status})
-    if state not in FINAL_STATES:
+    if state not in FINISHED:
         raise BadRequest("does not have a valid value", field="state")
-    changes: dict[str, object] = {"status": state, "finished_at": utcnow()}
-    if state == "failed":
-        changes["failure_reason"] = fields.get("failure_reason") or "unknown_failure"
-    await svc.store.update_job(job.id, changes)
+    await svc.jobs.finish(job, state, fields.get("failure_reason"))
     return JSONResponse({"id": job.id, "status": state})
 
 

@@ -1,12 +1,37 @@
-"""Metadata store: the port (port.py), the shared SQL (sql.py) and its two database adapters."""
+"""Metadata: the ports by role (port.py), the shared SQL (sql_*.py) and two database adapters."""
 
 from __future__ import annotations
 
 from artifactsvc.metadata.database import AsyncDatabase
-from artifactsvc.metadata.port import ImportBatch, JobQuery, MetadataStore, NewJob
-from artifactsvc.metadata.sql import SqlMetadataStore
+from artifactsvc.metadata.port import (
+    ArtifactStore,
+    IdentityStore,
+    ImportBatch,
+    ImportStore,
+    JobStore,
+    Membership,
+    MetadataStore,
+    NewJob,
+    ProjectStore,
+    TraceStore,
+)
+from artifactsvc.metadata.sql_store import SqlMetadataStore
+from artifactsvc.models import JobQuery
 
-__all__ = ["ImportBatch", "JobQuery", "MetadataStore", "NewJob", "open_metadata_store"]
+__all__ = [
+    "ArtifactStore",
+    "IdentityStore",
+    "ImportBatch",
+    "ImportStore",
+    "JobQuery",
+    "JobStore",
+    "Membership",
+    "MetadataStore",
+    "NewJob",
+    "ProjectStore",
+    "TraceStore",
+    "open_metadata_store",
+]
 
 
 def open_metadata_store(database_url: str, *, threads: int = 8) -> SqlMetadataStore:
@@ -14,10 +39,10 @@ def open_metadata_store(database_url: str, *, threads: int = 8) -> SqlMetadataSt
     if database_url.startswith("sqlite:///"):
         from artifactsvc.metadata.sqlite import SqliteDatabase, sqlite_path
 
-        sqlite = SqliteDatabase(sqlite_path(database_url))
-        return SqlMetadataStore(AsyncDatabase(sqlite, threads=threads), blob_type=sqlite.blob_type)
+        return SqlMetadataStore(
+            AsyncDatabase(SqliteDatabase(sqlite_path(database_url)), threads=threads)
+        )
     from artifactsvc.metadata.postgres import PostgresDatabase
 
     url = database_url.replace("postgres://", "postgresql://", 1)
-    postgres = PostgresDatabase(url, max_size=threads)
-    return SqlMetadataStore(AsyncDatabase(postgres, threads=threads), blob_type=postgres.blob_type)
+    return SqlMetadataStore(AsyncDatabase(PostgresDatabase(url, max_size=threads), threads=threads))

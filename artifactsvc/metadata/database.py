@@ -3,6 +3,8 @@
 `Database` runs a function with a connection on a dedicated thread pool (never on the event
 loop), inside one transaction. `Connection` is the tiny surface the queries use; both
 adapters (sqlite.py, postgres.py) provide it, translating `?` placeholders and driver errors.
+What differs between the dialects (locks, row locks, the blob type) is asked of this seam, so
+the shared SQL never tests which database it runs on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ Params = Sequence[Any]
 
 
 class Connection(Protocol):
-    dialect: str
+    row_lock: str
+    """Appended to a SELECT that must lock the rows it reads until the transaction ends
+    (" FOR UPDATE"); empty where write transactions are serialized anyway (SQLite)."""
+
+    def lock(self, name: int) -> None:
+        """Serializes the rest of this transaction against every other holding `name`."""
+        ...
 
     def fetch(self, sql: str, params: Params = ()) -> list[Row]: ...
 
@@ -30,7 +38,7 @@ class Connection(Protocol):
 
 
 class Database(Protocol):
-    dialect: str
+    blob_type: str  # the column type of byte strings in the shared schema
 
     def transaction(self, fn: Callable[[Connection], T], *, write: bool) -> T:
         """Runs `fn` in one transaction on the calling thread (blocking)."""
@@ -44,6 +52,7 @@ class AsyncDatabase:
 
     def __init__(self, database: Database, *, threads: int = 8) -> None:
         self.database = database
+        self.blob_type = database.blob_type
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="metadata")
 
     async def read(self, fn: Callable[[Connection], T]) -> T:

@@ -1,7 +1,9 @@
-"""The `MetadataStore` port: everything the services need from the metadata database.
+"""The metadata ports, one per role, and the store that composes them.
 
-Adapters: `sql.SqlMetadataStore` over SQLite (embedded default) or PostgreSQL. Every method
-is async and runs its blocking work off the event loop.
+Each service names only the parts it uses (the job service never sees tokens, the artifact
+service never sees memberships). `sql_store.SqlMetadataStore` implements every part over
+SQLite (embedded default) or PostgreSQL; every method is async and runs its blocking work
+off the event loop.
 """
 
 from __future__ import annotations
@@ -10,19 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from artifactsvc.models import Artifact, Job, Pipeline, Project, User
-
-
-@dataclass(frozen=True)
-class JobQuery:
-    """Which jobs a list endpoint wants. `before_id` drives keyset pagination."""
-
-    project_id: int
-    pipeline_id: int | None = None
-    statuses: tuple[str, ...] = ()
-    kind: str = "build"
-    include_retried: bool = True
-    before_id: int | None = None
+from artifactsvc.models import Artifact, Job, JobQuery, Pipeline, Project, User
 
 
 @dataclass(frozen=True)
@@ -43,41 +33,50 @@ class NewJob:
 
 
 @dataclass(frozen=True)
-class ImportBatch:
-    """A validated import file, ready to upsert in one transaction."""
+class Membership:
+    project_id: int
+    user_id: int
+    access_level: int
 
-    users: list[dict[str, Any]] = field(default_factory=list)
-    tokens: list[tuple[str, int]] = field(default_factory=list)
-    projects: list[dict[str, Any]] = field(default_factory=list)
-    members: list[tuple[int, int, int]] = field(default_factory=list)
-    allowlist: list[tuple[int, int]] = field(default_factory=list)
-    pipelines: list[dict[str, Any]] = field(default_factory=list)
-    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+@dataclass
+class ImportBatch:
+    """A validated import file as domain records, ready to upsert in one transaction."""
+
+    users: list[User] = field(default_factory=list)
+    tokens: list[tuple[str, int]] = field(default_factory=list)  # (token digest, user id)
+    projects: list[Project] = field(default_factory=list)
+    members: list[Membership] = field(default_factory=list)
+    allowlist: list[tuple[int, int]] = field(default_factory=list)  # (project, allowed project)
+    pipelines: list[Pipeline] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+    job_tokens: dict[int, str] = field(default_factory=dict)  # job id -> token digest
     traces: list[tuple[int, bytes]] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
 
 
-class MetadataStore(Protocol):
-    async def migrate(self) -> None: ...
-    async def ping(self) -> None: ...
-    def close(self) -> None: ...
+class IdentityStore(Protocol):
+    """Who a token belongs to, and what a user or a job's project may reach."""
 
-    # identity and access
     async def user_by_token_hash(self, token_hash: str) -> User | None: ...
     async def job_by_token_hash(self, token_hash: str) -> Job | None: ...
     async def user_by_username(self, username: str) -> User | None: ...
     async def member_level(self, project_id: int, user_id: int) -> int | None: ...
     async def job_token_allowed(self, project_id: int, source_project_id: int) -> bool: ...
 
-    # projects and pipelines
+
+class ProjectStore(Protocol):
     async def project(self, project_id: int) -> Project | None: ...
     async def project_by_path(self, path: str) -> Project | None: ...
+
+
+class JobStore(Protocol):
+    """Pipelines and their jobs (builds and bridges)."""
+
     async def pipeline(self, project_id: int, pipeline_id: int) -> Pipeline | None: ...
     async def pipeline_by_id(self, pipeline_id: int) -> Pipeline | None: ...
     async def pipelines(self, project_id: int, offset: int, limit: int) -> list[Pipeline]: ...
     async def count_pipelines(self, project_id: int) -> int: ...
-
-    # jobs
     async def job(self, project_id: int, job_id: int) -> Job | None: ...
     async def job_by_id(self, job_id: int) -> Job | None: ...
     async def jobs(self, query: JobQuery, offset: int, limit: int) -> list[Job]: ...
@@ -85,15 +84,21 @@ class MetadataStore(Protocol):
     async def update_job(self, job_id: int, changes: dict[str, Any]) -> None: ...
     async def retry_job(self, old_job_id: int, new_job: NewJob) -> int: ...
 
-    # traces
+
+class TraceStore(Protocol):
     async def trace(self, job_id: int) -> bytes | None: ...
-    async def append_trace(self, job_id: int, start: int, data: bytes) -> int: ...
+
+    async def append_trace(self, job_id: int, start: int, data: bytes) -> int:
+        """Appends at `start`, which must be the current size (else TraceOffsetMismatch);
+        returns the new size."""
+        ...
+
     async def delete_trace(self, job_id: int) -> None: ...
 
-    # import
-    async def import_batch(self, batch: ImportBatch) -> None: ...
 
-    # artifacts (see ArtifactStore below)
+class ArtifactStore(Protocol):
+    """Artifact rows, their expiry and keep-latest locks, and the ref lookup."""
+
     async def insert_artifact(self, artifact: Artifact) -> None: ...
     async def artifacts_of(self, job_id: int) -> list[Artifact]: ...
     async def delete_artifacts(self, job_id: int) -> list[Artifact]: ...
@@ -120,3 +125,28 @@ class MetadataStore(Protocol):
     async def set_artifact_index(
         self, artifact: Artifact, index_key: str, directory: bytes
     ) -> None: ...
+
+
+class ImportStore(Protocol):
+    async def import_batch(self, batch: ImportBatch) -> None: ...
+
+
+class MetadataStore(Protocol):
+    """Every part, plus the schema and the connection's life."""
+
+    @property
+    def identities(self) -> IdentityStore: ...
+    @property
+    def projects(self) -> ProjectStore: ...
+    @property
+    def jobs(self) -> JobStore: ...
+    @property
+    def traces(self) -> TraceStore: ...
+    @property
+    def artifacts(self) -> ArtifactStore: ...
+    @property
+    def imports(self) -> ImportStore: ...
+
+    async def migrate(self) -> None: ...
+    async def ping(self) -> None: ...
+    def close(self) -> None: ...

@@ -9,7 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from artifactsvc.errors import BadRequest, Conflict, MetadataUnavailable
+from artifactsvc.errors import Conflict, MetadataUnavailable, UnstorableValue
 from artifactsvc.metadata.database import Connection, Params, Row
 
 T = TypeVar("T")
@@ -21,10 +21,14 @@ def _placeholders(sql: str) -> str:
 
 
 class PostgresConnection:
-    dialect = "postgresql"
+    row_lock = " FOR UPDATE"
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self._raw = raw
+
+    def lock(self, name: int) -> None:
+        # Released at commit or rollback; replicas share it through the database.
+        self.fetch("SELECT pg_advisory_xact_lock(?)", (name,))
 
     def fetch(self, sql: str, params: Params = ()) -> list[Row]:
         with self._raw.cursor(row_factory=dict_row) as cursor:
@@ -42,7 +46,6 @@ class PostgresConnection:
 
 
 class PostgresDatabase:
-    dialect = "postgresql"
     blob_type = "BYTEA"
 
     def __init__(self, url: str, *, max_size: int = 8, timeout: float = 10.0) -> None:
@@ -63,7 +66,7 @@ class PostgresDatabase:
             raise Conflict(f"postgresql: {_first_line(error)}") from error
         except psycopg.DataError as error:
             # A value PostgreSQL cannot hold (a NUL in text, a number out of range): bad input.
-            raise BadRequest() from error
+            raise UnstorableValue() from error
         except (psycopg.OperationalError, psycopg.InterfaceError) as error:
             # PoolTimeout is an OperationalError too: no connection within the timeout.
             raise MetadataUnavailable(f"postgresql: {_first_line(error)}") from error

@@ -1,4 +1,9 @@
-"""Database rows -> domain records. Column names are the schema's (see schema.py)."""
+"""Rows <-> domain records, and the row-level helpers every query module shares.
+
+The only module besides schema.py that knows column names: reading (`user`, `job`, ...)
+turns rows into records; writing (`user_row`, `job_row`, ... and `upsert`) turns records
+into rows. Times are ISO 8601 text, booleans 0/1 (see schema.py).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from artifactsvc.metadata.database import Row
-from artifactsvc.models import Artifact, Job, Pipeline, Project, User, parse_time
+from artifactsvc.metadata.database import Connection, Row
+from artifactsvc.models import Artifact, Job, Pipeline, Project, User, format_time, parse_time
 
 JOB_SELECT = """
 SELECT j.*,
@@ -113,3 +118,133 @@ def job(row: Row, artifacts: Sequence[Artifact] = ()) -> Job:
         user=user(row, prefix="u_") if row["u_username"] is not None else None,
         artifacts=tuple(artifacts),
     )
+
+
+def jobs_with_artifacts(conn: Connection, job_rows: list[Row]) -> list[Job]:
+    """Records for rows selected with JOB_SELECT, each with its artifacts (one more query)."""
+    if not job_rows:
+        return []
+    ids = [row["id"] for row in job_rows]
+    found = conn.fetch(
+        f"SELECT * FROM artifacts WHERE job_id IN ({', '.join('?' for _ in ids)})"
+        " ORDER BY job_id, file_type",
+        ids,
+    )
+    by_job: dict[int, list[Artifact]] = {}
+    for row in found:
+        by_job.setdefault(int(row["job_id"]), []).append(artifact(row))
+    return [job(row, by_job.get(int(row["id"]), ())) for row in job_rows]
+
+
+# -- records -> rows ---------------------------------------------------------------------------
+
+
+def user_row(record: User) -> Row:
+    return {
+        "id": record.id,
+        "username": record.username,
+        "name": record.name,
+        "email": record.email,
+        "admin": record.admin,
+        "state": record.state,
+        "created_at": record.created_at,
+    }
+
+
+def project_row(record: Project) -> Row:
+    return {
+        "id": record.id,
+        "path_with_namespace": record.path_with_namespace,
+        "name": record.name,
+        "visibility": record.visibility,
+        "description": record.description,
+        "default_branch": record.default_branch,
+        "created_at": record.created_at,
+    }
+
+
+def pipeline_row(record: Pipeline) -> Row:
+    return {
+        "id": record.id,
+        "iid": record.iid,
+        "project_id": record.project_id,
+        "ref": record.ref,
+        "tag": record.tag,
+        "sha": record.sha,
+        "status": record.status,
+        "source": record.source,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "commit_json": json.dumps(record.commit) if record.commit is not None else None,
+        "user_id": record.user_id,
+    }
+
+
+def job_row(record: Job, token_hash: str | None) -> Row:
+    return {
+        "id": record.id,
+        "project_id": record.project_id,
+        "pipeline_id": record.pipeline_id,
+        "name": record.name,
+        "stage": record.stage,
+        "status": record.status,
+        "kind": record.kind,
+        "when_": record.when,
+        "allow_failure": record.allow_failure,
+        "user_id": record.user_id,
+        "token_hash": token_hash,
+        "coverage": record.coverage,
+        "tag_list": json.dumps(list(record.tag_list)),
+        "failure_reason": record.failure_reason,
+        "created_at": record.created_at,
+        "queued_at": record.queued_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "erased_at": record.erased_at,
+        "retried": record.retried,
+        "downstream_pipeline_id": record.downstream_pipeline_id,
+        "runner_json": json.dumps(record.runner) if record.runner is not None else None,
+    }
+
+
+def artifact_row(record: Artifact) -> Row:
+    return {
+        "job_id": record.job_id,
+        "file_type": record.file_type,
+        "project_id": record.project_id,
+        "file_format": record.file_format,
+        "filename": record.filename,
+        "size": record.size,
+        "object_key": record.object_key,
+        "etag": record.etag,
+        "sha256": record.sha256,
+        "expire_at": record.expire_at,
+        "created_at": record.created_at,
+        "index_key": record.index_key,
+        "index_directory": record.index_directory,
+    }
+
+
+def upsert(conn: Connection, table: str, row: Row, key: tuple[str, ...]) -> None:
+    """`INSERT ... ON CONFLICT (key) DO UPDATE`: reads the same in SQLite (3.24+) and
+    PostgreSQL."""
+    columns = list(row)
+    updates = [column for column in columns if column not in key]
+    action = (
+        "DO UPDATE SET " + ", ".join(f"{column} = excluded.{column}" for column in updates)
+        if updates
+        else "DO NOTHING"
+    )
+    conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        f" ON CONFLICT ({', '.join(key)}) {action}",
+        [db_value(value) for value in row.values()],
+    )
+
+
+def db_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if hasattr(value, "isoformat"):
+        return format_time(value)
+    return value

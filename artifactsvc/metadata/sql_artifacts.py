@@ -1,4 +1,4 @@
-"""The artifact queries of `SqlMetadataStore`: rows, expiry, locks and the ref lookup.
+"""Artifact rows: insert, delete, expiry, keep-latest locks and the ref lookup.
 
 "Locked" is GitLab's keep-latest rule: the artifacts of the newest successful pipeline of a
 ref never expire until a newer pipeline on that ref succeeds. It is computed, not stored, so
@@ -12,7 +12,6 @@ from datetime import datetime
 from artifactsvc.errors import Conflict
 from artifactsvc.metadata import rows
 from artifactsvc.metadata.database import AsyncDatabase, Connection
-from artifactsvc.metadata.sql_import import upsert_artifact
 from artifactsvc.models import Artifact, Job, format_time
 
 # True when artifact `a` (joined to its job's pipeline `p`) belongs to its ref's newest
@@ -30,8 +29,9 @@ def _live(keep_latest: bool) -> str:
     return f"(a.expire_at IS NULL OR a.expire_at > ?{lock})"
 
 
-class ArtifactQueries:
-    _db: AsyncDatabase
+class SqlArtifacts:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._db = db
 
     async def insert_artifact(self, artifact: Artifact) -> None:
         def run(conn: Connection) -> None:
@@ -41,7 +41,7 @@ class ArtifactQueries:
             )
             if taken:
                 raise Conflict(f"job {artifact.job_id} already has a {artifact.file_type}")
-            upsert_artifact(conn, artifact)
+            rows.upsert(conn, "artifacts", rows.artifact_row(artifact), ("job_id", "file_type"))
 
         await self._db.write(run)
 
@@ -98,8 +98,6 @@ class ArtifactQueries:
         now: datetime,
         keep_latest: bool = True,
     ) -> Job | None:
-        from artifactsvc.metadata.sql import _with_artifacts
-
         def run(conn: Connection) -> list[Job]:
             if recent is None:
                 # GitLab: the newest successful pipeline of the ref, its (non-retried,
@@ -127,7 +125,7 @@ class ArtifactQueries:
                     " ORDER BY j.id DESC LIMIT 1"
                 )
                 params = (project_id, name, project_id, ref, recent, format_time(now))
-            return _with_artifacts(conn, conn.fetch(sql, params))
+            return rows.jobs_with_artifacts(conn, conn.fetch(sql, params))
 
         found = await self._db.read(run)
         return found[0] if found else None

@@ -19,10 +19,14 @@ T = TypeVar("T")
 
 
 class SqliteConnection:
-    dialect = "sqlite"
+    # Writes begin with BEGIN IMMEDIATE: one writer at a time already, so no lock is needed.
+    row_lock = ""
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self._raw = raw
+
+    def lock(self, name: int) -> None:
+        pass
 
     def fetch(self, sql: str, params: Params = ()) -> list[Row]:
         cursor = self._raw.execute(sql, tuple(params))
@@ -37,7 +41,6 @@ class SqliteConnection:
 
 
 class SqliteDatabase:
-    dialect = "sqlite"
     blob_type = "BLOB"
 
     def __init__(self, path: str) -> None:

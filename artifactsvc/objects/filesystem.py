@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
 
+from artifactsvc.blocking import call, finish
 from artifactsvc.errors import ObjectChanged, ObjectNotFound, StorageError, StorageUnavailable
-from artifactsvc.objects._blocking import call, finish
 from artifactsvc.objects._parts import regroup
 from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
@@ -105,8 +105,12 @@ class FilesystemObjectStore:
     async def delete(self, key: str) -> None:
         await self._run(key, partial(_unlink_if_present, self._path(key)))
 
-    async def presign(self, key: str, *, filename: str, expires_in: int = 300) -> str | None:
-        return None
+    @property
+    def can_presign(self) -> bool:
+        return False  # nothing but this service can reach the files
+
+    async def presign(self, key: str, *, disposition: str, expires_in: int = 300) -> str:
+        raise StorageError(f"{key}: local files cannot be fetched through presigned URLs")
 
     async def ping(self) -> None:
         try:

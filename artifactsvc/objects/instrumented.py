@@ -45,8 +45,12 @@ class InstrumentedObjectStore:
         self._count("delete")
         await self.inner.delete(key)
 
-    async def presign(self, key: str, *, filename: str, expires_in: int = 300) -> str | None:
-        return await self.inner.presign(key, filename=filename, expires_in=expires_in)
+    @property
+    def can_presign(self) -> bool:
+        return self.inner.can_presign
+
+    async def presign(self, key: str, *, disposition: str, expires_in: int = 300) -> str:
+        return await self.inner.presign(key, disposition=disposition, expires_in=expires_in)
 
     async def ping(self) -> None:
         await self.inner.ping()

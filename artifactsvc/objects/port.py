@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
-from urllib.parse import quote
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 DEFAULT_CHUNK_SIZE = 256 * 1024
@@ -77,8 +76,14 @@ class ObjectStore(Protocol):
         """Remove `key`; a missing key is not an error."""
         ...
 
-    async def presign(self, key: str, *, filename: str, expires_in: int = 300) -> str | None:
-        """A time-limited GET URL that downloads as `filename`, or None if unsupported."""
+    @property
+    def can_presign(self) -> bool:
+        """Whether `presign` can hand out URLs that clients fetch from the store directly."""
+        ...
+
+    async def presign(self, key: str, *, disposition: str, expires_in: int = 300) -> str:
+        """A time-limited GET URL whose response carries `disposition` as its
+        Content-Disposition. Only when `can_presign`; otherwise StorageError."""
         ...
 
     async def ping(self) -> None:
@@ -109,12 +114,3 @@ def validate_key(key: str) -> list[str]:
     if any(segment in ("", ".", "..") for segment in segments):
         raise ValueError(f"invalid object key {key!r}")
     return segments
-
-
-def content_disposition(filename: str) -> str:
-    """`attachment; filename="…"; filename*=UTF-8''…`, safe to put in a header."""
-    fallback = "".join(
-        "\\" + ch if ch in '"\\' else ch if " " <= ch <= "~" else "_" for ch in filename
-    )
-    encoded = quote(filename, safe="!#$&+-.^_`|~")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"

@@ -27,6 +27,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.response import StreamingBody
 
+from artifactsvc.blocking import call, finish
 from artifactsvc.errors import (
     ArtifactsvcError,
     ObjectChanged,
@@ -34,13 +35,11 @@ from artifactsvc.errors import (
     StorageError,
     StorageUnavailable,
 )
-from artifactsvc.objects._blocking import call, finish
 from artifactsvc.objects._parts import regroup
 from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
     ObjectInfo,
-    content_disposition,
     validate_key,
 )
 
@@ -208,14 +207,18 @@ class S3ObjectStore:
         with suppress(ObjectNotFound):
             await self._call(key, delete)
 
-    async def presign(self, key: str, *, filename: str, expires_in: int = 300) -> str | None:
+    @property
+    def can_presign(self) -> bool:
+        return True
+
+    async def presign(self, key: str, *, disposition: str, expires_in: int = 300) -> str:
         presign = partial(
             self._client.generate_presigned_url,
             "get_object",
             Params={
                 "Bucket": self.bucket,
                 "Key": self._name(key),
-                "ResponseContentDisposition": content_disposition(filename),
+                "ResponseContentDisposition": disposition,
             },
             ExpiresIn=expires_in,
         )

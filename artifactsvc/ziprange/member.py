@@ -26,7 +26,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Iterator
 
-from artifactsvc.errors import CorruptArchive, InvalidArchive, RangeNotSatisfiable
+from artifactsvc.errors import CorruptArchive, InvalidArchive, MemberRangeOutside
 from artifactsvc.ziprange.central import Entry
 from artifactsvc.ziprange.decompress import STORED, SUPPORTED_METHODS, decompress
 from artifactsvc.ziprange.source import RangeSource
@@ -48,12 +48,12 @@ def ensure_readable(entry: Entry) -> None:
 
 
 def clamp_range(entry: Entry, offset: int = 0, length: int | None = None) -> tuple[int, int]:
-    """(offset, length) within the uncompressed member; RangeNotSatisfiable past its end."""
+    """(offset, length) within the uncompressed member; MemberRangeOutside past its end."""
     size = entry.uncompressed_size
     if offset < 0 or (length is not None and length < 0):
         raise ValueError("negative range")
     if offset > size:
-        raise RangeNotSatisfiable(size)
+        raise MemberRangeOutside(size)
     rest = size - offset
     return offset, rest if length is None else min(length, rest)
 

@@ -133,7 +133,7 @@ def insert_directly(world: World, job_id: int, data: bytes) -> None:
             info = await objects.put_stream(key, _chunks(data))
             store = open_metadata_store(world.database_url)
             try:
-                await store.insert_artifact(
+                await store.artifacts.insert_artifact(
                     Artifact(
                         job_id=job_id,
                         project_id=1,

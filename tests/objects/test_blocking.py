@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from artifactsvc.objects._blocking import call, finish
+from artifactsvc.blocking import call, finish
 
 from .support import run
 

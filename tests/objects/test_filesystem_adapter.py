@@ -112,7 +112,9 @@ def test_writing_below_an_object_is_a_storage_error(store: FilesystemObjectStore
 
 def test_presign_is_not_offered(store: FilesystemObjectStore) -> None:
     run(store.put_stream("k", chunks([b"x"])))
-    assert run(store.presign("k", filename="artifacts.zip")) is None
+    assert not store.can_presign
+    with pytest.raises(StorageError):
+        run(store.presign("k", disposition="attachment"))
 
 
 def test_stale_cleanup_removes_only_old_temporary_files(

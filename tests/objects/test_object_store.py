@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from artifactsvc.errors import ObjectChanged, ObjectNotFound, PayloadTooLarge, StorageError
+from artifactsvc.errors import ObjectChanged, ObjectNotFound, ArtifactTooLarge, StorageError
 
 from .support import Backend, MiB, chunks, odd_pieces, payload, read_all, run
 
@@ -72,7 +72,7 @@ def test_sizes_around_one_part_round_trip(backend: Backend, size: int) -> None:
 
 
 def test_failing_body_aborts_the_upload_and_propagates(backend: Backend) -> None:
-    too_large = PayloadTooLarge("over the limit")
+    too_large = ArtifactTooLarge("over the limit")
     seen_in_progress: list[str] = []
 
     async def body() -> AsyncIterator[bytes]:
@@ -82,7 +82,7 @@ def test_failing_body_aborts_the_upload_and_propagates(backend: Backend) -> None
         raise too_large
 
     async def scenario() -> None:
-        with pytest.raises(PayloadTooLarge) as raised:
+        with pytest.raises(ArtifactTooLarge) as raised:
             await backend.store.put_stream("dir/x.zip", body(), part_size=PART)
         assert raised.value is too_large
         with pytest.raises(ObjectNotFound):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from stream_zip import ZIP_64, stream_zip
 
-from artifactsvc.errors import CorruptArchive, InvalidArchive, RangeNotSatisfiable
+from artifactsvc.errors import CorruptArchive, InvalidArchive, MemberRangeOutside
 from artifactsvc.ziprange import (
     BytesSource,
     CountingSource,
@@ -113,7 +113,7 @@ def test_ranges_of_a_member_equal_the_matching_slice(mixed: bytes, name: str) ->
         assert read(mixed, name, offset=offset, length=length) == TEXT[offset : offset + length]
     assert read(mixed, name, offset=len(TEXT) - 5) == TEXT[-5:]
     assert read(mixed, name, offset=len(TEXT), length=10) == b""
-    with pytest.raises(RangeNotSatisfiable):
+    with pytest.raises(MemberRangeOutside):
         read(mixed, name, offset=len(TEXT) + 1)
 
 

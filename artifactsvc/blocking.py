@@ -1,4 +1,4 @@
-"""Running blocking calls (boto3, file I/O) on a store's executor without leaking them.
+"""Running blocking calls (boto3, file I/O, zip work) on an executor without leaking them.
 
 A thread cannot be interrupted. When the awaiting task is cancelled, `call` therefore waits
 for a call that has already started before it lets the cancellation through, so the cleanup

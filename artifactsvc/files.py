@@ -1,0 +1,227 @@
+"""Single files, listings and folder zips out of stored archives: the archive-reading service.
+
+A lookup never parses a central directory: the index directory comes with the artifact's
+row, the one bucket that can hold the name comes from the in-process cache or one ranged
+read of the sidecar (indexing.py), and the member is one ranged read of the archive pinned
+to its ETag, inflated and verified as it streams. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from artifactsvc.artifacts import ArtifactService, Download
+from artifactsvc.auth import Access
+from artifactsvc.errors import ArtifactNotFound
+from artifactsvc.indexing import ArchiveIndex
+from artifactsvc.listing import TreePage, check_window, list_folder
+from artifactsvc.models import Artifact
+from artifactsvc.objects import ObjectStore
+from artifactsvc.paths import basename
+from artifactsvc.streams import StoreSource, from_thread
+from artifactsvc.ziprange import (
+    Entry,
+    EntryKind,
+    ensure_readable,
+    iter_entries,
+    iter_index_entries,
+    iter_raw_members,
+    lookup,
+    read_member,
+    write_zip,
+)
+
+
+@dataclass(frozen=True)
+class RefTarget:
+    """One reading of a by-ref path: the ref, and the file in its archive (None: the archive)."""
+
+    ref: str
+    path: str | None
+
+
+@dataclass(frozen=True)
+class MemberFile:
+    """One regular file of a stored archive, found through the index, ready to be read."""
+
+    artifact: Artifact
+    entry: Entry
+    path: str
+    files: FileService = field(repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return basename(self.path)
+
+    @property
+    def etag(self) -> str:
+        # The archive's version and the member's place in it: unique, and stable across reads.
+        return f"{self.artifact.etag}-{self.entry.local_header_offset:x}"
+
+    @property
+    def size(self) -> int:
+        return self.entry.uncompressed_size
+
+    @property
+    def modified(self) -> datetime | None:
+        return self.artifact.created_at
+
+    def read(self, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        return self.files.read(self.artifact, self.entry, offset, length)
+
+    async def head(self, length: int) -> bytes:
+        """The member's first `length` bytes (fewer if it is shorter)."""
+        length = min(length, self.size)
+        if length == 0:
+            return b""
+        return b"".join([chunk async for chunk in self.read(0, length)])
+
+
+class FileService:
+    def __init__(
+        self,
+        artifacts: ArtifactService,
+        index: ArchiveIndex,
+        objects: ObjectStore,
+        executor: ThreadPoolExecutor,
+    ) -> None:
+        self._artifacts = artifacts
+        self._index = index
+        self._objects = objects
+        self._executor = executor
+
+    async def file(self, access: Access, job_id: int, path: str) -> MemberFile:
+        """The regular file named exactly `path` in the job's archive; else ArtifactNotFound."""
+        return await self.find(await self._artifacts.archive_for(access, job_id), path)
+
+    async def by_ref(
+        self, access: Access, targets: Sequence[RefTarget], job: str | None, *, recent: bool
+    ) -> Download | MemberFile:
+        """The first target whose ref has a matching job: its archive, or the file in it.
+
+        A ref may hold `/` (and even `raw`), so one URL can be read several ways; a reading
+        whose ref finds no job gives way to the next, a found job without the file does not.
+        """
+        last_error = ArtifactNotFound()
+        for target in targets:
+            if target.path is None:
+                try:
+                    archive = await self._artifacts.ref_archive(
+                        access, target.ref, job, recent=recent
+                    )
+                except ArtifactNotFound as error:
+                    last_error = error
+                    continue
+                return Download.of(archive, self._objects)
+            try:
+                found = await self._artifacts.ref_job(access, target.ref, job, recent=recent)
+            except ArtifactNotFound as error:
+                last_error = error
+                continue
+            return await self.find(await self._artifacts.archive(found), target.path)
+        raise last_error
+
+    async def find(self, artifact: Artifact, path: str) -> MemberFile:
+        entry = await self._index.with_index(
+            artifact, lambda directory, sidecar: lookup(directory, sidecar, path, self._index.cache)
+        )
+        if entry is None or entry.kind != EntryKind.FILE:
+            raise ArtifactNotFound()
+        ensure_readable(entry)
+        return MemberFile(artifact, entry, path, self)
+
+    def read(
+        self, artifact: Artifact, entry: Entry, offset: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """The member's bytes (or a slice), inflated and CRC-checked as they stream.
+
+        The last chunk is held back until the member has been verified (CRC, size), so a
+        mismatch aborts the response before its final byte: with Content-Length framing a
+        body that arrived whole would otherwise pass for a good one.
+        """
+        source = self._source(artifact)
+        return from_thread(
+            lambda: _held_back(read_member(source, entry, offset=offset, length=length)),
+            self._executor,
+        )
+
+    async def tree(
+        self,
+        access: Access,
+        job_id: int,
+        folder: str,
+        *,
+        recursive: bool,
+        offset: int,
+        limit: int,
+    ) -> TreePage:
+        """One page of the folder's listing, sorted by path, with folders implied by paths."""
+        artifact = await self._artifacts.archive_for(access, job_id)
+        check_window(offset, limit)
+        return await self._index.with_index(
+            artifact,
+            lambda directory, sidecar: list_folder(
+                iter_index_entries(sidecar, directory),
+                folder,
+                recursive=recursive,
+                offset=offset,
+                limit=limit,
+            ),
+        )
+
+    async def folder_zip(self, access: Access, job_id: int, folder: str) -> AsyncIterator[bytes]:
+        """The folder as a new zip, members copied still compressed (no re-deflate)."""
+        artifact = await self._artifacts.archive_for(access, job_id)
+        directory, _ = await self._index.directory(artifact)
+        archive = self._source(artifact)
+        prefix = f"{folder}/" if folder else ""
+
+        def produce() -> Iterator[bytes]:
+            # The archive's own central directory, streamed in one read, gives the entries in
+            # archive order, so neighbouring members share ranged reads and nothing grows
+            # with the folder's size.
+            listed = iter_entries(
+                archive.stream(directory.cd_offset, directory.cd_size), directory.entry_count
+            )
+            chosen = (
+                entry
+                for entry in listed
+                if entry.name.startswith(prefix)
+                and entry.kind in (EntryKind.FILE, EntryKind.DIRECTORY)
+            )
+            first = next(chosen, None)
+            if first is None:
+                raise ArtifactNotFound()
+            yield from write_zip(iter_raw_members(archive, _readable(first, chosen)))
+
+        return from_thread(produce, self._executor)
+
+    def _source(self, artifact: Artifact) -> StoreSource:
+        loop = asyncio.get_running_loop()
+        return StoreSource(self._objects, artifact.object_key, artifact.size, artifact.etag, loop)
+
+
+def _readable(first: Entry, rest: Iterator[Entry]) -> Iterator[Entry]:
+    """`first`, then `rest`, each checked readable (not encrypted, a known method) as it
+    comes: the first check happens before any byte of the response is sent."""
+    ensure_readable(first)
+    yield first
+    for entry in rest:
+        if entry.kind == EntryKind.FILE:
+            ensure_readable(entry)
+        yield entry
+
+
+def _held_back(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Yield each chunk once the next one has arrived, and the last once `chunks` has ended."""
+    held: bytes | None = None
+    for chunk in chunks:
+        if held is not None:
+            yield held
+        held = chunk
+    if held is not None:
+        yield held

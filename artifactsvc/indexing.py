@@ -1,0 +1,132 @@
+"""An archive's persisted index: built once at upload, found again on every read.
+
+`index_archive` parses the central directory once and stores the sidecar beside the
+archive. `ArchiveIndex` hands reads the index directory (which comes with the artifact's
+row) and a source over the sidecar; when the index is missing or was built for another
+version of the archive (its ETag differs), it is rebuilt once, lazily, and recorded. No read
+ever parses the central directory again (see docs/index.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from artifactsvc.errors import CorruptArchive, ObjectNotFound
+from artifactsvc.metadata import ArtifactStore
+from artifactsvc.models import Artifact, utcnow
+from artifactsvc.objects import ObjectInfo, ObjectStore
+from artifactsvc.streams import StoreSource
+from artifactsvc.ziprange import BucketCache, IndexDirectory, build_index
+
+T = TypeVar("T")
+
+SPOOL_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    key: str
+    directory: IndexDirectory
+    size: int
+
+
+async def index_archive(
+    objects: ObjectStore, info: ObjectInfo, executor: ThreadPoolExecutor, index_key: str
+) -> BuiltIndex:
+    """Parse the archive's central directory once and store its index as a sidecar object.
+
+    Raises InvalidArchive when the object is not a zip, CorruptArchive when it is damaged.
+    The sidecar is spooled to a temporary file (never held in memory) and then uploaded.
+    """
+    loop = asyncio.get_running_loop()
+    with tempfile.TemporaryFile() as spool:
+        source = StoreSource.of(objects, info, loop)
+        directory = await loop.run_in_executor(
+            executor, lambda: build_index(source, spool, etag=info.etag)
+        )
+        size = spool.seek(0, 2)
+        spool.seek(0)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while block := await loop.run_in_executor(executor, spool.read, SPOOL_CHUNK):
+                yield block
+
+        await objects.put_stream(index_key, chunks())
+        return BuiltIndex(index_key, directory, size)
+
+
+class ArchiveIndex:
+    """Index directories and sidecars of stored archives, with an in-process bucket cache."""
+
+    def __init__(
+        self,
+        store: ArtifactStore,
+        objects: ObjectStore,
+        executor: ThreadPoolExecutor,
+        *,
+        cache_bytes: int = 64 << 20,
+    ) -> None:
+        self._store = store
+        self._objects = objects
+        self._executor = executor
+        self.cache = BucketCache(cache_bytes)
+        self._rebuilds: dict[tuple[str, str], asyncio.Future[tuple[IndexDirectory, str]]] = {}
+
+    async def directory(self, artifact: Artifact) -> tuple[IndexDirectory, str]:
+        """The archive's index directory and sidecar key, rebuilding a missing or stale one."""
+        if artifact.index_directory is not None and artifact.index_key is not None:
+            try:
+                directory = IndexDirectory.from_bytes(artifact.index_directory)
+            except CorruptArchive:
+                directory = None
+            if directory is not None and directory.archive_etag == artifact.etag:
+                return directory, artifact.index_key
+        # Concurrent reads of one archive share one rebuild (per process).
+        flight = (artifact.object_key, artifact.etag)
+        task = self._rebuilds.get(flight)
+        if task is None:
+            task = asyncio.ensure_future(self._rebuild(artifact))
+            self._rebuilds[flight] = task
+            task.add_done_callback(lambda _: self._rebuilds.pop(flight, None))
+        return await asyncio.shield(task)
+
+    async def _rebuild(self, artifact: Artifact) -> tuple[IndexDirectory, str]:
+        info = ObjectInfo(
+            artifact.object_key, artifact.size, artifact.etag, artifact.created_at or utcnow()
+        )
+        # A key of its own: a rebuild elsewhere (another request or process) must never
+        # overwrite the sidecar whose offsets this directory holds. The one the row no longer
+        # names is left to `gc`.
+        index_key = f"{artifact.object_key}.index-{uuid.uuid4().hex}"
+        built = await index_archive(self._objects, info, self._executor, index_key)
+        await self._store.set_artifact_index(artifact, index_key, built.directory.to_bytes())
+        return built.directory, index_key
+
+    def _sidecar(self, key: str, directory: IndexDirectory) -> StoreSource:
+        loop = asyncio.get_running_loop()
+        return StoreSource(self._objects, key, directory.sidecar_size, None, loop)
+
+    async def with_index(
+        self, artifact: Artifact, work: Callable[[IndexDirectory, StoreSource], T]
+    ) -> T:
+        """`work(directory, sidecar)` on the pool. Lookups only read the sidecar, so one that
+        vanished or is damaged (deleted by hand, a partial restore, a truncated copy) is
+        rebuilt once and the work done again."""
+        loop = asyncio.get_running_loop()
+
+        async def attempt(directory: IndexDirectory, key: str) -> T:
+            sidecar = self._sidecar(key, directory)
+            return await loop.run_in_executor(self._executor, lambda: work(directory, sidecar))
+
+        try:
+            return await attempt(*await self.directory(artifact))
+        except (ObjectNotFound, CorruptArchive):
+            stale = dataclasses.replace(artifact, index_directory=None)
+            return await attempt(*await self.directory(stale))

@@ -1,0 +1,64 @@
+"""Identities: tokens to users and jobs, memberships, and the CI job token allowlist.
+
+Token digests found by the index lookup are compared once more with `hmac.compare_digest`:
+the index is not the last word on a secret.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from artifactsvc.metadata import rows
+from artifactsvc.metadata.database import AsyncDatabase, Connection
+from artifactsvc.models import Job, User
+
+
+class SqlIdentities:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._db = db
+
+    async def user_by_token_hash(self, token_hash: str) -> User | None:
+        found = await self._db.read(
+            lambda conn: conn.fetch(
+                "SELECT u.*, t.token_hash AS digest FROM tokens t JOIN users u ON u.id = t.user_id"
+                " WHERE t.token_hash = ?",
+                (token_hash,),
+            )
+        )
+        if found and hmac.compare_digest(found[0]["digest"], token_hash):
+            return rows.user(found[0])
+        return None
+
+    async def job_by_token_hash(self, token_hash: str) -> Job | None:
+        def run(conn: Connection) -> list[Job]:
+            found = conn.fetch(f"{rows.JOB_SELECT} WHERE j.token_hash = ?", (token_hash,))
+            matching = [row for row in found if hmac.compare_digest(row["token_hash"], token_hash)]
+            return rows.jobs_with_artifacts(conn, matching)
+
+        jobs = await self._db.read(run)
+        return jobs[0] if jobs else None
+
+    async def user_by_username(self, username: str) -> User | None:
+        found = await self._db.read(
+            lambda conn: conn.fetch("SELECT * FROM users WHERE username = ?", (username,))
+        )
+        return rows.user(found[0]) if found else None
+
+    async def member_level(self, project_id: int, user_id: int) -> int | None:
+        found = await self._db.read(
+            lambda conn: conn.fetch(
+                "SELECT access_level FROM members WHERE project_id = ? AND user_id = ?",
+                (project_id, user_id),
+            )
+        )
+        return int(found[0]["access_level"]) if found else None
+
+    async def job_token_allowed(self, project_id: int, source_project_id: int) -> bool:
+        found = await self._db.read(
+            lambda conn: conn.fetch(
+                "SELECT 1 AS ok FROM job_token_allowlist"
+                " WHERE project_id = ? AND allowed_project_id = ?",
+                (project_id, source_project_id),
+            )
+        )
+        return bool(found)
