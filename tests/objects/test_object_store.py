@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from artifactsvc.errors import ObjectChanged, ObjectNotFound, ArtifactTooLarge, StorageError
+from artifactsvc.errors import ArtifactTooLarge, ObjectChanged, ObjectNotFound, StorageError
 
 from .support import Backend, MiB, chunks, odd_pieces, payload, read_all, run
 
