@@ -102,7 +102,7 @@ def _boolean(text: str) -> bool:
 def _duration(text: str) -> int | None:
     try:
         return parse_duration(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a number too large for a float
         raise _Invalid(text, 'a duration such as "30 days" or "never"') from None
 
 
@@ -112,10 +112,18 @@ def _host(text: str) -> str:
     return text
 
 
+def _netloc(url: str, *, schemes: tuple[str, ...]) -> str:
+    """The URL's host part when its scheme is one of `schemes`, else ""."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed "[" in the host
+        return ""
+    return parts.netloc if parts.scheme in schemes else ""
+
+
 def _http_url(text: str) -> str:
     url = text.rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not _netloc(url, schemes=("http", "https")):
         raise _Invalid(url, "an absolute http(s) URL")
     return url
 
@@ -127,7 +135,7 @@ def _database_url(text: str) -> str:
 
 
 def _storage_url(text: str) -> str:
-    if text.startswith("s3://") and not urlsplit(text).netloc:
+    if text.startswith("s3://") and not _netloc(text, schemes=("s3",)):
         raise _Invalid(text, "s3://BUCKET[/PREFIX]")
     if "://" in text and not text.startswith(("s3://", "file:///")):
         raise _Invalid(text, "a directory, file:///PATH or s3://BUCKET[/PREFIX]")

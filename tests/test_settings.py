@@ -28,12 +28,15 @@ INVALID = [
     ("ARTIFACTSVC_LOG_FORMAT", "xml"),
     ("ARTIFACTSVC_EXTERNAL_URL", "ftp://example.com"),
     ("ARTIFACTSVC_EXTERNAL_URL", "not a url"),
+    ("ARTIFACTSVC_EXTERNAL_URL", "http://[::1"),  # urlsplit raises on an unclosed "["
     ("ARTIFACTSVC_DATABASE_URL", "mysql://db/artifacts"),
     ("ARTIFACTSVC_STORAGE_URL", "gs://bucket"),
     ("ARTIFACTSVC_STORAGE_URL", "s3://"),
+    ("ARTIFACTSVC_STORAGE_URL", "s3://[bucket"),
     ("ARTIFACTSVC_MAX_ARTIFACT_SIZE", "big"),
     ("ARTIFACTSVC_MAX_ARTIFACT_SIZE", "0"),
     ("ARTIFACTSVC_DEFAULT_EXPIRE_IN", "soon"),
+    ("ARTIFACTSVC_DEFAULT_EXPIRE_IN", "9" * 400),  # beyond a float
     ("ARTIFACTSVC_KEEP_LATEST_ARTIFACTS", "maybe"),
     ("ARTIFACTSVC_S3_CONNECT_TIMEOUT", "-5"),
     ("ARTIFACTSVC_S3_READ_TIMEOUT", "nan"),
