@@ -5,19 +5,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from artifactsvc.errors import ConfigError
-from artifactsvc.settings import Settings
+from artifactsvc.settings import SETTINGS, Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="artifactsvc", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP server (uvicorn)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, default=1)
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP server (uvicorn)",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", help="listen address (default: ARTIFACTSVC_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (default: ARTIFACTSVC_PORT)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (default: 1)"
+    )
     commands.add_parser("migrate", help="create or upgrade the metadata schema")
     importer = commands.add_parser("import", help="upsert users, projects, pipelines, jobs")
     importer.add_argument("file")
@@ -50,6 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def settings_help() -> str:
+    """Every setting in the table with its default and help, for `serve --help`."""
+    lines = ["environment (read by every command):"]
+    for row in SETTINGS:
+        default = "unset" if row.default is None else row.default
+        lines.append(f"  {row.variable} (default: {default})")
+        lines += textwrap.wrap(row.help, 78, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

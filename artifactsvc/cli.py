@@ -29,29 +29,21 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     import asyncio
 
     asyncio.run(migrate(settings))
+    # Each worker process builds its own app, so uvicorn gets an import string and a factory.
+    factory = workers > 1
+    app = "artifactsvc.cli:app_from_env" if factory else create_app(settings)
     # uvicorn's access log prints query strings, which may carry tokens: ours redacts them.
-    if workers > 1:
-        uvicorn.run(
-            "artifactsvc.cli:app_from_env",
-            factory=True,
-            workers=workers,
-            host=host or settings.host,
-            port=port or settings.port,
-            access_log=False,
-            log_config=None,
-            proxy_headers=True,
-            timeout_graceful_shutdown=30,
-        )
-    else:
-        uvicorn.run(
-            create_app(settings),
-            host=host or settings.host,
-            port=port or settings.port,
-            access_log=False,
-            log_config=None,
-            proxy_headers=True,
-            timeout_graceful_shutdown=30,
-        )
+    uvicorn.run(
+        app,
+        factory=factory,
+        workers=workers,
+        host=host or settings.host,
+        port=port or settings.port,
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+    )
     return 0
 
 

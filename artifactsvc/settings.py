@@ -1,4 +1,11 @@
-"""Settings: parsed once from the environment into a frozen object (CONTRACT section 2).
+"""Settings: one table of every environment variable, parsed once into a frozen object.
+
+`SETTINGS` is the only place a setting is described (CONTRACT section 2). Each row gives the
+variable, its default written once as the text an operator would type, the parser that turns
+such text into a value, and a help line. Everything else is derived from it: the defaults of
+the `Settings` dataclass, `Settings.from_env`, `artifactsvc serve --help`, and README.md's
+configuration table (`markdown_table`; a test keeps the README in step). So a documented
+default is always the one in force, and a new setting is one new row plus its field.
 
 This is the only module that reads `os.environ`. Every invalid value raises `ConfigError`
 with one line that names the variable, so start-up fails clearly.
@@ -6,10 +13,13 @@ with one line that names the variable, so start-up fails clearly.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from artifactsvc.durations import parse_duration
@@ -19,114 +29,249 @@ PREFIX = "ARTIFACTSVC_"
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}))$")
 
 
+class _Invalid(ValueError):
+    """A parser's refusal: the text it judged and what it expected instead."""
+
+    def __init__(self, text: str, expected: str) -> None:
+        super().__init__(f"{text!r}: expected {expected}")
+        self.text = text
+        self.expected = expected
+
+
 @dataclass(frozen=True)
-class Settings:
-    database_url: str = "sqlite:///var/artifactsvc.db"
-    storage_url: str = "var/objects"
-    s3_endpoint_url: str | None = None
-    s3_connect_timeout: float = 5.0
-    s3_read_timeout: float = 30.0
-    host: str = "127.0.0.1"
-    port: int = 8080
-    external_url: str = "http://127.0.0.1:8080"
-    download_mode: str = "proxy"
-    max_artifact_size: int = 104857600
-    default_expire_in: int | None = 30 * 86400  # seconds; None means never
-    keep_latest_artifacts: bool = True
-    log_format: str = "text"
+class Setting:
+    """One row: the variable `ARTIFACTSVC_<name>`, read into the `Settings` field `name.lower()`.
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+    `default` is None when unset means None. It may name settings above it in braces
+    (`http://{HOST}:{PORT}`); they are filled in with those settings' values.
+    """
 
-        def get(name: str, default: str) -> str:
-            value = env.get(PREFIX + name)
-            return default if value is None or value == "" else value
+    name: str
+    default: str | None
+    parse: Callable[[str], Any]
+    help: str
 
-        host = get("HOST", "127.0.0.1")
-        if not _HOST.match(host):
-            _fail("HOST", host, "an IP address or host name to listen on")
-        port = _int("PORT", get("PORT", "8080"), low=1, high=65535)
-        external_url = get("EXTERNAL_URL", f"http://{host}:{port}").rstrip("/")
-        parts = urlsplit(external_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            _fail("EXTERNAL_URL", external_url, "an absolute http(s) URL")
+    @property
+    def variable(self) -> str:
+        return PREFIX + self.name
 
-        database_url = get("DATABASE_URL", "sqlite:///var/artifactsvc.db")
-        if not database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
-            _fail("DATABASE_URL", database_url, "sqlite:///PATH or postgresql://...")
-
-        storage_url = get("STORAGE_URL", "var/objects")
-        if storage_url.startswith("s3://") and not urlsplit(storage_url).netloc:
-            _fail("STORAGE_URL", storage_url, "s3://BUCKET[/PREFIX]")
-        if "://" in storage_url and not storage_url.startswith(("s3://", "file:///")):
-            _fail("STORAGE_URL", storage_url, "a directory, file:///PATH or s3://BUCKET[/PREFIX]")
-
-        download_mode = get("DOWNLOAD_MODE", "proxy")
-        if download_mode not in ("proxy", "redirect"):
-            _fail("DOWNLOAD_MODE", download_mode, "proxy or redirect")
-        if download_mode == "redirect" and not storage_url.startswith("s3://"):
-            _fail("DOWNLOAD_MODE", download_mode, "proxy unless STORAGE_URL is s3://")
-
-        log_format = get("LOG_FORMAT", "text")
-        if log_format not in ("text", "json"):
-            _fail("LOG_FORMAT", log_format, "text or json")
-
-        expire_raw = get("DEFAULT_EXPIRE_IN", "30 days")
-        try:
-            default_expire_in = parse_duration(expire_raw)
-        except ValueError:
-            _fail("DEFAULT_EXPIRE_IN", expire_raw, 'a duration such as "30 days" or "never"')
-
-        return cls(
-            database_url=database_url,
-            storage_url=storage_url,
-            s3_endpoint_url=get("S3_ENDPOINT_URL", "") or None,
-            s3_connect_timeout=_float("S3_CONNECT_TIMEOUT", get("S3_CONNECT_TIMEOUT", "5")),
-            s3_read_timeout=_float("S3_READ_TIMEOUT", get("S3_READ_TIMEOUT", "30")),
-            host=host,
-            port=port,
-            external_url=external_url,
-            download_mode=download_mode,
-            max_artifact_size=_int(
-                "MAX_ARTIFACT_SIZE", get("MAX_ARTIFACT_SIZE", "104857600"), low=1, high=2**62
-            ),
-            default_expire_in=default_expire_in,
-            keep_latest_artifacts=_bool(
-                "KEEP_LATEST_ARTIFACTS", get("KEEP_LATEST_ARTIFACTS", "true")
-            ),
-            log_format=log_format,
-        )
+    @property
+    def attribute(self) -> str:
+        return self.name.lower()
 
 
-def _fail(name: str, value: str, expected: str) -> None:
-    raise ConfigError(f"{PREFIX}{name}={value!r} is invalid: expected {expected}")
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        digits = text.strip()
+        # int() would also take "8_080" and non-ASCII digits: only plain decimal digits here.
+        if digits.isascii() and digits.isdigit() and low <= int(digits) <= high:
+            return int(digits)
+        raise _Invalid(text, f"an integer from {low} to {high}")
+
+    return parse
 
 
-def _int(name: str, raw: str, *, low: int, high: int) -> int:
-    text = raw.strip()
-    # int() would also take "8_080" and non-ASCII digits: only plain decimal digits here.
-    value = int(text) if text.isascii() and text.isdigit() else low - 1
-    if not low <= value <= high:
-        _fail(name, raw, f"an integer from {low} to {high}")
-    return value
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise _Invalid(text, " or ".join(choices))
+        return text
+
+    return parse
 
 
-def _float(name: str, raw: str) -> float:
+def _seconds(text: str) -> float:
     try:
-        value = float(raw)
+        value = float(text)
     except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
-        _fail(name, raw, "a number of seconds above 0")
+        value = math.nan
+    if not 0 < value <= 3600:  # also false for nan
+        raise _Invalid(text, "a number of seconds above 0")
     return value
 
 
-def _bool(name: str, raw: str) -> bool:
-    lowered = raw.strip().lower()
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
     if lowered in ("true", "1", "yes", "on"):
         return True
     if lowered in ("false", "0", "no", "off"):
         return False
-    _fail(name, raw, "true or false")
-    return False
+    raise _Invalid(text, "true or false")
+
+
+def _duration(text: str) -> int | None:
+    try:
+        return parse_duration(text)
+    except (ValueError, OverflowError):  # OverflowError: a number too large for a float
+        raise _Invalid(text, 'a duration such as "30 days" or "never"') from None
+
+
+def _host(text: str) -> str:
+    if not _HOST.match(text):
+        raise _Invalid(text, "an IP address or host name to listen on")
+    return text
+
+
+def _netloc(url: str, *, schemes: tuple[str, ...]) -> str:
+    """The URL's host part when its scheme is one of `schemes`, else ""."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed "[" in the host
+        return ""
+    return parts.netloc if parts.scheme in schemes else ""
+
+
+def _http_url(text: str) -> str:
+    url = text.rstrip("/")
+    if not _netloc(url, schemes=("http", "https")):
+        raise _Invalid(url, "an absolute http(s) URL")
+    return url
+
+
+def _database_url(text: str) -> str:
+    if not text.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise _Invalid(text, "sqlite:///PATH or postgresql://...")
+    return text
+
+
+def _storage_url(text: str) -> str:
+    if text.startswith("s3://") and not _netloc(text, schemes=("s3",)):
+        raise _Invalid(text, "s3://BUCKET[/PREFIX]")
+    if "://" in text and not text.startswith(("s3://", "file:///")):
+        raise _Invalid(text, "a directory, file:///PATH or s3://BUCKET[/PREFIX]")
+    return text
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "DATABASE_URL",
+        "sqlite:///var/artifactsvc.db",
+        _database_url,
+        "`sqlite:///rel.db`, `sqlite:////abs.db` or `postgresql://user:pass@host:5432/db`",
+    ),
+    Setting(
+        "STORAGE_URL",
+        "var/objects",
+        _storage_url,
+        "a directory, `file:///abs/path`, or `s3://BUCKET/OPTIONAL/PREFIX`",
+    ),
+    Setting(
+        "S3_ENDPOINT_URL",
+        None,
+        str,
+        "any S3-compatible endpoint (unset: AWS); credentials and region from `AWS_*`",
+    ),
+    Setting(
+        "S3_CONNECT_TIMEOUT",
+        "5",
+        _seconds,
+        "seconds to connect to object storage, per request",
+    ),
+    Setting(
+        "S3_READ_TIMEOUT",
+        "30",
+        _seconds,
+        "seconds to wait for object storage to answer; a hung store fails (503) within about"
+        " 3 times this (three attempts)",
+    ),
+    Setting("HOST", "127.0.0.1", _host, "listen address"),
+    Setting("PORT", "8080", _integer(1, 65535), "listen port"),
+    Setting(
+        "EXTERNAL_URL",
+        "http://{HOST}:{PORT}",
+        _http_url,
+        "base of every `web_url` and `Link` header",
+    ),
+    Setting(
+        "DOWNLOAD_MODE",
+        "proxy",
+        _one_of("proxy", "redirect"),
+        "`proxy` streams through the service; `redirect` (S3 only): archive downloads answer"
+        " 302 to a presigned URL",
+    ),
+    Setting(
+        "MAX_ARTIFACT_SIZE",
+        "104857600",
+        _integer(1, 2**62),
+        "bytes; larger uploads get 413 and leave nothing behind",
+    ),
+    Setting(
+        "DEFAULT_EXPIRE_IN",
+        "30 days",
+        _duration,
+        "when an upload gives no `expire_in`; `never` allowed",
+    ),
+    Setting(
+        "KEEP_LATEST_ARTIFACTS",
+        "true",
+        _boolean,
+        "the newest successful pipeline of each ref keeps its artifacts",
+    ),
+    Setting("LOG_FORMAT", "text", _one_of("text", "json"), "`text`, or `json` (one object a line)"),
+)
+
+
+def _resolve(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Every setting's value by name, from `environ` or else from its default, in table order."""
+    values: dict[str, Any] = {}
+    for row in SETTINGS:
+        text = environ.get(row.variable) or None  # set but empty counts as unset
+        if text is None and row.default is not None:
+            text = row.default.format_map(values)
+        try:
+            values[row.name] = None if text is None else row.parse(text)
+        except _Invalid as error:
+            raise _config_error(row.name, error.text, error.expected) from None
+    return values
+
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    return _resolve({})
+
+
+def _default(name: str) -> Callable[[], Any]:
+    # A factory, so the defaults are parsed on first use rather than at import.
+    return lambda: _defaults()[name]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service runs with: one field per row of `SETTINGS`, defaults from its rows."""
+
+    database_url: str = field(default_factory=_default("DATABASE_URL"))
+    storage_url: str = field(default_factory=_default("STORAGE_URL"))
+    s3_endpoint_url: str | None = field(default_factory=_default("S3_ENDPOINT_URL"))
+    s3_connect_timeout: float = field(default_factory=_default("S3_CONNECT_TIMEOUT"))
+    s3_read_timeout: float = field(default_factory=_default("S3_READ_TIMEOUT"))
+    host: str = field(default_factory=_default("HOST"))
+    port: int = field(default_factory=_default("PORT"))
+    external_url: str = field(default_factory=_default("EXTERNAL_URL"))
+    download_mode: str = field(default_factory=_default("DOWNLOAD_MODE"))
+    max_artifact_size: int = field(default_factory=_default("MAX_ARTIFACT_SIZE"))
+    # seconds; None means never
+    default_expire_in: int | None = field(default_factory=_default("DEFAULT_EXPIRE_IN"))
+    keep_latest_artifacts: bool = field(default_factory=_default("KEEP_LATEST_ARTIFACTS"))
+    log_format: str = field(default_factory=_default("LOG_FORMAT"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Every row of `SETTINGS` read from `environ` (default `os.environ`), then checked
+        against each other; the first invalid value raises `ConfigError`."""
+        values = _resolve(os.environ if environ is None else environ)
+        if values["DOWNLOAD_MODE"] == "redirect" and not values["STORAGE_URL"].startswith("s3://"):
+            raise _config_error("DOWNLOAD_MODE", "redirect", "proxy unless STORAGE_URL is s3://")
+        return cls(**{name.lower(): value for name, value in values.items()})
+
+
+def markdown_table() -> str:
+    """README.md's configuration table: a header, then one row per setting."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for row in SETTINGS:
+        default = "unset" if row.default is None else f"`{row.default}`"
+        lines.append(f"| `{row.variable}` | {default} | {row.help} |")
+    return "\n".join(lines) + "\n"
+
+
+def _config_error(name: str, value: str, expected: str) -> ConfigError:
+    return ConfigError(f"{PREFIX}{name}={value!r} is invalid: expected {expected}")

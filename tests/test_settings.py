@@ -1,15 +1,18 @@
 """Configuration (CONTRACT section 2): an invalid value stops `artifactsvc` at start-up with
-one clear line naming the variable, and no server ever listens."""
+one clear line naming the variable, and no server ever listens. The table in settings.py is
+the one description of the settings: the dataclass, `serve --help` and README.md follow it."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from artifactsvc.settings import SETTINGS, Settings, markdown_table
 from tests.support import free_port
-from tests.worlds import run_artifactsvc
+from tests.worlds import ROOT_DIR, run_artifactsvc
 
 INVALID = [
     ("ARTIFACTSVC_PORT", "abc"),
@@ -25,12 +28,15 @@ INVALID = [
     ("ARTIFACTSVC_LOG_FORMAT", "xml"),
     ("ARTIFACTSVC_EXTERNAL_URL", "ftp://example.com"),
     ("ARTIFACTSVC_EXTERNAL_URL", "not a url"),
+    ("ARTIFACTSVC_EXTERNAL_URL", "http://[::1"),  # urlsplit raises on an unclosed "["
     ("ARTIFACTSVC_DATABASE_URL", "mysql://db/artifacts"),
     ("ARTIFACTSVC_STORAGE_URL", "gs://bucket"),
     ("ARTIFACTSVC_STORAGE_URL", "s3://"),
+    ("ARTIFACTSVC_STORAGE_URL", "s3://[bucket"),
     ("ARTIFACTSVC_MAX_ARTIFACT_SIZE", "big"),
     ("ARTIFACTSVC_MAX_ARTIFACT_SIZE", "0"),
     ("ARTIFACTSVC_DEFAULT_EXPIRE_IN", "soon"),
+    ("ARTIFACTSVC_DEFAULT_EXPIRE_IN", "9" * 400),  # beyond a float
     ("ARTIFACTSVC_KEEP_LATEST_ARTIFACTS", "maybe"),
     ("ARTIFACTSVC_S3_CONNECT_TIMEOUT", "-5"),
     ("ARTIFACTSVC_S3_READ_TIMEOUT", "nan"),
@@ -100,3 +106,38 @@ def test_an_unusable_database_path_fails_in_one_line(tmp_path: Path, command: st
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_every_settings_field_is_a_row_of_the_table() -> None:
+    fields = [field.name for field in dataclasses.fields(Settings)]
+
+    assert fields == [row.attribute for row in SETTINGS]
+
+
+def test_the_dataclass_defaults_are_the_table_defaults() -> None:
+    assert Settings() == Settings.from_env({})
+
+
+def test_the_external_url_defaults_to_the_listen_address() -> None:
+    env = {"ARTIFACTSVC_HOST": "0.0.0.0", "ARTIFACTSVC_PORT": "9000"}
+
+    assert Settings.from_env(env).external_url == "http://0.0.0.0:9000"
+
+
+def test_the_readme_configuration_table_is_the_settings_table() -> None:
+    readme = (ROOT_DIR / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    table = "".join(line + "\n" for line in section.splitlines() if line.startswith("|"))
+
+    # Regenerate: python -c 'from artifactsvc.settings import markdown_table as t; print(t())'
+    assert table == markdown_table()
+
+
+def test_serve_help_names_every_setting_with_its_default(tmp_path: Path) -> None:
+    result = run_artifactsvc("serve", "--help", env={}, cwd=tmp_path, timeout=20)
+
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    for row in SETTINGS:
+        default = "unset" if row.default is None else row.default
+        assert f"{row.variable} (default: {default})" in [line.strip() for line in lines]
