@@ -135,3 +135,12 @@ def test_handlers_reach_services_not_stores() -> None:
     kinds = {field.name: str(field.type) for field in dataclasses.fields(Services)}
     assert not {name for name in kinds if name in ("store", "objects")}
     assert not [t for t in kinds.values() if "Store" in t]
+
+
+def test_the_readme_layout_names_every_module_and_package() -> None:
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme[readme.index("## Layout") :].split("```")[1]
+    top = {path.name for path in PACKAGE.iterdir() if path.suffix == ".py" or path.is_dir()}
+    top -= {"__init__.py", "__main__.py", "__pycache__"}
+    named = {name for name in top if f"{name}/" in layout or f" {name} " in f" {layout} "}
+    assert top - named == set()
