@@ -8,9 +8,8 @@ from pathlib import Path
 import uvicorn
 
 from artifactsvc.app import create_app
-from artifactsvc.artifacts_import import import_with_artifacts
 from artifactsvc.errors import ArtifactsvcError
-from artifactsvc.importing import ImportError_, plan_import
+from artifactsvc.importing import ImportError_, import_with_artifacts, plan_import
 from artifactsvc.logs import configure
 from artifactsvc.metadata import open_metadata_store
 from artifactsvc.settings import Settings

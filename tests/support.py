@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artifactsvc.artifacts_import import import_with_artifacts
-from artifactsvc.importing import plan_import
+from artifactsvc.importing import import_with_artifacts, plan_import
 from artifactsvc.settings import Settings
 from artifactsvc.wiring import build_runtime
 

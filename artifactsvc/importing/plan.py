@@ -1,5 +1,5 @@
-"""`artifactsvc import FILE.json` (CONTRACT section 3): validate the whole file, then upsert it
-in one transaction. A bad file imports nothing; the error names the first bad field, as
+"""`artifactsvc import FILE.json` (CONTRACT section 3), first step: the whole file validated
+into domain records. A bad file imports nothing; the error names the first bad field, as
 `jobs[1].status: ...`. References may point into the same file or at rows already stored.
 """
 
@@ -10,29 +10,16 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from artifactsvc.auth import hash_token
+from artifactsvc.importing.fields import Fields, ImportError_, section
 from artifactsvc.metadata import ImportBatch, Membership, MetadataStore
-from artifactsvc.models import (
-    JOB_STATUSES,
-    VISIBILITIES,
-    Job,
-    Pipeline,
-    Project,
-    User,
-    format_time,
-    parse_time,
-)
+from artifactsvc.models import JOB_STATUSES, VISIBILITIES, Job, Pipeline, Project, User
 
-T = TypeVar("T")
 ACCESS_LEVELS = (10, 20, 30, 40, 50)
 PIPELINE_STATUSES = (*JOB_STATUSES, "waiting_for_callback")
 FILE_TYPES = ("archive", "metadata", "trace", "junit")
-
-
-class ImportError_(ValueError):
-    """A bad import file; the message starts with the path of the first bad field."""
 
 
 @dataclass(frozen=True)
@@ -53,93 +40,18 @@ class ImportPlan:
     artifacts: list[PendingArtifact] = field(default_factory=list)
 
 
-class _Fields:
-    """Typed access to one object of the file, naming the field on every error."""
-
-    def __init__(self, where: str, data: Any) -> None:
-        if not isinstance(data, dict):
-            raise ImportError_(f"{where}: must be an object")
-        self.where = where
-        self.data: dict[str, Any] = data
-
-    def fail(self, key: str, message: str) -> ImportError_:
-        return ImportError_(f"{self.where}.{key}: {message}")
-
-    def get(
-        self,
-        key: str,
-        kind: type[T] | tuple[type, ...],
-        default: Any = None,
-        *,
-        required: bool = False,
-    ) -> Any:
-        if key not in self.data or self.data[key] is None:
-            if required:
-                raise self.fail(key, "is missing")
-            return default
-        value = self.data[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if bool not in kinds and isinstance(value, bool):
-            raise self.fail(key, f"must be {' or '.join(k.__name__ for k in kinds)}")
-        if not isinstance(value, kinds):
-            raise self.fail(key, f"must be {' or '.join(k.__name__ for k in kinds)}")
-        return value
-
-    def ident(self, key: str = "id", *, required: bool = True) -> Any:
-        value = self.get(key, int, required=required)
-        if value is not None and not 0 < value < 2**63:
-            raise self.fail(key, "must be a positive integer")
-        return value
-
-    def text(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
-        value = self.get(key, str, default, required=required)
-        if required and value == "":
-            raise self.fail(key, "must not be empty")
-        if value is not None and "\x00" in value:
-            raise self.fail(key, "must not contain NUL characters")
-        return value
-
-    def choice(self, key: str, choices: tuple[Any, ...], default: Any) -> Any:
-        value = self.get(key, type(default) if default is not None else str, default)
-        if value not in choices:
-            raise self.fail(key, f"must be one of {', '.join(map(str, choices))}")
-        return value
-
-    def time(self, key: str) -> datetime | None:
-        value = self.text(key)
-        if value is None:
-            return None
-        try:
-            parsed = parse_time(value)
-            format_time(parsed)  # as it will be stored
-        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
-            raise self.fail(key, "must be an ISO 8601 time") from None
-        return parsed
-
-    def items(self, key: str) -> list[Any]:
-        value = self.get(key, list, [])
-        return list(value)
-
-
-def _section(document: dict[str, Any], key: str) -> list[Any]:
-    value = document.get(key, [])
-    if not isinstance(value, list):
-        raise ImportError_(f"{key}: must be a list")
-    return value
-
-
 async def plan_import(path: Path, store: MetadataStore) -> ImportPlan:
     """Validates the whole file into an ImportPlan; ImportError_ names the first bad field."""
     document = _read(path)
     planner = _Planner(store, path.parent)
-    for index, raw in enumerate(_section(document, "users")):
-        planner.user(_Fields(f"users[{index}]", raw))
-    for index, raw in enumerate(_section(document, "projects")):
-        await planner.project(_Fields(f"projects[{index}]", raw))
-    for index, raw in enumerate(_section(document, "pipelines")):
-        await planner.pipeline(_Fields(f"pipelines[{index}]", raw))
-    for index, raw in enumerate(_section(document, "jobs")):
-        await planner.job(_Fields(f"jobs[{index}]", raw))
+    for index, raw in enumerate(section(document, "users")):
+        planner.user(Fields(f"users[{index}]", raw))
+    for index, raw in enumerate(section(document, "projects")):
+        await planner.project(Fields(f"projects[{index}]", raw))
+    for index, raw in enumerate(section(document, "pipelines")):
+        await planner.pipeline(Fields(f"pipelines[{index}]", raw))
+    for index, raw in enumerate(section(document, "jobs")):
+        await planner.job(Fields(f"jobs[{index}]", raw))
     return planner.plan
 
 
@@ -180,7 +92,7 @@ class _Planner:
             raise ImportError_(f"{where}: is already used by {self._token_owners[digest]}")
         return digest
 
-    async def _user_id(self, fields: _Fields, key: str, username: str) -> int:
+    async def _user_id(self, fields: Fields, key: str, username: str) -> int:
         if username in self._usernames:
             return self._usernames[username]
         found = await self._store.identities.user_by_username(username)
@@ -188,7 +100,7 @@ class _Planner:
             raise fields.fail(key, "unknown user")
         return found.id
 
-    def user(self, f: _Fields) -> None:
+    def user(self, f: Fields) -> None:
         user_id = f.ident()
         username = f.text("username", required=True)
         if self._usernames.get(username, user_id) != user_id:
@@ -211,7 +123,7 @@ class _Planner:
                 raise ImportError_(f"{where}: must be a non-empty string")
             self._batch.tokens.append((self._claim_token(token, where), user_id))
 
-    async def project(self, f: _Fields) -> None:
+    async def project(self, f: Fields) -> None:
         project_id = f.ident()
         full_path = f.text("path_with_namespace", required=True)
         segments = full_path.split("/")
@@ -230,7 +142,7 @@ class _Planner:
             )
         )
         for m_index, member in enumerate(f.items("members")):
-            m = _Fields(f"{f.where}.members[{m_index}]", member)
+            m = Fields(f"{f.where}.members[{m_index}]", member)
             user_id = await self._user_id(m, "username", m.text("username", required=True))
             level = m.choice("access_level", ACCESS_LEVELS, 30)
             self._batch.members.append(Membership(project_id, user_id, level))
@@ -241,7 +153,7 @@ class _Planner:
                 )
             self._batch.allowlist.append((project_id, allowed))
 
-    async def pipeline(self, f: _Fields) -> None:
+    async def pipeline(self, f: Fields) -> None:
         pipeline_id = f.ident()
         project_id = f.ident("project_id")
         if (
@@ -267,7 +179,7 @@ class _Planner:
             )
         )
 
-    async def _project_of_pipeline(self, f: _Fields, pipeline_id: int) -> int:
+    async def _project_of_pipeline(self, f: Fields, pipeline_id: int) -> int:
         project_id = self._pipeline_projects.get(pipeline_id)
         if project_id is not None:
             return project_id
@@ -276,7 +188,7 @@ class _Planner:
             raise f.fail("pipeline_id", "unknown pipeline")
         return stored.project_id
 
-    async def job(self, f: _Fields) -> None:
+    async def job(self, f: Fields) -> None:
         job_id = f.ident()
         pipeline_id = f.ident("pipeline_id")
         project_id = await self._project_of_pipeline(f, pipeline_id)
@@ -324,10 +236,10 @@ class _Planner:
             self._batch.traces.append((job_id, trace.encode("utf-8")))
         self._artifacts(f, job_id, project_id)
 
-    def _artifacts(self, f: _Fields, job_id: int, project_id: int) -> None:
+    def _artifacts(self, f: Fields, job_id: int, project_id: int) -> None:
         seen_types: set[str] = set()
         for a_index, item in enumerate(f.items("artifacts")):
-            a = _Fields(f"{f.where}.artifacts[{a_index}]", item)
+            a = Fields(f"{f.where}.artifacts[{a_index}]", item)
             file_type = a.choice("file_type", FILE_TYPES, "archive")
             if file_type in seen_types:
                 raise a.fail("file_type", "duplicate artifact type for this job")

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from artifactsvc.errors import CorruptArchive, InvalidArchive
-from artifactsvc.importing import ImportError_, ImportPlan
+from artifactsvc.importing.fields import ImportError_
+from artifactsvc.importing.plan import ImportPlan
 from artifactsvc.models import Artifact
 from artifactsvc.uploads import FILE_TYPES, Upload
 from artifactsvc.wiring import Runtime
