@@ -1,11 +1,11 @@
 """Bytes between the event loop and worker threads, bounded both ways.
 
-- `read_ahead`: the one bounded pump. It keeps up to `depth` chunks read ahead of the
-  consumer, so producing (storage reads, inflating) and consuming (socket writes) overlap
-  instead of taking turns; memory is bounded by `depth` chunks.
-- `from_thread`: a blocking generator (the synchronous `ziprange` code) as an async iterator,
-  one `next()` at a time on a pool of our own, behind `read_ahead`. Closing it early stops
-  the generator at its next chunk and closes it on the pool.
+- `read_ahead` and `from_thread`: one bounded pump (`_Pump`) fed by a task (an async
+  iterator: storage reads) or by a pool thread (a blocking generator: the synchronous
+  `ziprange` code). Up to `depth` chunks wait read ahead of the consumer, so producing
+  (storage reads, inflating) and consuming (socket writes) overlap instead of taking turns;
+  memory is bounded by `depth` chunks. Closing the consumer early stops the producer at its
+  next chunk and closes what it reads.
 - `StoreSource` and `sync_iter`: the other direction, a `ziprange.RangeSource` over the async
   ObjectStore for code running on a worker thread.
 
@@ -17,40 +17,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
-from functools import partial
 
-from artifactsvc.blocking import call, finish
 from artifactsvc.objects import ObjectInfo, ObjectStore
 
 READ_AHEAD = 4
 _DONE = object()
 
 
-async def read_ahead(chunks: AsyncIterator[bytes], depth: int = READ_AHEAD) -> AsyncIterator[bytes]:
-    """`chunks`, with up to `depth` of them read ahead (benchmarked: about +50% download
-    throughput). An error of the producer is raised where its chunk would have been."""
-    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=depth)
+async def read_ahead(
+    chunks: AsyncIterator[bytes], depth: int = READ_AHEAD
+) -> AsyncGenerator[bytes, None]:
+    """`chunks`, with up to `depth` of them read ahead by a task (benchmarked: about +50%
+    download throughput). An error of the producer is raised where its chunk would have been."""
+    pump = _Pump(depth)
 
-    async def pump() -> None:
+    async def produce() -> None:
         try:
             async for chunk in chunks:
-                await queue.put(chunk)
-            await queue.put(_DONE)
+                await pump.queue.put(chunk)
+            await pump.queue.put(_DONE)
         except Exception as error:  # handed to the consumer, which re-raises it
-            await queue.put(error)
+            await pump.queue.put(error)
 
-    task = asyncio.create_task(pump())
+    task = asyncio.create_task(produce())
+
     try:
-        while True:
-            item = await queue.get()
-            if item is _DONE:
-                return
-            if isinstance(item, Exception):
-                raise item
-            assert isinstance(item, bytes)
-            yield item
+        while (chunk := await pump.get()) is not None:
+            yield chunk
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -58,27 +54,75 @@ async def read_ahead(chunks: AsyncIterator[bytes], depth: int = READ_AHEAD) -> A
         await aclose(chunks)
 
 
-def from_thread(
+async def from_thread(
     produce: Callable[[], Iterator[bytes]], executor: Executor, *, depth: int = READ_AHEAD
-) -> AsyncIterator[bytes]:
-    """The chunks of `produce()`, generated on `executor`, with up to `depth` read ahead."""
-    return read_ahead(_stepped(produce, executor), depth)
+) -> AsyncGenerator[bytes, None]:
+    """The chunks of `produce()`, generated on `executor` with up to `depth` read ahead.
 
+    The generator runs on one pool thread from start to end (one hop, not one per chunk);
+    closing this iterator early stops it at its next chunk and closes it there."""
+    loop = asyncio.get_running_loop()
+    pump = _Pump(depth, threaded=True)
 
-async def _stepped(
-    produce: Callable[[], Iterator[bytes]], executor: Executor
-) -> AsyncIterator[bytes]:
-    # Even making the iterator may read storage, which waits on the loop: never on the loop.
-    generator = await call(executor, produce)
+    def run() -> None:
+        generator: Iterator[bytes] | None = None
+        try:
+            # Even making the iterator may read storage (and fail), which waits on the loop:
+            # never on the loop, and its error reaches the consumer like any other.
+            generator = produce()
+            for chunk in generator:
+                if pump.stopped or not pump.put_from_thread(loop, chunk):
+                    return
+            pump.put_from_thread(loop, _DONE)
+        except BaseException as error:  # handed to the consumer, re-raised there
+            pump.put_from_thread(loop, error)
+        finally:
+            closer = getattr(generator, "close", None)
+            if closer is not None:
+                closer()
+
+    thread = loop.run_in_executor(executor, run)
+
     try:
-        while (chunk := await call(executor, partial(next, generator, _DONE))) is not _DONE:
-            assert isinstance(chunk, bytes)
+        while (chunk := await pump.get()) is not None:
             yield chunk
     finally:
-        closer = getattr(generator, "close", None)
-        if closer is not None:
-            # A generator's cleanup may block (it closes storage reads): on the pool too.
-            await finish(executor, closer)
+        pump.stopped = True  # seen by the producer at its next chunk, or while it waits
+        await thread
+
+
+class _Pump:
+    """The bounded queue between one producer (a task, or a thread) and its consumer, and how
+    the consumer ends. At most `depth` chunks wait unread, whichever the producer."""
+
+    def __init__(self, depth: int, *, threaded: bool = False) -> None:
+        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=depth)
+        self.stopped = False
+        # A thread cannot await the queue: it takes a slot first, and never waits on the loop.
+        self._slots = threading.Semaphore(depth) if threaded else None
+
+    def put_from_thread(self, loop: asyncio.AbstractEventLoop, item: object) -> bool:
+        """Waits (on this thread) while `depth` chunks are unread; False once stopped."""
+        assert self._slots is not None
+        while not self._slots.acquire(timeout=0.1):
+            if self.stopped:
+                return False
+        if self.stopped:
+            return False
+        loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        return True
+
+    async def get(self) -> bytes | None:
+        """The next chunk, None at the end; the producer's error is raised here."""
+        item = await self.queue.get()
+        if self._slots is not None:
+            self._slots.release()
+        if item is _DONE:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, bytes)
+        return item
 
 
 async def aclose(chunks: AsyncIterator[bytes]) -> None:
