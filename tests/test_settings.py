@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port
-from tests.worlds import run_artifactsvc
+from tests.support.processes import free_port, run_artifactsvc
 
 INVALID = [
     ("ARTIFACTSVC_PORT", "abc"),
