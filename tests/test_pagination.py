@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -62,7 +63,7 @@ def page_of(url: str) -> int:
     return int(parse_qs(urlsplit(url).query)["page"][0])
 
 
-def walk(api: TestClient, url: str, **kwargs: object) -> tuple[list[int], list[httpx2.Response]]:
+def walk(api: TestClient, url: str, **kwargs: Any) -> tuple[list[int], list[httpx2.Response]]:
     """Follows rel="next" from `url` to the end; returns every id seen and every response."""
     seen: list[int] = []
     responses: list[httpx2.Response] = []

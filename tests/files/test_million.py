@@ -84,7 +84,7 @@ def upload_file(base: str, job_id: int, path: Path) -> int:
     boundary = uuid.uuid4().hex
     length, body = _multipart(path, boundary)
     parts = urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=600)
     try:
         connection.request(
             "POST",

@@ -31,7 +31,7 @@ def walk(world: World, url: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def expected_paths(names: list[str]) -> set[str]:
-    paths = set()
+    paths: set[str] = set()
     for name in names:
         parts = name.rstrip("/").split("/")
         paths.update("/".join(parts[: i + 1]) for i in range(len(parts)))
