@@ -4,7 +4,6 @@ bytes it really moved, without changing what the inner store does."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from artifactsvc.objects.instrumented import InstrumentedObjectStore
 from tests.objects.conftest import Backend
@@ -69,7 +68,7 @@ def test_closing_a_counted_stream_early_closes_the_inner_one(backend: Backend) -
     assert log.reads()[0].bytes == 1024  # only what was delivered
 
 
-def test_closing_closes_the_inner_iterator_itself(tmp_path: Path) -> None:
+def test_closing_closes_the_inner_iterator_itself() -> None:
     closed: list[bool] = []
 
     class Inner:
