@@ -1,7 +1,7 @@
 """`artifactsvc serve` as a real process (uvicorn, one worker), with its pid and its /metrics.
 
-Built on `tests.support.server_process`; the pid is kept: the memory figures read the server's
-/proc/PID/status, and the cold-read figure needs a fresh process per trial.
+Built on `tests.support.processes.server_process`; the pid is kept: the memory figures read
+the server's /proc/PID/status, and the cold-read figure needs a fresh process per trial.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from bench.procstat import Memory, memory
-from tests.support import server_process
+from tests.support.processes import server_process
 
 START_TIMEOUT = 30.0
 _STORAGE = re.compile(r'^artifactsvc_storage_requests_total\{verb="(\w+)"\} (\d+)$', re.M)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.servers import Service, service_process
-from tests.seaweed import SeaweedS3, running_seaweed, weed_binary
-from tests.support import import_document
+from tests.support.apps import import_document
+from tests.support.seaweed import SeaweedS3, running_seaweed, weed_binary
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from artifactsvc.app import create_app
-from artifactsvc.settings import Settings
-from tests.support import import_document, postgres_schema
+from tests.support.apps import app_client, app_settings, import_document
+from tests.support.database import postgres_schema
 
-pytest_plugins = ["tests.s3server", "tests.seaweed"]
-
-EXTERNAL = "http://artifacts.test"
+pytest_plugins = ["tests.support.s3", "tests.support.seaweed"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -43,24 +41,15 @@ def seed(tmp_path: Path) -> Callable[[str, dict[str, Any]], None]:
 
 @pytest.fixture
 def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
-    """Builds the real app over a given database URL and opens a TestClient on it."""
-    clients: list[TestClient] = []
+    """Builds the real app over a given database URL (and `tmp_path/objects`, where `seed`
+    stores artifacts) and opens a TestClient on it; closed at teardown."""
+    with ExitStack() as stack:
 
-    def build(database_url: str, **overrides: Any) -> TestClient:
-        settings = Settings(
-            database_url=database_url,
-            storage_url=str(tmp_path / "objects"),
-            external_url=EXTERNAL,
-            **overrides,
-        )
-        client = TestClient(create_app(settings), base_url=EXTERNAL)
-        client.__enter__()
-        clients.append(client)
-        return client
+        def build(database_url: str, **overrides: Any) -> TestClient:
+            settings = app_settings(database_url, tmp_path / "objects", **overrides)
+            return stack.enter_context(app_client(settings))
 
-    yield build
-    for client in clients:
-        client.__exit__(None, None, None)
+        yield build
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.support import import_document
-from tests.worlds import app_client, job, pipeline, project, user
+from tests.support.apps import app_client, app_settings, import_document
+from tests.support.documents import job, pipeline, project, user
 
 OK = "ok"  # the endpoint's own success status
 VISIBILITIES = ("public", "internal", "private")
@@ -275,7 +275,7 @@ def client(
 ) -> Iterator[TestClient]:
     directory: Path = tmp_path_factory.mktemp("matrix")
     import_document(module_database_url, world(), directory)
-    with app_client(module_database_url, directory / "objects") as built:
+    with app_client(app_settings(module_database_url, directory / "objects")) as built:
         yield built
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from tests.support import import_document
-from tests.worlds import app_client, job, pipeline, project, user
+from tests.support.apps import app_client, app_settings, import_document
+from tests.support.documents import job, pipeline, project, user
 
 ROOT = {"PRIVATE-TOKEN": "glpat-root"}
 P = "/api/v4/projects/foo%2Fbar"
@@ -33,7 +33,7 @@ def api(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         "jobs": [job(7, 6, "failed", trace="log\n"), job(8, 6, "running"), job(9, 6, "manual")],
     }
     import_document(module_database_url, document, directory)
-    with app_client(module_database_url, directory / "objects") as client:
+    with app_client(app_settings(module_database_url, directory / "objects")) as client:
         yield client
 
 

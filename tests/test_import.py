@@ -8,39 +8,33 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.worlds import ROOT_DIR, app_client, job, pipeline, project, run_artifactsvc, user
+from tests.support.apps import app_client, app_settings
+from tests.support.database import query
+from tests.support.documents import job, pipeline, project, user
+from tests.support.processes import REPO, run_artifactsvc
 
 TABLES = (
     "users", "tokens", "projects", "members", "job_token_allowlist", "pipelines", "jobs",
     "job_traces",
 )  # fmt: skip
-SAMPLE = ROOT_DIR / "examples" / "sample.json"
+SAMPLE = REPO / "examples" / "sample.json"
 
 
 def snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every metadata table, read straight from the database."""
-    rows: dict[str, list[tuple[Any, ...]]] = {}
-    if database_url.startswith("sqlite:///"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
-            for table in TABLES:
-                found = conn.execute(f"SELECT * FROM {table}").fetchall()
-                rows[table] = sorted(found, key=repr)
-        return rows
-    import psycopg
-
-    with psycopg.connect(database_url) as conn:
-        for table in TABLES:
-            found = conn.execute(f"SELECT * FROM {table}").fetchall()
-            rows[table] = sorted((tuple(bytes(v) if isinstance(v, memoryview) else v
-                                        for v in row) for row in found), key=repr)  # fmt: skip
-    return rows
+    return {
+        table: sorted(
+            (tuple(row.values()) for row in query(database_url, f"SELECT * FROM {table}")),
+            key=repr,
+        )
+        for table in TABLES
+    }
 
 
 def import_file(database_url: str, path: Path) -> subprocess.CompletedProcess[str]:
@@ -259,7 +253,7 @@ def test_the_sample_file_imports_and_is_served(database_url: str, tmp_path: Path
     assert result.stdout.strip() == (
         "imported 2 users, 1 projects, 1 pipelines, 4 jobs, 0 artifacts"
     )
-    with app_client(database_url, tmp_path / "objects") as client:
+    with app_client(app_settings(database_url, tmp_path / "objects")) as client:
         alice = {"PRIVATE-TOKEN": "glpat-alice-example-token"}
         listed = client.get("/api/v4/projects/foo%2Fbar/jobs", headers=alice)
         trace = client.get("/api/v4/projects/1/jobs/7/trace", headers=alice)
@@ -292,7 +286,7 @@ def test_reimport_updates_rows_in_place(database_url: str, tmp_path: Path) -> No
 
     rows = snapshot(database_url)
     assert len(rows["jobs"]) == 3 and len(rows["projects"]) == 2
-    with app_client(database_url, tmp_path / "objects") as client:
+    with app_client(app_settings(database_url, tmp_path / "objects")) as client:
         root = {"PRIVATE-TOKEN": "glpat-root"}
         assert client.get("/api/v4/projects/1/jobs/8", headers=root).json()["status"] == "success"
         assert client.get("/api/v4/projects/2").json()["visibility"] == "public"
@@ -305,7 +299,7 @@ def test_tokens_are_stored_hashed(database_url: str, tmp_path: Path) -> None:
 
     for secret in ("glpat-root", "glpat-alice", "job-7-token", "job-8-token"):
         assert secret not in dump
-    with app_client(database_url, tmp_path / "objects") as client:
+    with app_client(app_settings(database_url, tmp_path / "objects")) as client:
         me = client.get("/api/v4/user", headers={"PRIVATE-TOKEN": "glpat-alice"})
     assert me.json()["username"] == "alice"
 
@@ -321,7 +315,7 @@ def test_references_may_point_at_stored_rows(database_url: str, tmp_path: Path) 
     result = import_file(database_url, write(tmp_path, later, "later.json"))
 
     assert result.returncode == 0, result.stderr
-    with app_client(database_url, tmp_path / "objects") as client:
+    with app_client(app_settings(database_url, tmp_path / "objects")) as client:
         alice = {"PRIVATE-TOKEN": "glpat-alice"}
         listed = client.get("/api/v4/projects/3/jobs", headers=alice).json()
         found = client.get("/api/v4/projects/1/jobs/70", headers=alice).json()

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import EXTERNAL
-from tests.worlds import app_client, job, pipeline, project, run_artifactsvc, user
+from tests.support.apps import EXTERNAL, app_client, app_settings
+from tests.support.documents import job, pipeline, project, user
+from tests.support.processes import run_artifactsvc
 
 ROOT = {"PRIVATE-TOKEN": "glpat-root"}
 ALICE = {"PRIVATE-TOKEN": "glpat-alice"}  # developer of foo/bar
@@ -438,7 +439,7 @@ def test_artifacts_show_only_while_live_and_erase_removes_them(
     imported = run_artifactsvc("import", "import.json", env=env, cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr
 
-    with app_client(database_url, tmp_path / "objects") as client:
+    with app_client(app_settings(database_url, tmp_path / "objects")) as client:
         expired = client.get(f"{P}/jobs/1", headers=ROOT).json()
         live = client.get(f"{P}/jobs/2", headers=ROOT).json()
         erased = client.post(f"{P}/jobs/2/erase", headers=ROOT)

@@ -12,8 +12,7 @@ from artifactsvc.auth import hash_token
 from artifactsvc.errors import Conflict
 from artifactsvc.metadata import ImportBatch, JobQuery, NewJob, open_metadata_store
 from artifactsvc.models import Job, Project, User, utcnow
-from tests.support import run
-from tests.worlds import job, pipeline, project, user
+from tests.support.documents import job, pipeline, project, user
 
 
 def new_job(name: str) -> NewJob:
@@ -51,7 +50,7 @@ def test_concurrent_retries_get_distinct_new_ids(seeded: str) -> None:
         finally:
             store.close()
 
-    new_ids, current = run(go())
+    new_ids, current = asyncio.run(go())
 
     assert sorted(new_ids) == list(range(21, 41))
     assert sorted(current) == list(range(21, 41))  # every old job is marked retried
@@ -83,7 +82,7 @@ def test_an_import_batch_is_all_or_nothing(seeded: str) -> None:
         finally:
             store.close()
 
-    error, late_user, late_project = run(go())
+    error, late_user, late_project = asyncio.run(go())
 
     assert "\n" not in str(error)
     assert (late_user, late_project) == (None, None)
@@ -102,7 +101,7 @@ def test_tokens_resolve_by_digest_only(seeded: str) -> None:
         finally:
             store.close()
 
-    by_digest, by_clear_text, job_seven, unknown = run(go())
+    by_digest, by_clear_text, job_seven, unknown = asyncio.run(go())
 
     assert by_digest is not None and by_digest.username == "root"
     assert by_clear_text is None
@@ -121,4 +120,4 @@ def test_migrate_is_idempotent_and_safe_to_race(seeded: str) -> None:
             for store in stores:
                 store.close()
 
-    assert run(go()) == 20  # nothing lost either
+    assert asyncio.run(go()) == 20  # nothing lost either

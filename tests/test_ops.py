@@ -3,22 +3,21 @@ logs that never hold a token. Probes and headers are checked in-process and on a
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from tests.support import POSTGRES_URL, import_document, postgres_schema, serve_process
-from tests.worlds import app_client, job, pipeline, project, user
+from tests.support.apps import app_client, app_settings, import_document
+from tests.support.database import POSTGRES_URL, execute, postgres_schema
+from tests.support.documents import job, pipeline, project, user
+from tests.support.processes import server_process
+from tests.support.wire import TcpProxy
 
 ROOT_TOKEN = "glpat-root-3b1f0c9e7d"
 JOB_TOKEN = "job-token-5e2a8c41f6"
@@ -40,11 +39,10 @@ def world() -> dict[str, Any]:
 
 def damage_job_66(sqlite_url: str) -> None:
     """A row the code cannot parse: the only honest way to reach an unexpected failure."""
-    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
-        conn.execute("UPDATE jobs SET created_at = 'not a time' WHERE id = 66")
+    execute(sqlite_url, "UPDATE jobs SET created_at = 'not a time' WHERE id = 66")
 
 
-def assert_edge_headers(response: httpx.Response, request_id: str | None = None) -> None:
+def assert_edge_headers(response: httpx2.Response, request_id: str | None = None) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "SAMEORIGIN"
     if request_id is None:
@@ -178,67 +176,6 @@ def test_readiness_is_503_when_the_sqlite_file_is_damaged(api: TestClient, sqlit
     assert api.get("/-/liveness").status_code == 200
 
 
-class TcpProxy:
-    """A loopback TCP relay in front of PostgreSQL that a test can cut and restore."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.port = 0
-        self._stop = threading.Event()
-        self._sockets: list[socket.socket] = []
-        self._listener: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: same port
-        listener.settimeout(0.05)
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Refuses new connections and breaks every open one."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        if self._listener is not None:
-            self._listener.close()
-        for sock in self._sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self._sockets.clear()
-
-    def _accept(self) -> None:
-        assert self._listener is not None
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            client.settimeout(None)
-            upstream = socket.create_connection(self.target)
-            self._sockets += [client, upstream]
-            for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-
 @pytest.fixture
 def proxied_postgres() -> Iterator[tuple[str, TcpProxy]]:
     """A fresh PostgreSQL schema reached through a TcpProxy; yields (url, proxy)."""
@@ -258,7 +195,7 @@ def test_readiness_is_503_while_postgresql_is_unreachable_and_recovers(
     proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
 ) -> None:
     url, proxy = proxied_postgres
-    with app_client(url, tmp_path / "objects") as client:
+    with app_client(app_settings(url, tmp_path / "objects")) as client:
         assert client.get("/-/readiness").status_code == 200
 
         proxy.stop()
@@ -291,9 +228,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     import_document(url, world(), directory)
     damage_job_66(url)
     env = {"ARTIFACTSVC_DATABASE_URL": url, "ARTIFACTSVC_STORAGE_URL": str(directory / "objects")}
-    with serve_process(env, cwd=directory) as base:
-        port = urlsplit(base).port
-        yield base, directory / f"server-{port}.log"
+    with server_process(env, cwd=directory) as server:
+        yield server.base_url, server.log
 
 
 def read_log(log: Path, request_id: str) -> str:
@@ -315,7 +251,7 @@ def test_a_real_server_sends_the_edge_headers(
     base, _ = server
     request_id = f"real-{what.replace(' ', '-')}"
 
-    response = httpx.request(
+    response = httpx2.request(
         method, base + path, headers={**headers, "X-Request-Id": request_id}, timeout=10
     )
 
@@ -326,7 +262,7 @@ def test_a_real_server_sends_the_edge_headers(
 def test_a_real_server_logs_the_traceback_of_a_500(server: tuple[str, Path]) -> None:
     base, log = server
 
-    response = httpx.get(
+    response = httpx2.get(
         f"{base}{P}/jobs/66",
         headers={"PRIVATE-TOKEN": ROOT_TOKEN, "X-Request-Id": "crash-trace-1"},
         timeout=10,
@@ -343,7 +279,7 @@ def test_a_real_server_logs_the_traceback_of_a_500(server: tuple[str, Path]) -> 
 def test_a_real_server_web_urls_use_external_url(server: tuple[str, Path]) -> None:
     base, _ = server
 
-    body = httpx.get(f"{base}{P}/jobs/7", headers={"PRIVATE-TOKEN": ROOT_TOKEN}, timeout=10)
+    body = httpx2.get(f"{base}{P}/jobs/7", headers={"PRIVATE-TOKEN": ROOT_TOKEN}, timeout=10)
 
     assert body.json()["web_url"] == f"{base}/foo/bar/-/jobs/7"
 
@@ -367,7 +303,7 @@ def test_tokens_never_reach_the_log(
     request_id = f"secret-{transport}"
     path = f"{P}/jobs/66" if transport == "both-on-a-500" else f"{P}/jobs"
 
-    response = httpx.get(
+    response = httpx2.get(
         base + path,
         params={**query, "scope": "failed"},
         headers={**headers, "X-Request-Id": request_id},
@@ -386,7 +322,7 @@ def test_an_encoded_token_parameter_name_never_reaches_the_log(server: tuple[str
     base, log = server
     secret = ROOT_TOKEN
 
-    response = httpx.get(
+    response = httpx2.get(
         f"{base}{P}/jobs?scope=failed&private%5Ftoken={secret}",
         headers={"X-Request-Id": "secret-encoded-name"},
         timeout=10,

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from artifactsvc.app import create_app
-from artifactsvc.settings import Settings
-from tests.conftest import EXTERNAL
-from tests.support import import_document
-from tests.worlds import app_client, job, many_jobs, pipeline, project, user
+from tests.support.apps import EXTERNAL, app_client, app_settings, import_document
+from tests.support.documents import job, many_jobs, pipeline, project, user
 
 ROOT = {"PRIVATE-TOKEN": "glpat-root"}
 SMALL = "/api/v4/projects/foo%2Fbar"  # 45 jobs: 101..145
@@ -53,11 +51,11 @@ def world() -> dict[str, object]:
 def api(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     directory = tmp_path_factory.mktemp("pagination")
     import_document(module_database_url, world(), directory)
-    with app_client(module_database_url, directory / "objects") as client:
+    with app_client(app_settings(module_database_url, directory / "objects")) as client:
         yield client
 
 
-def links(response: httpx.Response) -> dict[str, str]:
+def links(response: httpx2.Response) -> dict[str, str]:
     return {rel: url for url, rel in LINK.findall(response.headers.get("link", ""))}
 
 
@@ -65,10 +63,10 @@ def page_of(url: str) -> int:
     return int(parse_qs(urlsplit(url).query)["page"][0])
 
 
-def walk(api: TestClient, url: str, **kwargs: object) -> tuple[list[int], list[httpx.Response]]:
+def walk(api: TestClient, url: str, **kwargs: Any) -> tuple[list[int], list[httpx2.Response]]:
     """Follows rel="next" from `url` to the end; returns every id seen and every response."""
     seen: list[int] = []
-    responses: list[httpx.Response] = []
+    responses: list[httpx2.Response] = []
     next_url: str | None = url
     while next_url is not None:
         response = api.get(next_url, **kwargs)
@@ -166,12 +164,10 @@ def test_link_urls_start_with_external_url(
     module_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     external = "https://ci.example.com/artifacts"
-    settings = Settings(
-        database_url=module_database_url,
-        storage_url=str(tmp_path_factory.mktemp("objects")),
-        external_url=external,
+    settings = app_settings(
+        module_database_url, tmp_path_factory.mktemp("objects"), external_url=external
     )
-    with TestClient(create_app(settings), base_url="http://internal:8080") as client:
+    with app_client(settings, base_url="http://internal:8080") as client:
         response = client.get(f"{SMALL}/jobs?per_page=10", headers=ROOT)
         keyset = client.get(f"{SMALL}/jobs?pagination=keyset&per_page=10", headers=ROOT)
 

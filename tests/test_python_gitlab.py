@@ -15,8 +15,9 @@ import gitlab
 import pytest
 from gitlab import exceptions as exc
 
-from tests.support import import_document, serve_process
-from tests.worlds import job, many_jobs, pipeline, project, user
+from tests.support.apps import import_document
+from tests.support.documents import job, many_jobs, pipeline, project, user
+from tests.support.processes import server_process
 
 ROOT_TOKEN = "glpat-root-python-gitlab"
 REPORTER_TOKEN = "glpat-rita-python-gitlab"
@@ -61,8 +62,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{directory}/meta.db"
     import_document(url, world(), directory)
     env = {"ARTIFACTSVC_DATABASE_URL": url, "ARTIFACTSVC_STORAGE_URL": str(directory / "objects")}
-    with serve_process(env, cwd=directory) as base:
-        yield base
+    with server_process(env, cwd=directory) as server:
+        yield server.base_url
 
 
 def client(base_url: str, token: str = ROOT_TOKEN) -> gitlab.Gitlab:

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from artifactsvc.settings import SETTINGS, Settings, markdown_table
-from tests.support import free_port
-from tests.worlds import ROOT_DIR, run_artifactsvc
+from tests.support.processes import REPO, free_port, run_artifactsvc
 
 INVALID = [
     ("ARTIFACTSVC_PORT", "abc"),
@@ -125,7 +124,7 @@ def test_the_external_url_defaults_to_the_listen_address() -> None:
 
 
 def test_the_readme_configuration_table_is_the_settings_table() -> None:
-    readme = (ROOT_DIR / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
     table = "".join(line + "\n" for line in section.splitlines() if line.startswith("|"))
 

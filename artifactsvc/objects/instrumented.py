@@ -1,33 +1,95 @@
-"""An ObjectStore decorator that counts requests by verb (for /metrics)."""
+"""An ObjectStore decorator that counts requests by verb (for /metrics), and can tell an
+observer of each call: verb, key, range, and the bytes actually delivered or sent."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from artifactsvc.objects.port import DEFAULT_CHUNK_SIZE, DEFAULT_PART_SIZE, ObjectInfo, ObjectStore
 
 
+@dataclass(slots=True)
+class StorageCall:
+    """One call, reported to the observer when it is made; `bytes` grows as a read delivers
+    (or a put sends) them, so it is final once the call has returned or its stream ended."""
+
+    verb: str  # the port's method: put_stream, head, get_range, stream, delete, list
+    key: str  # the prefix, for list
+    start: int = 0
+    length: int | None = None
+    bytes: int = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + self.bytes
+
+
+class _Counted:
+    """The chunks of `inner`, unchanged, added up into `call.bytes`; closing closes `inner`."""
+
+    def __init__(self, inner: AsyncIterator[bytes], call: StorageCall) -> None:
+        self._inner = inner
+        self._call = call
+
+    def __aiter__(self) -> _Counted:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self._inner.__anext__()
+        self._call.bytes += len(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        closer = getattr(self._inner, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
 class InstrumentedObjectStore:
-    def __init__(self, inner: ObjectStore, count: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        inner: ObjectStore,
+        count: Callable[[str], None],
+        *,
+        observe: Callable[[StorageCall], None] | None = None,
+    ) -> None:
         self.inner = inner
         self._count = count
+        self._observe = observe
+
+    def _report(
+        self, verb: str, key: str, start: int = 0, length: int | None = None
+    ) -> StorageCall | None:
+        if self._observe is None:
+            return None
+        call = StorageCall(verb, key, start, length)
+        self._observe(call)
+        return call
 
     async def put_stream(
         self, key: str, chunks: AsyncIterator[bytes], *, part_size: int = DEFAULT_PART_SIZE
     ) -> ObjectInfo:
         self._count("put")
+        if (call := self._report("put_stream", key)) is not None:
+            chunks = _Counted(chunks, call)
         return await self.inner.put_stream(key, chunks, part_size=part_size)
 
     async def head(self, key: str) -> ObjectInfo:
         self._count("head")
+        self._report("head", key)
         return await self.inner.head(key)
 
     async def get_range(
         self, key: str, start: int, length: int, *, etag: str | None = None
     ) -> bytes:
         self._count("get")
-        return await self.inner.get_range(key, start, length, etag=etag)
+        call = self._report("get_range", key, start, length)
+        data = await self.inner.get_range(key, start, length, etag=etag)
+        if call is not None:
+            call.bytes = len(data)
+        return data
 
     def stream(
         self,
@@ -39,10 +101,13 @@ class InstrumentedObjectStore:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> AsyncIterator[bytes]:
         self._count("get")
-        return self.inner.stream(key, start, length, etag=etag, chunk_size=chunk_size)
+        call = self._report("stream", key, start, length)
+        chunks = self.inner.stream(key, start, length, etag=etag, chunk_size=chunk_size)
+        return chunks if call is None else _Counted(chunks, call)
 
     async def delete(self, key: str) -> None:
         self._count("delete")
+        self._report("delete", key)
         await self.inner.delete(key)
 
     @property
@@ -57,6 +122,7 @@ class InstrumentedObjectStore:
 
     def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
         self._count("list")
+        self._report("list", prefix)
         return self.inner.list(prefix)
 
     async def abort_stale_uploads(self, older_than: datetime) -> int:

@@ -14,36 +14,29 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-from starlette.testclient import TestClient
 
-from artifactsvc.app import create_app
-from artifactsvc.settings import Settings
-from tests.artifacts.support import Service, Storage, import_file, world
-from tests.s3server import create_bucket
-from tests.seaweed import SeaweedS3
-from tests.support import serve_process
-
-EXTERNAL = "http://artifacts.test"
+from tests.artifacts.world import ROOT, world
+from tests.support.apps import app_client, app_settings, import_document
+from tests.support.processes import ServerProcess, server_process
+from tests.support.s3 import create_bucket
+from tests.support.seaweed import SeaweedS3
+from tests.support.service import Service
+from tests.support.storage import Storage
 
 
 @pytest.fixture(params=["files", "s3"])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
     """ARTIFACTSVC_STORAGE_URL (+ ARTIFACTSVC_S3_ENDPOINT_URL): a directory or a moto bucket."""
     if request.param == "files":
-        root = tmp_path / "objects"
-        return Storage("files", str(root), root=root)
+        return Storage.directory(tmp_path / "objects")
     if request.param == "seaweed":  # large archives only: @parametrize(..., indirect=True)
         seaweed: SeaweedS3 = request.getfixturevalue("seaweed")
-        bucket = seaweed.create_bucket()
-        return Storage(
-            "s3", f"s3://{bucket}", endpoint_url=seaweed.endpoint_url, bucket=bucket,
-            extra_env={k: v for k, v in seaweed.env.items() if k.startswith("AWS_")},
-        )  # fmt: skip
+        credentials = {k: v for k, v in seaweed.env.items() if k.startswith("AWS_")}
+        return Storage.s3(seaweed.endpoint_url, seaweed.create_bucket(), env=credentials)
     endpoint: str = request.getfixturevalue("moto_endpoint")
-    bucket = create_bucket(endpoint)
-    return Storage("s3", f"s3://{bucket}/ci/artifacts", endpoint_url=endpoint, bucket=bucket)
+    return Storage.s3(endpoint, create_bucket(endpoint), "ci/artifacts")
 
 
 @pytest.fixture
@@ -67,26 +60,22 @@ def make_service(
             **overrides: Any,
         ) -> Service:
             store = storage or storage_url
-            settings = Settings(
-                database_url=database_url or sqlite_url,
-                external_url=EXTERNAL,
-                **{**store.settings, **overrides},
-            )
+            settings = app_settings(database_url or sqlite_url, store, **overrides)
             if seed is not False:
-                document = world() if seed is True else seed
-                assert import_file(settings, document, tmp_path) == 0
-            client: httpx.Client
+                import_document(settings, world() if seed is True else seed, tmp_path)
+            client: httpx2.Client
+            server: ServerProcess | None = None
             if real:
                 env = {
                     **store.env,
                     "ARTIFACTSVC_DATABASE_URL": settings.database_url,
                     **{f"ARTIFACTSVC_{k.upper()}": str(v) for k, v in overrides.items()},
                 }
-                base = stack.enter_context(serve_process(env, cwd=tmp_path))
-                client = stack.enter_context(httpx.Client(base_url=base, timeout=60))
+                server = stack.enter_context(server_process(env, cwd=tmp_path))
+                client = stack.enter_context(httpx2.Client(base_url=server.base_url, timeout=60))
             else:
-                client = stack.enter_context(TestClient(create_app(settings), base_url=EXTERNAL))
-            return Service(client, settings, store, settings.database_url, tmp_path)
+                client = stack.enter_context(app_client(settings))
+            return Service(client, settings, store, tmp_path, ROOT, server)
 
         yield build
 

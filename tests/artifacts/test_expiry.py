@@ -14,18 +14,11 @@ from typing import Any
 import pytest
 
 from artifactsvc.models import parse_time
-from tests.artifacts.support import (
-    DEVELOPER,
-    MAINTAINER,
-    P1,
-    REPORTER,
-    ROOT,
-    Service,
-    make_zip,
-    token,
-    wait_for,
-)
-from tests.worlds import job, pipeline, run_artifactsvc
+from tests.artifacts.world import DEVELOPER, MAINTAINER, P1, REPORTER, ROOT, token
+from tests.support.documents import job, pipeline
+from tests.support.processes import run_artifactsvc, wait_for
+from tests.support.service import Service
+from tests.support.zips import sample_zip
 
 PAST = "2020-01-01T00:00:00.000Z"
 FUTURE = "2999-01-01T00:00:00.000Z"
@@ -50,7 +43,7 @@ def seed_archives(service: Service, document: dict[str, Any]) -> dict[int, bytes
     archives: dict[int, bytes] = {}
     for item in document.get("jobs", []):
         if item.get("artifacts"):
-            archives[item["id"]] = make_zip(seed=item["id"])
+            archives[item["id"]] = sample_zip(seed=item["id"])
             (service.directory / f"{item['id']}.zip").write_bytes(archives[item["id"]])
     service.seed(document)
     return archives
@@ -109,7 +102,7 @@ def test_expired_artifacts_are_gone_from_every_read_endpoint_at_once(
 def test_expire_in_takes_effect_without_any_sweep(service: Service) -> None:
     """Uploaded with `expire_in: 1 sec` in an old pipeline (a newer one on master succeeded)."""
     service.seed({"pipelines": [pipeline(12, 1, ref="master")]})
-    data = make_zip(seed=5)
+    data = sample_zip(seed=5)
     response = service.upload(100, data, params={"expire_in": "1 sec"})
     assert response.status_code == 201
     [row] = service.rows()
@@ -152,7 +145,7 @@ def test_keep_latest_locks_the_newest_successful_pipeline_until_a_newer_one_succ
 
 
 def test_keep_sets_artifacts_expire_at_null(service: Service) -> None:
-    data = make_zip(seed=6)
+    data = sample_zip(seed=6)
     assert service.upload(100, data, params={"expire_in": "1 week"}).status_code == 201
     assert service.job(100)["artifacts_expire_at"] is not None
     denied = service.client.post(f"{P1}/jobs/100/artifacts/keep", headers=REPORTER)
@@ -205,7 +198,7 @@ def test_deleting_project_artifacts_expires_every_unlocked_one_at_once(service: 
 def test_delete_job_artifacts_needs_a_maintainer_and_removes_the_objects(
     service: Service,
 ) -> None:
-    assert service.upload(100, make_zip(seed=7)).status_code == 201
+    assert service.upload(100, sample_zip(seed=7)).status_code == 201
     denied = service.client.delete(f"{P1}/jobs/100/artifacts", headers=DEVELOPER)
     assert denied.status_code == 403
     assert denied.json() == {"message": "403 Forbidden"}
@@ -222,7 +215,7 @@ def test_delete_job_artifacts_needs_a_maintainer_and_removes_the_objects(
 
 
 def test_erase_removes_the_artifacts_and_their_objects(service: Service) -> None:
-    assert service.upload(100, make_zip(seed=8)).status_code == 201
+    assert service.upload(100, sample_zip(seed=8)).status_code == 201
     service.finish(100)
     response = service.client.post(f"{P1}/jobs/100/erase", headers=DEVELOPER)  # dev's own job
     assert response.status_code == 201
@@ -304,7 +297,7 @@ def test_two_expire_runs_at_once_both_succeed_and_delete_each_artifact_once(
 
 
 def test_gc_removes_old_orphans_and_stale_uploads_only(service: Service) -> None:
-    data = make_zip(seed=9)
+    data = sample_zip(seed=9)
     assert service.upload(100, data).status_code == 201
     live = [key for row in service.rows() for key in (row["object_key"], row["index_key"])]
     service.storage.put("projects/1/jobs/100/orphan-old", b"left by a crash")

@@ -8,8 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.artifacts.support import P1, ROOT, Service, make_zip
-from tests.worlds import job, pipeline, run_artifactsvc
+from tests.artifacts.world import P1, ROOT
+from tests.support.documents import job, pipeline
+from tests.support.processes import run_artifactsvc
+from tests.support.service import Service
+from tests.support.zips import DEFLATED, STORED, Member, make_zip, sample_zip
 
 
 def write_import(directory: Path, document: dict[str, Any]) -> Path:
@@ -39,7 +42,9 @@ def document(archive: str, report: str) -> dict[str, Any]:
 def test_imported_artifacts_are_stored_indexed_and_downloadable(service: Service) -> None:
     fixtures = service.directory / "import" / "fixtures"
     fixtures.mkdir(parents=True)
-    archive = make_zip({"README.md": b"imported\n", "dist/app.js": b"x" * 5000})
+    archive = make_zip(
+        [Member("README.md", b"imported\n", DEFLATED), Member("dist/app.js", b"x" * 5000, STORED)]
+    )
     report = gzip.compress(b"<testsuites/>")
     (fixtures / "a.zip").write_bytes(archive)
     (fixtures / "junit.xml.gz").write_bytes(report)
@@ -73,7 +78,7 @@ def test_imported_artifacts_are_stored_indexed_and_downloadable(service: Service
 def test_a_bad_zip_in_an_import_imports_nothing_and_leaves_no_object(service: Service) -> None:
     fixtures = service.directory / "import"
     fixtures.mkdir()
-    (fixtures / "good.zip").write_bytes(make_zip(seed=71))
+    (fixtures / "good.zip").write_bytes(sample_zip(seed=71))
     (fixtures / "bad.zip").write_bytes(b"PK\x03\x04 but not really a zip" * 100)
     bad = document("good.zip", "good.zip")
     bad["jobs"].append(

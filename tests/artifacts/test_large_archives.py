@@ -10,17 +10,11 @@ from collections.abc import Callable, Iterator
 import gitlab
 import pytest
 
-from tests.artifacts.support import (
-    MULTIPART,
-    ROOT,
-    MiB,
-    Service,
-    large_zip,
-    multipart_stream,
-    peak_rss_bytes,
-    server_pid,
-    token,
-)
+from tests.artifacts.world import ROOT, token
+from tests.support.processes import peak_rss_bytes
+from tests.support.service import Service
+from tests.support.wire import MULTIPART, multipart_stream
+from tests.support.zips import MiB, large_zip
 
 SIZE = 200 * MiB
 RSS_BOUND = 300 * MiB
@@ -32,9 +26,8 @@ def test_a_200_mb_archive_round_trips_with_flat_memory(
     make_service: Callable[..., Service],
 ) -> None:
     service = make_service(real=True, max_artifact_size=300 * MiB)
-    port = service.client.base_url.port
-    assert port is not None
-    pid = server_pid(port)
+    assert service.server is not None
+    pid = service.server.pid
     idle = peak_rss_bytes(pid)
 
     sent = hashlib.sha256()

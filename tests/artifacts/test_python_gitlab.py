@@ -9,8 +9,9 @@ import gitlab
 import pytest
 from gitlab.exceptions import GitlabCreateError, GitlabDeleteError, GitlabGetError
 
-from tests.artifacts.support import Service, make_zip, sha256, sized_zip
-from tests.worlds import pipeline
+from tests.support.documents import pipeline
+from tests.support.service import Service
+from tests.support.zips import sample_zip, sized_zip
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def client(service: Service, user_token: str = "root-token") -> gitlab.Gitlab:
 
 def test_python_gitlab_downloads_byte_for_byte_what_the_runner_uploaded(server: Service) -> None:
     archive = sized_zip(1536 * 1024, seed=51)
-    branch = make_zip(seed=52)
+    branch = sample_zip(seed=52)
     assert server.upload(100, archive, params={"artifact_type": "archive"}).status_code == 201
     assert server.upload(110, branch).status_code == 201
     server.finish(100)
@@ -35,12 +36,12 @@ def test_python_gitlab_downloads_byte_for_byte_what_the_runner_uploaded(server: 
 
     digest = hashlib.sha256()
     job.artifacts(streamed=True, action=digest.update, chunk_size=64 * 1024)
-    assert digest.hexdigest() == sha256(archive)
+    assert digest.hexdigest() == hashlib.sha256(archive).hexdigest()
     assert job.artifacts() == archive
 
     by_ref = hashlib.sha256()
     project.artifacts.download(ref_name="master", job="build", streamed=True, action=by_ref.update)
-    assert by_ref.hexdigest() == sha256(archive)
+    assert by_ref.hexdigest() == hashlib.sha256(archive).hexdigest()
     # python-gitlab puts the ref into the path as it is: `feature/x` arrives raw.
     assert project.artifacts.download(ref_name="feature/x", job="build") == branch
     with pytest.raises(GitlabGetError) as missing:
@@ -52,7 +53,9 @@ def test_python_gitlab_keeps_and_deletes_artifacts(server: Service) -> None:
     server.seed({"pipelines": [pipeline(12, 1, ref="master")]})  # pipeline 10 is not locked
     for job_id in (100, 101):
         assert (
-            server.upload(job_id, make_zip(seed=job_id), params={"expire_in": "1 day"}).status_code
+            server.upload(
+                job_id, sample_zip(seed=job_id), params={"expire_in": "1 day"}
+            ).status_code
             == 201
         )
     root = client(server).projects.get(1, lazy=True)

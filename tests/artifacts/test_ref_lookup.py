@@ -9,15 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.artifacts.support import (
-    MAINTAINER,
-    ROOT,
-    Service,
-    make_zip,
-    running,
-    token,
-)
-from tests.worlds import job, pipeline
+from tests.artifacts.world import MAINTAINER, ROOT, token
+from tests.support.documents import job, pipeline, running
+from tests.support.service import Service
+from tests.support.zips import sample_zip
 
 PAST = "2020-01-01T00:00:00.000Z"
 
@@ -53,7 +48,7 @@ def test_ref_download_takes_the_newest_successful_pipeline(service: Service) -> 
                      running(140, 14, "build")],
         }
     )  # fmt: skip
-    archives = {job_id: make_zip(seed=job_id) for job_id in (100, 120, 130, 140)}
+    archives = {job_id: sample_zip(seed=job_id) for job_id in (100, 120, 130, 140)}
     for job_id, data in archives.items():
         build_on(service, job_id, data)
     response = by_ref(service, "master")
@@ -65,7 +60,7 @@ def test_ref_download_takes_the_newest_successful_pipeline(service: Service) -> 
 
 
 def test_ref_download_needs_the_job_to_have_succeeded(service: Service) -> None:
-    data = make_zip(seed=1)
+    data = sample_zip(seed=1)
     assert service.upload(100, data).status_code == 201
     assert by_ref(service, "master").status_code == 404  # still running
     service.finish(100)
@@ -75,7 +70,7 @@ def test_ref_download_needs_the_job_to_have_succeeded(service: Service) -> None:
 def test_ref_download_ignores_retried_jobs(service: Service) -> None:
     service.seed({"pipelines": [pipeline(15, 1, ref="release")],
                   "jobs": [running(150, 15, "build")]})  # fmt: skip
-    build_on(service, 150, make_zip(seed=150))
+    build_on(service, 150, sample_zip(seed=150))
     assert by_ref(service, "release").status_code == 200
     retry = service.client.post("/api/v4/projects/1/jobs/150/retry", headers=MAINTAINER)
     assert retry.status_code == 201
@@ -87,9 +82,9 @@ def test_ref_download_ignores_retried_jobs(service: Service) -> None:
 
 @pytest.mark.parametrize("ref", ["feature/x", "feature%2Fx"])
 def test_ref_with_a_slash_works_raw_and_encoded(service: Service, ref: str) -> None:
-    data = make_zip(seed=110)
+    data = sample_zip(seed=110)
     build_on(service, 110, data)
-    build_on(service, 100, make_zip(seed=100))
+    build_on(service, 100, sample_zip(seed=100))
     response = by_ref(service, ref)
     assert response.status_code == 200
     assert response.content == data
@@ -97,7 +92,7 @@ def test_ref_with_a_slash_works_raw_and_encoded(service: Service, ref: str) -> N
 
 def test_search_recent_finds_an_older_live_archive(service: Service) -> None:
     """main: p16 (job with a live archive), p17 (its archive expired), p18 newest (none)."""
-    older, expired = make_zip(seed=160), make_zip(seed=170)
+    older, expired = sample_zip(seed=160), sample_zip(seed=170)
     (service.directory / "expired.zip").write_bytes(expired)
     service.seed(
         {
@@ -124,8 +119,8 @@ def test_search_recent_finds_an_older_live_archive(service: Service) -> None:
 def test_search_recent_prefers_the_newest_pipelines_live_archive(service: Service) -> None:
     service.seed({"pipelines": [pipeline(16, 1, ref="main"), pipeline(17, 1, ref="main")],
                   "jobs": [running(160, 16, "build"), running(170, 17, "build")]})  # fmt: skip
-    build_on(service, 160, make_zip(seed=160))
-    newest = make_zip(seed=170)
+    build_on(service, 160, sample_zip(seed=160))
+    newest = sample_zip(seed=170)
     build_on(service, 170, newest)
     response = by_ref(service, "main", search_recent_successful_pipelines="true")
     assert response.content == newest
@@ -141,7 +136,7 @@ def test_ref_download_without_a_job_name_is_400(service: Service, query: dict[st
 
 
 def test_ref_download_by_a_job_token_of_an_allowlisted_project(service: Service) -> None:
-    data = make_zip(seed=2)
+    data = sample_zip(seed=2)
     build_on(service, 100, data)
     allowed = service.client.get(
         "/api/v4/projects/1/jobs/artifacts/master/download", params={"job": "build"},

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
-from tests.artifacts.support import P1, ROOT, Service, make_zip, token
+from tests.artifacts.world import P1, ROOT, token
+from tests.support.service import Service
+from tests.support.zips import sample_zip
 
 DISPOSITION = "attachment; filename=\"artifacts.zip\"; filename*=UTF-8''artifacts.zip"
 
 
 @pytest.fixture
 def uploaded(service: Service) -> bytes:
-    data = make_zip(seed=31)
+    data = sample_zip(seed=31)
     assert service.upload(100, data).status_code == 201
     return data
 
@@ -67,7 +69,7 @@ def test_direct_download_redirects_to_storage_on_s3_only(service: Service, uploa
         assert response.status_code == 302
         location = response.headers["location"]
         assert location.startswith(service.storage.endpoint_url or "?")
-        followed = httpx.get(location)
+        followed = httpx2.get(location)
         assert followed.status_code == 200
         assert followed.content == uploaded
         assert followed.headers["content-disposition"] == DISPOSITION
@@ -76,7 +78,7 @@ def test_direct_download_redirects_to_storage_on_s3_only(service: Service, uploa
         assert response.content == uploaded
 
 
-def patch_trace(service: Service, job_id: int, start: int, data: bytes) -> httpx.Response:
+def patch_trace(service: Service, job_id: int, start: int, data: bytes) -> httpx2.Response:
     return service.client.patch(
         f"/api/v4/jobs/{job_id}/trace",
         content=data,
@@ -128,7 +130,7 @@ def test_job_update_finishes_the_job_and_retires_its_token(service: Service) -> 
     assert body["failure_reason"] == "script_failure"
     assert body["finished_at"] is not None
     # The token died with the job.
-    assert service.upload(100, make_zip(seed=32)).status_code == 403
+    assert service.upload(100, sample_zip(seed=32)).status_code == 403
     assert patch_trace(service, 100, 0, b"more").status_code == 403
     again = service.client.put("/api/v4/jobs/100", json={"token": "job-100", "state": "success"})
     assert again.status_code == 403
@@ -139,7 +141,7 @@ def test_job_update_accepts_a_form_and_running_keeps_the_token(service: Service)
     still = service.client.put("/api/v4/jobs/101", data={"token": "job-101", "state": "running"})
     assert still.status_code == 200
     assert still.json()["status"] == "running"
-    assert service.upload(101, make_zip(seed=33)).status_code == 201
+    assert service.upload(101, sample_zip(seed=33)).status_code == 201
     done = service.client.put("/api/v4/jobs/101", data={"token": "job-101", "state": "success"})
     assert done.status_code == 200
     assert service.job(101)["status"] == "success"

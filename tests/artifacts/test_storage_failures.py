@@ -10,12 +10,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-import httpx
+import httpx2
 import pytest
 
-from tests.artifacts.proxy import black_hole, cutting_proxy
-from tests.artifacts.support import P1, ROOT, MiB, Service, Storage, make_zip, sized_zip, token
-from tests.support import free_port
+from tests.artifacts.world import P1, ROOT, token
+from tests.support.processes import free_port
+from tests.support.service import Service
+from tests.support.storage import Storage
+from tests.support.wire import black_hole, tcp_proxy
+from tests.support.zips import MiB, sample_zip, sized_zip
 
 UNAVAILABLE = {"message": "503 Service Unavailable"}
 # 3 attempts of 1 s each plus botocore's backoff between them (at most 1 + 2 s).
@@ -48,7 +51,7 @@ def test_downloads_answer_503_quickly_when_storage_is_down(
     reads: list[tuple[str, dict[str, str]]],
 ) -> None:
     working = make_service()
-    data = make_zip(seed=41)
+    data = sample_zip(seed=41)
     assert working.upload(100, data).status_code == 201
     working.finish(100)
     with dead_store() as endpoint:
@@ -80,7 +83,7 @@ def test_upload_with_storage_down_is_503_and_records_nothing(
         down = Storage("s3", storage_url.url, endpoint_url=endpoint, bucket=storage_url.bucket)
         service = make_service(storage=down, s3_connect_timeout=1.0, s3_read_timeout=1.0)
         started = time.monotonic()
-        response = service.upload(100, make_zip(seed=42))
+        response = service.upload(100, sample_zip(seed=42))
         assert response.status_code == 503
         assert response.json() == UNAVAILABLE
         assert time.monotonic() - started < QUICK
@@ -96,12 +99,12 @@ def test_storage_failure_mid_stream_aborts_the_connection(
     data = sized_zip(2 * MiB, seed=43)
     assert make_service().upload(100, data).status_code == 201
     assert storage_url.endpoint_url is not None
-    with cutting_proxy(storage_url.endpoint_url, cut_after=768 * 1024) as proxy:
+    with tcp_proxy(storage_url.endpoint_url, cut_after=768 * 1024) as proxy:
         flaky = Storage("s3", storage_url.url, endpoint_url=proxy.url, bucket=storage_url.bucket)
         service = make_service(storage=flaky, seed=False, real=True)
         received = bytearray()
         with (
-            pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)),
+            pytest.raises((httpx2.RemoteProtocolError, httpx2.ReadError)),
             service.client.stream("GET", f"{P1}/jobs/100/artifacts", headers=ROOT) as response,
         ):
             assert response.status_code == 200

@@ -15,17 +15,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from artifactsvc.models import parse_time
-from tests.artifacts.support import (
-    BOUNDARY,
-    MULTIPART,
-    MiB,
-    Service,
-    make_zip,
-    multipart_stream,
-    sized_zip,
-    token,
-    wait_for,
-)
+from tests.artifacts.world import token
+from tests.support.processes import wait_for
+from tests.support.service import Service
+from tests.support.wire import BOUNDARY, MULTIPART, multipart_stream
+from tests.support.zips import MiB, sample_zip, sized_zip
 
 RUNNER_QUERY = {"artifact_format": "zip", "artifact_type": "archive", "expire_in": "1 week"}
 
@@ -40,7 +34,7 @@ def assert_nothing_stored(service: Service, job_id: int = 100) -> None:
 
 
 def test_runner_upload_is_stored_indexed_and_downloadable(service: Service) -> None:
-    data = make_zip(seed=1)
+    data = sample_zip(seed=1)
     before = datetime.now(UTC)
     response = service.upload(100, data, params=RUNNER_QUERY)
     assert response.status_code == 201, response.text
@@ -70,7 +64,7 @@ def test_runner_upload_is_stored_indexed_and_downloadable(service: Service) -> N
 
 
 def test_form_fields_before_the_file_are_honoured(service: Service) -> None:
-    data = make_zip(seed=2)
+    data = sample_zip(seed=2)
     response = service.upload(
         100, data, before={"artifact_type": "archive", "artifact_format": "zip",
                            "expire_in": "never"},
@@ -114,7 +108,7 @@ def test_form_fields_after_the_file_are_honoured(make_service: Callable[..., Ser
 
 def test_without_expire_in_the_default_applies(make_service: Callable[..., Service]) -> None:
     service = make_service(default_expire_in=3600)
-    assert service.upload(100, make_zip(seed=17)).status_code == 201
+    assert service.upload(100, sample_zip(seed=17)).status_code == 201
     expire_at = parse_time(service.job(100)["artifacts_expire_at"])
     assert expire_at is not None
     assert abs(expire_at - (datetime.now(UTC) + timedelta(hours=1))) < timedelta(seconds=30)
@@ -179,7 +173,7 @@ def test_not_a_zip_is_400_and_leaves_nothing(service: Service) -> None:
 
 def test_damaged_zip_is_400_and_leaves_nothing(service: Service) -> None:
     """A zip whose central directory is damaged is a bad upload (400), not a server error."""
-    data = bytearray(make_zip(seed=8))
+    data = bytearray(sample_zip(seed=8))
     directory = data.rfind(b"PK\x01\x02")
     data[directory : directory + 4] = b"XX\x01\x02"
     response = service.upload(100, bytes(data))
@@ -199,7 +193,7 @@ def test_damaged_zip_is_400_and_leaves_nothing(service: Service) -> None:
 def test_bad_upload_parameters_are_400(
     service: Service, params: dict[str, str], error: str
 ) -> None:
-    response = service.upload(100, make_zip(), params=params)
+    response = service.upload(100, sample_zip(), params=params)
     assert response.status_code == 400
     assert response.json() == {"error": error}
     assert_nothing_stored(service)
@@ -221,7 +215,7 @@ def test_upload_without_a_file_part_is_400(service: Service) -> None:
 
 
 def test_the_token_may_come_as_a_form_field(service: Service) -> None:
-    data = make_zip(seed=14)
+    data = sample_zip(seed=14)
     response = service.upload(100, data, headers={}, before={"token": "job-100"})
     assert response.status_code == 201
     assert service.download(100).content == data
@@ -250,7 +244,7 @@ def test_unknown_artifact_type_after_the_file_is_400_and_leaves_nothing(
 def test_duplicate_type_is_400_and_keeps_the_first(
     service: Service, params: dict[str, str]
 ) -> None:
-    first, second = make_zip(seed=9), make_zip(seed=10)
+    first, second = sample_zip(seed=9), sample_zip(seed=10)
     assert service.upload(100, first).status_code == 201
     stored = service.storage.stored()
     response = service.upload(100, second, params=params)
@@ -275,7 +269,7 @@ def test_duplicate_type_is_400_and_keeps_the_first(
 def test_upload_without_this_running_jobs_token_is_403(
     service: Service, headers: dict[str, str]
 ) -> None:
-    response = service.upload(100, make_zip(), headers=headers)
+    response = service.upload(100, sample_zip(), headers=headers)
     assert response.status_code == 403
     assert response.json() == {"message": "403 Forbidden"}
     assert_nothing_stored(service)
@@ -283,7 +277,7 @@ def test_upload_without_this_running_jobs_token_is_403(
 
 def test_finished_jobs_token_no_longer_uploads(service: Service) -> None:
     service.finish(100, "failed")
-    response = service.upload(100, make_zip())
+    response = service.upload(100, sample_zip())
     assert response.status_code == 403
     assert service.rows() == []
     assert service.storage.stored() == []
@@ -314,13 +308,13 @@ def test_two_uploads_of_one_type_at_once_store_one(make_service: Callable[..., S
 def test_damaged_zip_does_not_stall_the_server(make_service: Callable[..., Service]) -> None:
     """The index builder gave up mid-stream; its abandoned reader must not block the loop."""
     service = make_service(real=True)
-    data = bytearray(make_zip(seed=8))
+    data = bytearray(sample_zip(seed=8))
     directory = data.rfind(b"PK\x01\x02")
     data[directory : directory + 4] = b"XX\x01\x02"
     for _ in range(2):
         assert service.upload(100, bytes(data)).status_code == 400
         assert service.client.get("/-/liveness", timeout=5).status_code == 200
-    good = make_zip(seed=13)
+    good = sample_zip(seed=13)
     assert service.upload(100, good).status_code == 201
     assert service.download(100, timeout=5).content == good
     assert len(service.storage.stored()) == 2
@@ -357,6 +351,6 @@ def test_client_disconnect_mid_upload_leaves_nothing(
     wait_for(lambda: storage.uploads() == [], what="no open uploads")
     assert_nothing_stored(service)
     # Nothing half-recorded blocks the job's next (complete) upload.
-    data = make_zip(seed=12)
+    data = sample_zip(seed=12)
     assert service.upload(100, data).status_code == 201
     assert service.download(100).content == data

@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from artifactsvc.app import create_app
-from artifactsvc.settings import Settings
-from tests.files.support import succeed, upload
 from tests.files.world import UPLOADS, document
-from tests.support import import_document, serve_process
-
-EXTERNAL = "http://artifacts.test"
+from tests.support.apps import app_client, app_settings, import_document
+from tests.support.processes import ServerProcess, server_process
+from tests.support.service import finish, upload_archive
 
 
 @dataclass(frozen=True)
@@ -41,17 +38,22 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     database_url = f"sqlite:///{directory}/meta.db"
     storage = directory / "objects"
     import_document(database_url, document(), directory)
-    settings = Settings(database_url=database_url, storage_url=str(storage), external_url=EXTERNAL)
     archives = {job_id: build() for job_id, (_, _, build) in UPLOADS.items()}
-    with TestClient(create_app(settings), base_url=EXTERNAL) as client:
+    with app_client(app_settings(database_url, storage)) as client:
         for job_id, data in archives.items():
-            upload(client, job_id, data)
-            succeed(client, job_id)
+            upload_archive(client, job_id, data)
+            finish(client, job_id)
         yield World(directory, database_url, storage, client, archives)
 
 
 @pytest.fixture(scope="session")
-def server(world: World) -> Iterator[str]:
-    """Base URL of a real uvicorn process serving the world."""
-    with serve_process(world.env, cwd=world.directory) as base:
-        yield base
+def served(world: World) -> Iterator[ServerProcess]:
+    """A real uvicorn process serving the world."""
+    with server_process(world.env, cwd=world.directory) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def server(served: ServerProcess) -> str:
+    """Base URL of `served`."""
+    return served.base_url

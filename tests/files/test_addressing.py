@@ -11,8 +11,15 @@ import pytest
 from gitlab import exceptions as exc
 
 from tests.files.conftest import World
-from tests.files.support import ROOT_TOKEN, raw_request
-from tests.files.world import FEATURE_FILES, MAIN_FILES, SPLIT2_A_RAW, SPLIT_A, SPLIT_A_RAW
+from tests.files.world import (
+    FEATURE_FILES,
+    MAIN_FILES,
+    ROOT_TOKEN,
+    SPLIT2_A_RAW,
+    SPLIT_A,
+    SPLIT_A_RAW,
+)
+from tests.support.wire import raw_request
 
 P = "/api/v4/projects/1"
 # What python-gitlab (requests) can address: `?` would start the query, and requests

@@ -18,7 +18,6 @@ import os
 import uuid
 import zipfile
 import zlib
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -27,19 +26,14 @@ from artifactsvc.metadata import open_metadata_store
 from artifactsvc.models import Artifact, utcnow
 from artifactsvc.objects.filesystem import FilesystemObjectStore
 from tests.files.conftest import World
-from tests.files.support import Reply, artifact_row, peak_rss_kib, raw_request, server_pid, upload
-from tests.files.zips import (
-    DEFLATED,
-    EOCD,
-    LOCAL,
-    Member,
-    Raw,
-    deflate_raw,
-    noise,
-    raw_zip,
-    text,
-    zipfile_bytes,
-)
+from tests.support.database import artifact_row
+from tests.support.documents import job_token
+from tests.support.lying_zips import EOCD, LOCAL, Raw, deflate_raw, raw_zip
+from tests.support.processes import ServerProcess, peak_rss_bytes
+from tests.support.service import upload_archive
+from tests.support.streams import chunks
+from tests.support.wire import Reply, raw_request
+from tests.support.zips import DEFLATED, Member, make_zip, noise, text
 
 P = "/api/v4/projects/1"
 SECONDS = 10.0  # every answer, error or abort, comes well within this
@@ -66,7 +60,7 @@ GOOD = {"hello.txt": b"hello\n", "other.txt": b"other\n" * 100, "third.txt": b"t
 
 
 def _good() -> bytes:
-    return zipfile_bytes([Member(n, d, zipfile.ZIP_DEFLATED) for n, d in GOOD.items()])
+    return make_zip([Member(n, d, zipfile.ZIP_DEFLATED) for n, d in GOOD.items()])
 
 
 def corrupt_central_directory() -> bytes:
@@ -119,10 +113,6 @@ REFUSED = {
 }
 
 
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 def insert_directly(world: World, job_id: int, data: bytes) -> None:
     """Store an object and its row behind the upload check, through the real adapters."""
 
@@ -130,7 +120,7 @@ def insert_directly(world: World, job_id: int, data: bytes) -> None:
         with ThreadPoolExecutor(2) as pool:
             objects = FilesystemObjectStore(world.storage, executor=pool)
             key = f"projects/1/jobs/{job_id}/{uuid.uuid4().hex}"
-            info = await objects.put_stream(key, _chunks(data))
+            info = await objects.put_stream(key, chunks([data]))
             store = open_metadata_store(world.database_url)
             try:
                 await store.artifacts.insert_artifact(
@@ -160,7 +150,7 @@ def refused(world: World) -> dict[int, bytes]:
     for job_id, data in archives.items():
         response = world.client.post(
             f"/api/v4/jobs/{job_id}/artifacts",
-            headers={"JOB-TOKEN": f"files-job-token-{job_id}"},
+            headers={"JOB-TOKEN": job_token(job_id)},
             files={"file": ("artifacts.zip", data, "application/zip")},
         )
         assert response.status_code == 400, (job_id, response.text)
@@ -279,9 +269,9 @@ def _local_data_offset(data: bytes, name: str) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def uploaded(world: World) -> None:
     for job_id, build in UPLOADED.items():
-        upload(world.client, job_id, build())
-    data = zipfile_bytes([Member(n, d, m) for n, (d, m) in ROT_FILES.items()])
-    upload(world.client, ROT, data)
+        upload_archive(world.client, job_id, build())
+    data = make_zip([Member(n, d, m) for n, (d, m) in ROT_FILES.items()])
+    upload_archive(world.client, ROT, data)
     # Bit rot after the upload: flip bytes in place, keep size, inode and mtime, so the
     # object's ETag (and so its index) still match and only the CRC can tell.
     row = artifact_row(world.database_url, ROT)
@@ -347,19 +337,21 @@ def test_folder_archive_copies_without_inflating_but_checks_local_headers(
     assert_never_complete_and_wrong(lies)
 
 
-def test_bombs_are_stopped_in_bounded_time_and_memory(server: str, uploaded: None) -> None:
-    pid = server_pid(server)
-    before = peak_rss_kib(pid)
+def test_bombs_are_stopped_in_bounded_time_and_memory(
+    served: ServerProcess, uploaded: None
+) -> None:
+    server, pid = served.base_url, served.pid
+    before = peak_rss_bytes(pid)
 
     stopped = [raw_request(server, url(62, name)) for name in ("bomb.bin", "bomb-exact.bin")]
     honest = raw_request(server, url(62, "honest.bin"))
-    after = peak_rss_kib(pid)
+    after = peak_rss_bytes(pid)
 
     assert all(reply.status == 500 and reply.seconds < 2 for reply in stopped)
     assert (honest.status, honest.complete, len(honest.body)) == (200, True, HONEST_SIZE)
     assert honest.body == bytes(HONEST_SIZE)
-    print({"peak_rss_mib_before": before >> 10, "after": after >> 10})
-    assert after - before < 64 << 10  # 64 MiB of zeros, streamed: the peak barely moves
+    print({"peak_rss_mib_before": before >> 20, "after": after >> 20})
+    assert after - before < 64 << 20  # 64 MiB of zeros, streamed: the peak barely moves
 
 
 def test_a_clean_member_next_to_damaged_ones_is_served(server: str, uploaded: None) -> None:

@@ -27,7 +27,7 @@ from tests.files.world import (
     ZIP64_ENTRIES,
     zip64_expected,
 )
-from tests.files.zips import DEFLATE64, infos
+from tests.support.zips import DEFLATE64, infos
 
 P = "/api/v4/projects/1"
 

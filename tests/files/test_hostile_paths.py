@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.files.support import raw_request
+from tests.support.wire import raw_request
 
 P = "/api/v4/projects/1"
 BAD, MISSING = 400, 404

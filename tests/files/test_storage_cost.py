@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import io
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,24 +29,18 @@ from urllib.parse import quote
 import pytest
 from starlette.testclient import TestClient
 
-from artifactsvc.app import create_app
 from artifactsvc.objects import ObjectInfo, ObjectStore
-from artifactsvc.objects.filesystem import FilesystemObjectStore
-from artifactsvc.objects.s3 import S3ObjectStore
-from artifactsvc.settings import Settings
+from artifactsvc.objects.instrumented import StorageCall
 from artifactsvc.ziprange import IndexDirectory
-from tests.files.support import (
-    Call,
-    CountingStore,
-    artifact_row,
-    execute,
-    one_project_world,
-    raw_request,
-    succeed,
-    upload,
-)
-from tests.files.zips import Member, central_directory_span, infos, noise, text, zipfile_bytes
-from tests.support import import_document, postgres_schema, serve_process
+from tests.files.world import one_project_world
+from tests.support.apps import app_client, app_settings, import_document
+from tests.support.database import artifact_row, execute, postgres_schema
+from tests.support.processes import server_process
+from tests.support.service import finish, upload_archive
+from tests.support.storage import READS, CallLog, Storage, counting_store
+from tests.support.streams import chunks
+from tests.support.wire import raw_request
+from tests.support.zips import Member, central_directory_span, infos, make_zip, noise, text
 
 ENTRIES = 10_000
 SLACK = 4096
@@ -75,7 +70,7 @@ class Archive:
     def build(cls, version: int) -> Archive:
         contents = _contents(version)
         members = [Member(name, data, method) for name, (data, method) in contents.items()]
-        return cls(zipfile_bytes(members), {name: data for name, (data, _) in contents.items()})
+        return cls(make_zip(members), {name: data for name, (data, _) in contents.items()})
 
 
 @pytest.fixture(scope="module")
@@ -89,38 +84,24 @@ class Stage:
 
     backend: str
     database_url: str
-    settings: Settings
-    make_inner: Callable[[ThreadPoolExecutor], ObjectStore]
-    _pools: list[ThreadPoolExecutor] = field(default_factory=list)
-    _clients: list[TestClient] = field(default_factory=list)
+    storage: Storage
+    _stack: ExitStack
 
-    def open(self) -> tuple[TestClient, CountingStore]:
-        pool = ThreadPoolExecutor(8, thread_name_prefix="test-objects")
-        self._pools.append(pool)
-        counter = CountingStore(self.make_inner(pool))
-        client = TestClient(create_app(self.settings, objects=counter), base_url="http://t")
-        client.__enter__()
-        self._clients.append(client)
-        return client, counter
+    def open(self) -> tuple[TestClient, CallLog]:
+        """A fresh app over the stage, its store behind the production instrumentation."""
+        pool = self._stack.enter_context(ThreadPoolExecutor(8, thread_name_prefix="test-objects"))
+        counted, log = counting_store(self.storage.adapter(pool))
+        settings = app_settings(self.database_url, self.storage)
+        return self._stack.enter_context(app_client(settings, objects=counted)), log
 
-    def storage(self, action: Callable[[ObjectStore], Any]) -> Any:
+    def behind(self, action: Callable[[ObjectStore], Any]) -> Any:
         """Run `action(store)` on a plain adapter, behind the service's back."""
 
         async def go() -> Any:
             with ThreadPoolExecutor(2) as pool:
-                return await action(self.make_inner(pool))
+                return await action(self.storage.adapter(pool))
 
         return asyncio.run(go())
-
-    def close(self) -> None:
-        for client in self._clients:
-            client.__exit__(None, None, None)
-        for pool in self._pools:
-            pool.shutdown(wait=False)
-
-
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 def _stage(
@@ -128,36 +109,13 @@ def _stage(
 ) -> Iterator[Stage]:
     import_document(database_url, one_project_world([7]), tmp_path)
     if backend == "filesystem":
-        root = tmp_path / "objects"
-        settings = Settings(database_url=database_url, storage_url=str(root))
-
-        def make_inner(pool: ThreadPoolExecutor) -> ObjectStore:
-            return FilesystemObjectStore(root, executor=pool)
-
+        storage = Storage.directory(tmp_path / "objects")
     else:
         endpoint: str = request.getfixturevalue("moto_endpoint")
         bucket: str = request.getfixturevalue("s3_bucket")
-        settings = Settings(
-            database_url=database_url,
-            storage_url=f"s3://{bucket}/pre/fix",
-            s3_endpoint_url=endpoint,
-        )
-
-        def make_inner(pool: ThreadPoolExecutor) -> ObjectStore:
-            return S3ObjectStore(
-                bucket,
-                "pre/fix",
-                executor=pool,
-                endpoint_url=endpoint,
-                connect_timeout=2,
-                read_timeout=10,
-            )
-
-    stage = Stage(backend, database_url, settings, make_inner)
-    try:
-        yield stage
-    finally:
-        stage.close()
+        storage = Storage.s3(endpoint, bucket, "pre/fix")
+    with ExitStack() as stack:
+        yield Stage(backend, database_url, storage, stack)
 
 
 @pytest.fixture(params=["filesystem", "s3"])
@@ -167,24 +125,24 @@ def stage(request: pytest.FixtureRequest, tmp_path: Path, sqlite_url: str) -> It
 
 @dataclass
 class Read:
-    calls: list[Call]
+    calls: list[StorageCall]
     body: bytes
 
     @property
-    def reads(self) -> list[Call]:
-        return [c for c in self.calls if c.verb in ("get_range", "stream")]
+    def reads(self) -> list[StorageCall]:
+        return [c for c in self.calls if c.verb in READS]
 
     def figures(self) -> dict[str, int]:
         return {
             "requests": len(self.reads),
             "bytes": sum(c.bytes for c in self.reads),
-            "puts": sum(c.verb == "put" for c in self.calls),
-            "put_bytes": sum(c.bytes for c in self.calls if c.verb == "put"),
+            "puts": sum(c.verb == "put_stream" for c in self.calls),
+            "put_bytes": sum(c.bytes for c in self.calls if c.verb == "put_stream"),
         }
 
 
 def read(
-    client: TestClient, counter: CountingStore, name: str, expected: bytes, *, raw: bool = False
+    client: TestClient, counter: CallLog, name: str, expected: bytes, *, raw: bool = False
 ) -> Read:
     """GET one file (by job id, or by ref on the `raw` route) and keep the calls it cost."""
     counter.reset()
@@ -220,13 +178,13 @@ class Layout:
         bucket = self.directory.bucket_of(name)
         return next(n for n in self.infos if self.directory.bucket_of(n) != bucket)
 
-    def assert_member_read(self, call: Call, name: str) -> None:
+    def assert_member_read(self, call: StorageCall, name: str) -> None:
         info = self.infos[name]
         assert (call.key, call.start) == (self.key, info.header_offset)
         assert 0 < call.bytes <= info.compress_size + SLACK
         assert call.end <= self.cd[0], "a member read reached into the central directory"
 
-    def assert_bucket_read(self, call: Call, name: str) -> None:
+    def assert_bucket_read(self, call: StorageCall, name: str) -> None:
         start, length = self.directory.bucket_range(name)
         assert (call.key, call.start, call.bytes) == (self.index_key, start, length)
         assert length <= 128 << 10
@@ -236,7 +194,7 @@ def test_single_file_read_costs_one_get_warm_and_two_small_gets_cold(
     stage: Stage, archive: Archive, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client, counter = stage.open()
-    upload(client, 7, archive.data)
+    upload_archive(client, 7, archive.data)
     layout = Layout.of(stage.database_url, archive.data)
     neighbour = layout.same_bucket(TARGET)
     small = layout.other_bucket(TARGET)
@@ -248,7 +206,7 @@ def test_single_file_read_costs_one_get_warm_and_two_small_gets_cold(
     read(client, counter, STORED, files[STORED])
     warm_stored = read(client, counter, STORED, files[STORED])
     warm_neighbour = read(client, counter, neighbour, files[neighbour])
-    succeed(client, 7)
+    finish(client, 7)
     warm_raw = read(client, counter, neighbour, files[neighbour], raw=True)
     fresh_client, fresh_counter = stage.open()
     cold = read(fresh_client, fresh_counter, TARGET, files[TARGET])
@@ -287,7 +245,7 @@ def test_reading_the_last_member_overreads_at_most_the_header_slack(
     stage: Stage, archive: Archive
 ) -> None:
     client, counter = stage.open()
-    upload(client, 7, archive.data)
+    upload_archive(client, 7, archive.data)
     layout = Layout.of(stage.database_url, archive.data)
     last = max(layout.infos.values(), key=lambda info: info.header_offset).filename
 
@@ -309,7 +267,7 @@ def _rebuilt(
     assert (
         row["index_key"].startswith(f"{layout.key}.index") and row["index_key"] != layout.index_key
     )
-    assert [c.key for c in done.calls if c.verb == "put"] == [row["index_key"]]
+    assert [c.key for c in done.calls if c.verb == "put_stream"] == [row["index_key"]]
     directory = IndexDirectory.from_bytes(row["index_directory"])
     assert directory.archive_etag == row["etag"]
     assert directory.entry_count == len(layout.infos) and directory.salt != layout.directory.salt
@@ -327,7 +285,7 @@ def _cheap_again(stage: Stage, archive: Archive, name: str) -> Read:
 
 async def _truncate(store: ObjectStore, key: str) -> None:
     head = await store.get_range(key, 0, 100)
-    await store.put_stream(key, _chunks(head))
+    await store.put_stream(key, chunks([head]))
 
 
 @pytest.mark.parametrize("loss", ["sidecar", "row", "both", "truncated-sidecar", "garbled-row"])
@@ -335,17 +293,17 @@ def test_missing_index_is_rebuilt_once_and_recorded(
     stage: Stage, archive: Archive, loss: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client, _ = stage.open()
-    upload(client, 7, archive.data)
+    upload_archive(client, 7, archive.data)
     layout = Layout.of(stage.database_url, archive.data)
     if loss in ("sidecar", "both"):
-        stage.storage(lambda store: store.delete(layout.index_key))
+        stage.behind(lambda store: store.delete(layout.index_key))
     if loss in ("row", "both"):
         execute(
             stage.database_url,
             "UPDATE artifacts SET index_key = NULL, index_directory = NULL WHERE job_id = 7",
         )
     if loss == "truncated-sidecar":
-        stage.storage(lambda store: _truncate(store, layout.index_key))
+        stage.behind(lambda store: _truncate(store, layout.index_key))
     if loss == "garbled-row":
         garbled = bytearray(layout.directory.to_bytes())
         garbled[60] ^= 0xFF
@@ -358,7 +316,7 @@ def test_missing_index_is_rebuilt_once_and_recorded(
     rebuild, row = _rebuilt(stage, archive, layout, TARGET)
     again = _cheap_again(stage, archive, layout.other_bucket(TARGET))
 
-    sidecar: ObjectInfo = stage.storage(lambda store: store.head(row["index_key"]))
+    sidecar: ObjectInfo = stage.behind(lambda store: store.head(row["index_key"]))
     assert sidecar.size > layout.directory.entry_count * 40
     with capsys.disabled():
         print(
@@ -371,12 +329,12 @@ def test_changed_archive_etag_rebuilds_the_index_instead_of_trusting_it(
     stage: Stage, archive: Archive, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client, _ = stage.open()
-    upload(client, 7, archive.data)
+    upload_archive(client, 7, archive.data)
     layout = Layout.of(stage.database_url, archive.data)
     replacement = Archive.build(2)
     assert replacement.files[TARGET] != archive.files[TARGET]
-    info: ObjectInfo = stage.storage(
-        lambda store: store.put_stream(layout.key, _chunks(replacement.data))
+    info: ObjectInfo = stage.behind(
+        lambda store: store.put_stream(layout.key, chunks([replacement.data]))
     )
     old = artifact_row(stage.database_url, 7)
     assert info.etag != old["etag"]
@@ -411,7 +369,7 @@ def test_rebuilt_index_is_recorded_on_postgresql(
     with postgres_schema() as url:
         for stage in _stage(request, tmp_path, url, "filesystem"):
             client, _ = stage.open()
-            upload(client, 7, archive.data)
+            upload_archive(client, 7, archive.data)
             layout = Layout.of(url, archive.data)
             execute(url, "UPDATE artifacts SET index_key = NULL, index_directory = NULL")
 
@@ -422,13 +380,13 @@ def test_rebuilt_index_is_recorded_on_postgresql(
 def test_concurrent_first_reads_share_one_rebuild(stage: Stage, archive: Archive) -> None:
     """Sixteen reads racing on a lost index: all served right, one rebuild, one sidecar."""
     client, _ = stage.open()
-    upload(client, 7, archive.data)
+    upload_archive(client, 7, archive.data)
     layout = Layout.of(stage.database_url, archive.data)
     execute(
         stage.database_url,
         "UPDATE artifacts SET index_key = NULL, index_directory = NULL WHERE job_id = 7",
     )
-    stage.storage(lambda store: store.delete(layout.index_key))
+    stage.behind(lambda store: store.delete(layout.index_key))
     names = list(archive.files)[::625]
     fresh, counter = stage.open()
 
@@ -438,7 +396,7 @@ def test_concurrent_first_reads_share_one_rebuild(stage: Stage, archive: Archive
     assert [(r.status_code, r.content) for r in responses] == [
         (200, archive.files[name]) for name in names
     ]
-    assert [c.verb for c in counter.calls].count("put") == 1
+    assert [c.verb for c in counter.calls].count("put_stream") == 1
     _cheap_again(stage, archive, names[0])
 
 
@@ -448,15 +406,14 @@ def test_two_processes_rebuilding_at_once_leave_a_consistent_index(
     """Rebuilds in different processes never overwrite each other's sidecar."""
     for stage in _stage(request, tmp_path, sqlite_url, "filesystem"):
         client, _ = stage.open()
-        upload(client, 7, archive.data)
+        upload_archive(client, 7, archive.data)
         execute(sqlite_url, "UPDATE artifacts SET index_key = NULL, index_directory = NULL")
         names = list(archive.files)[::400]
-        env = {
-            "ARTIFACTSVC_DATABASE_URL": sqlite_url,
-            "ARTIFACTSVC_STORAGE_URL": str(tmp_path / "objects"),
-        }
-        with serve_process(env, cwd=tmp_path) as one, serve_process(env, cwd=tmp_path) as two:
-            targets = [(one if i % 2 else two, name) for i, name in enumerate(names)]
+        env = {"ARTIFACTSVC_DATABASE_URL": sqlite_url, **stage.storage.env}
+        with server_process(env, cwd=tmp_path) as one, server_process(env, cwd=tmp_path) as two:
+            targets = [
+                (one.base_url if i % 2 else two.base_url, name) for i, name in enumerate(names)
+            ]
             with ThreadPoolExecutor(len(targets)) as pool:
                 replies = list(pool.map(lambda t: raw_request(t[0], URL + quote(t[1])), targets))
         assert [(r.status, r.body) for r in replies] == [(200, archive.files[n]) for n in names]
@@ -471,12 +428,12 @@ def test_listing_and_folder_zip_rebuild_a_lost_sidecar(
     stage: Stage, archive: Archive, loss: str
 ) -> None:
     client, _ = stage.open()
-    upload(client, 7, archive.data)
+    upload_archive(client, 7, archive.data)
     layout = Layout.of(stage.database_url, archive.data)
     if loss == "sidecar":
-        stage.storage(lambda store: store.delete(layout.index_key))
+        stage.behind(lambda store: store.delete(layout.index_key))
     else:
-        stage.storage(lambda store: _truncate(store, layout.index_key))
+        stage.behind(lambda store: _truncate(store, layout.index_key))
     fresh, counter = stage.open()
 
     listing = fresh.get("/api/v4/projects/1/jobs/7/artifacts_tree", params={"path": "big"})
@@ -487,7 +444,7 @@ def test_listing_and_folder_zip_rebuild_a_lost_sidecar(
     assert folder.status_code == 200, folder.text
     with zipfile.ZipFile(io.BytesIO(folder.content)) as copy:
         assert copy.read(TARGET) == archive.files[TARGET]
-    assert [c.verb for c in counter.calls].count("put") == 1  # rebuilt once, then reused
+    assert [c.verb for c in counter.calls].count("put_stream") == 1  # rebuilt once, then reused
 
 
 def test_folder_zip_streams_members_in_a_few_coalesced_reads(
@@ -497,13 +454,13 @@ def test_folder_zip_streams_members_in_a_few_coalesced_reads(
     directory and runs of neighbouring members (at most 4,096 a run), not a read per member
     and not a list of every entry held in memory."""
     client, counter = stage.open()
-    upload(client, 7, archive.data)
+    upload_archive(client, 7, archive.data)
     counter.reset()
 
     folder = client.get("/api/v4/projects/1/jobs/7/artifacts_tree/archive")
 
     assert folder.status_code == 200, folder.text
-    reads = [c for c in counter.calls if c.verb in ("get_range", "stream")]
+    reads = [c for c in counter.calls if c.verb in READS]
     assert 1 < len(reads) <= 2 + ENTRIES // 4096 + 1, [(c.verb, c.start, c.bytes) for c in reads]
     with zipfile.ZipFile(io.BytesIO(folder.content)) as copy:
         assert len(copy.infolist()) == ENTRIES

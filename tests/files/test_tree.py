@@ -10,9 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.files.conftest import World
-from tests.files.support import ROOT
-from tests.files.world import MAIN_FILES, ZIP64_ENTRIES
-from tests.files.zips import infos, stream_zip_members
+from tests.files.world import MAIN_FILES, ROOT, ZIP64_ENTRIES
+from tests.support.zips import infos, stream_zip_members
 
 TREE = "/api/v4/projects/1/jobs/11/artifacts_tree"
 FIELDS = {"name", "path", "type", "size", "compressed_size", "crc", "mode", "mtime"}
@@ -32,7 +31,7 @@ def walk(world: World, url: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def expected_paths(names: list[str]) -> set[str]:
-    paths = set()
+    paths: set[str] = set()
     for name in names:
         parts = name.rstrip("/").split("/")
         paths.update("/".join(parts[: i + 1]) for i in range(len(parts)))

@@ -19,22 +19,20 @@ import zipfile
 import zlib
 from typing import Any
 
-from tests.files.support import files_world
-from tests.files.zips import (
+from tests.support.documents import pipeline, project, running, user
+from tests.support.lying_zips import Raw, deflate64_far_copy, deflate_raw, raw_zip
+from tests.support.zips import (
     DEFLATE64,
     Member,
-    Raw,
-    deflate64_far_copy,
-    deflate_raw,
+    make_zip,
     noise,
-    raw_zip,
     stream_zip_chunks,
     stream_zip_members,
     text,
-    zipfile_bytes,
 )
-from tests.worlds import pipeline, project
 
+ROOT_TOKEN = "glpat-files-root"
+ROOT = {"PRIVATE-TOKEN": ROOT_TOKEN}
 PUBLIC, PRIVATE = 1, 2
 ZIP64_ENTRIES = 70_000
 D, S = zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED
@@ -66,6 +64,33 @@ ODD_NAMES = [
 ]
 
 
+def files_world(
+    projects: list[dict[str, Any]],
+    pipelines: list[dict[str, Any]],
+    jobs: list[tuple[int, int, str]],
+) -> dict[str, Any]:
+    """Root, the given projects and pipelines, and running jobs (id, pipeline, name)."""
+    return {
+        "users": [user(1, "root", admin=True, tokens=(ROOT_TOKEN,))],
+        "projects": projects,
+        "pipelines": pipelines,
+        "jobs": [running(job_id, pipeline_id, name) for job_id, pipeline_id, name in jobs],
+    }
+
+
+def one_project_world(job_ids: list[int]) -> dict[str, Any]:
+    """Public project 1 with running jobs `job_ids` on pipeline 6."""
+    return files_world(
+        [project(1, "files/one", "public")],
+        [pipeline(6, 1)],
+        [(job_id, 6, f"job-{job_id}") for job_id in job_ids],
+    )
+
+
+def _member(name: str, data: bytes, method: int) -> Member:
+    return Member(name, data, method, mode=0o640)
+
+
 def _named(name: str) -> bytes:
     return f"contents of {name}\n".encode() * 3
 
@@ -95,16 +120,16 @@ MAIN_FILES: dict[str, tuple[bytes, int]] = {
 }
 MAIN_EXTRA = [
     Member("dir/"),
-    Member("dir/inside.txt", b"inside a directory entry\n", D),
+    _member("dir/inside.txt", b"inside a directory entry\n", D),
     Member("link", b"hello.txt", symlink=True),
     Member("escape-link", b"../../../../etc/passwd", symlink=True),
-    Member("dup.txt", b"second occurrence\n", S),
+    _member("dup.txt", b"second occurrence\n", S),
 ]
 
 
 def main_archive() -> bytes:
-    members = [Member(name, data, method) for name, (data, method) in MAIN_FILES.items()]
-    return zipfile_bytes(members + MAIN_EXTRA)
+    members = [_member(name, data, method) for name, (data, method) in MAIN_FILES.items()]
+    return make_zip(members + MAIN_EXTRA)
 
 
 STREAMED_FILES: dict[str, tuple[bytes, int]] = {
@@ -117,8 +142,8 @@ STREAMED_FILES: dict[str, tuple[bytes, int]] = {
 
 def streamed_archive() -> bytes:
     """zipfile on an unseekable stream: every member is followed by a data descriptor."""
-    members = [Member(name, data, method) for name, (data, method) in STREAMED_FILES.items()]
-    return zipfile_bytes(members, seekable=False)
+    members = [_member(name, data, method) for name, (data, method) in STREAMED_FILES.items()]
+    return make_zip(members, seekable=False)
 
 
 def zip64_archive() -> bytes:
@@ -178,11 +203,11 @@ FEATURE_FILES = {"dist/app.js": b"feature branch app\n", "feature.txt": b"on fea
 
 
 def feature_archive() -> bytes:
-    return zipfile_bytes([Member(name, data, D) for name, data in FEATURE_FILES.items()])
+    return make_zip([_member(name, data, D) for name, data in FEATURE_FILES.items()])
 
 
 def small_archive(files: dict[str, bytes]) -> bytes:
-    return zipfile_bytes([Member(name, data, D) for name, data in files.items()])
+    return make_zip([_member(name, data, D) for name, data in files.items()])
 
 
 SPLIT_A = {"raw/b.txt": b"from ref a, job split\n", "b.txt": b"ref a's own b.txt\n"}

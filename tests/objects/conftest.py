@@ -1,25 +1,34 @@
 """Both object-store adapters built on real parts: a temporary directory, and moto over HTTP.
 
-The moto fixtures (`moto_endpoint`, `s3_bucket`, `s3_client`) come from `tests/s3server.py`
-through the top-level conftest.
+The moto fixtures (`moto_endpoint`, `s3_bucket`, `s3_client`) come from `tests.support.s3`
+through the top-level conftest; `Backend.storage` looks behind the adapter (`stored`,
+`uploads`) without going through it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-from artifactsvc.objects.filesystem import TEMP_PREFIX, FilesystemObjectStore
+from artifactsvc.objects import ObjectStore
+from artifactsvc.objects.filesystem import FilesystemObjectStore
 from artifactsvc.objects.s3 import S3ObjectStore
+from tests.support.storage import Storage
 
-from .support import S3_PREFIX, Backend
+S3_PREFIX = "pre/fix"
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3.client import S3Client
+
+@dataclass
+class Backend:
+    """An adapter under test, and its store seen from behind (`storage.stored()`, ...)."""
+
+    name: str
+    store: ObjectStore
+    storage: Storage
 
 
 @pytest.fixture
@@ -31,21 +40,13 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 @pytest.fixture
 def filesystem_backend(tmp_path: Path, executor: ThreadPoolExecutor) -> Backend:
     root = tmp_path / "objects"
-    store = FilesystemObjectStore(root, executor=executor)
-
-    def stored() -> list[str]:
-        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-
-    def uploads() -> list[str]:
-        return [name for name in stored() if name.rpartition("/")[2].startswith(TEMP_PREFIX)]
-
-    return Backend("filesystem", store, stored, uploads)
+    return Backend(
+        "filesystem", FilesystemObjectStore(root, executor=executor), Storage.directory(root)
+    )
 
 
 @pytest.fixture
-def s3_backend(
-    moto_endpoint: str, s3_bucket: str, s3_client: S3Client, executor: ThreadPoolExecutor
-) -> Backend:
+def s3_backend(moto_endpoint: str, s3_bucket: str, executor: ThreadPoolExecutor) -> Backend:
     store = S3ObjectStore(
         s3_bucket,
         S3_PREFIX,
@@ -54,16 +55,7 @@ def s3_backend(
         connect_timeout=2,
         read_timeout=10,
     )
-
-    def stored() -> list[str]:
-        listing = s3_client.list_objects_v2(Bucket=s3_bucket)
-        return sorted(found["Key"] for found in listing.get("Contents", []))
-
-    def uploads() -> list[str]:
-        listing = s3_client.list_multipart_uploads(Bucket=s3_bucket)
-        return sorted(upload["Key"] for upload in listing.get("Uploads", []))
-
-    return Backend("s3", store, stored, uploads)
+    return Backend("s3", store, Storage.s3(moto_endpoint, s3_bucket, S3_PREFIX))
 
 
 @pytest.fixture(params=["filesystem", "s3"])

@@ -9,8 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from artifactsvc.blocking import call, finish
-
-from .support import run
+from tests.support.streams import run
 
 
 def test_cancelling_waits_for_a_started_call_and_discards_its_result() -> None:

@@ -12,8 +12,7 @@ import pytest
 
 from artifactsvc.errors import ObjectNotFound, StorageError, StorageUnavailable
 from artifactsvc.objects.filesystem import TEMP_PREFIX, FilesystemObjectStore
-
-from .support import chunks, payload, read_all, run
+from tests.support.streams import chunks, payload, read_all, run
 
 
 @pytest.fixture

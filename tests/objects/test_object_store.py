@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from artifactsvc.errors import ArtifactTooLarge, ObjectChanged, ObjectNotFound, StorageError
-
-from .support import Backend, MiB, chunks, odd_pieces, payload, read_all, run
+from tests.objects.conftest import Backend
+from tests.support.streams import chunks, odd_pieces, payload, read_all, run
+from tests.support.zips import MiB
 
 PART = 5 * MiB  # S3's smallest part
 
@@ -78,7 +79,7 @@ def test_failing_body_aborts_the_upload_and_propagates(backend: Backend) -> None
     async def body() -> AsyncIterator[bytes]:
         yield payload(PART)
         yield payload(MiB)
-        seen_in_progress.extend(backend.uploads())
+        seen_in_progress.extend(backend.storage.uploads())
         raise too_large
 
     async def scenario() -> None:
@@ -90,8 +91,8 @@ def test_failing_body_aborts_the_upload_and_propagates(backend: Backend) -> None
 
     run(scenario())
     assert seen_in_progress, "the upload should have been under way"
-    assert backend.uploads() == []
-    assert backend.stored() == []
+    assert backend.storage.uploads() == []
+    assert backend.storage.stored() == []
 
 
 def test_cancelled_upload_is_aborted(backend: Backend) -> None:
@@ -99,7 +100,7 @@ def test_cancelled_upload_is_aborted(backend: Backend) -> None:
         body = Blocking(payload(PART))
         task = asyncio.create_task(backend.store.put_stream("c.zip", aiter(body), part_size=PART))
         await body.waiting.wait()
-        in_progress = backend.uploads()
+        in_progress = backend.storage.uploads()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -108,8 +109,8 @@ def test_cancelled_upload_is_aborted(backend: Backend) -> None:
         return in_progress
 
     assert run(scenario()), "the upload should have been under way"
-    assert backend.uploads() == []
-    assert backend.stored() == []
+    assert backend.storage.uploads() == []
+    assert backend.storage.stored() == []
 
 
 def test_read_pinned_to_a_replaced_version_raises_object_changed(backend: Backend) -> None:
@@ -217,10 +218,10 @@ def test_stale_uploads_are_aborted_and_their_upload_fails(backend: Backend) -> N
         task = asyncio.create_task(backend.store.put_stream("s.zip", aiter(body), part_size=PART))
         await body.waiting.wait()
         assert await backend.store.abort_stale_uploads(datetime(2000, 1, 1, tzinfo=UTC)) == 0
-        assert backend.uploads()
+        assert backend.storage.uploads()
         later = datetime.now(UTC) + timedelta(minutes=1)
         assert await backend.store.abort_stale_uploads(later) == 1
-        assert backend.uploads() == []
+        assert backend.storage.uploads() == []
         body.go_on.set()
         with pytest.raises(StorageError):
             await task
@@ -241,7 +242,7 @@ def test_keys_that_are_not_plain_names_are_refused(backend: Backend, key: str) -
             await read_all(backend.store.stream(key))
 
     run(scenario())
-    assert backend.stored() == []
+    assert backend.storage.stored() == []
 
 
 def test_ping_answers(backend: Backend) -> None:

@@ -21,8 +21,9 @@ import pytest
 
 from artifactsvc.errors import ObjectNotFound, StorageError, StorageUnavailable
 from artifactsvc.objects.s3 import S3ObjectStore
-
-from .support import S3_PREFIX, Backend, MiB, chunks, payload, read_all, run
+from tests.objects.conftest import S3_PREFIX, Backend
+from tests.support.streams import chunks, payload, read_all, run
+from tests.support.zips import MiB
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -130,8 +131,8 @@ def test_parts_below_the_s3_minimum_are_refused_before_uploading(
 ) -> None:
     with pytest.raises(ValueError):
         run(s3_backend.store.put_stream("k", chunks([b"x"]), part_size=PART - 1))
-    assert s3_backend.uploads() == []
-    assert s3_backend.stored() == []
+    assert s3_backend.storage.uploads() == []
+    assert s3_backend.storage.stored() == []
 
 
 def test_stream_is_one_ranged_pinned_get(s3_store: S3ObjectStore) -> None:
@@ -191,8 +192,8 @@ def test_cancelling_during_a_part_upload_still_aborts(s3_backend: Backend) -> No
             await task
 
     run(scenario())
-    assert s3_backend.uploads() == []
-    assert s3_backend.stored() == []
+    assert s3_backend.storage.uploads() == []
+    assert s3_backend.storage.stored() == []
 
 
 def test_keys_live_under_the_configured_prefix(s3_backend: Backend) -> None:
@@ -201,7 +202,7 @@ def test_keys_live_under_the_configured_prefix(s3_backend: Backend) -> None:
         assert [info.key async for info in s3_backend.store.list()] == ["x/y"]
 
     run(scenario())
-    assert s3_backend.stored() == [f"{S3_PREFIX}/x/y"]
+    assert s3_backend.storage.stored() == [f"{S3_PREFIX}/x/y"]
 
 
 def test_stale_upload_cleanup_stays_inside_the_prefix(
@@ -211,7 +212,7 @@ def test_stale_upload_cleanup_stays_inside_the_prefix(
     s3_client.create_multipart_upload(Bucket=s3_bucket, Key=f"{S3_PREFIX}/k")
     later = datetime.now(UTC) + timedelta(minutes=1)
     assert run(s3_backend.store.abort_stale_uploads(later)) == 1
-    assert s3_backend.uploads() == ["elsewhere/k"]
+    assert s3_backend.storage.uploads() == ["elsewhere/k"]
 
 
 def test_presigned_url_downloads_with_the_content_disposition(s3_store: S3ObjectStore) -> None:

@@ -12,8 +12,7 @@ from artifactsvc.errors import ConfigError
 from artifactsvc.objects import ObjectStore, open_object_store
 from artifactsvc.objects.filesystem import FilesystemObjectStore
 from artifactsvc.objects.s3 import S3ObjectStore
-
-from .support import chunks, run
+from tests.support.streams import chunks, run
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client

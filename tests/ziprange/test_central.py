@@ -10,7 +10,8 @@ from stream_zip import ZIP_64
 from artifactsvc.errors import CorruptArchive
 from artifactsvc.ziprange import BytesSource, Entry, EntryKind, iter_entries
 from artifactsvc.ziprange.eocd import locate_central_directory
-from tests.ziprange.zipkit import WHEN, add_info, central_offsets, make_zip, patch, stream_zip_bytes
+from tests.support.lying_zips import central_offsets, patch
+from tests.support.zips import WHEN, add_info, make_zip, stream_zip_bytes
 
 
 def entries(data: bytes, chunk_size: int = 7) -> list[Entry]:

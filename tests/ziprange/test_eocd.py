@@ -6,7 +6,7 @@ from stream_zip import NO_COMPRESSION_64
 
 from artifactsvc.errors import CorruptArchive, InvalidArchive
 from artifactsvc.ziprange import BytesSource, CountingSource, locate_central_directory
-from tests.ziprange.zipkit import make_zip, stream_zip_bytes, tiny_members
+from tests.support.zips import make_zip, stream_zip_bytes, tiny_members
 
 
 def test_small_zip_is_located_with_one_read_of_the_whole_file() -> None:

@@ -17,15 +17,8 @@ from artifactsvc.ziprange import (
     read_directory,
     read_member,
 )
-from tests.ziprange.zipkit import (
-    central_offsets,
-    index_of,
-    make_zip,
-    patch,
-    reorder_central,
-    stream_zip_bytes,
-    tiny_members,
-)
+from tests.support.lying_zips import central_offsets, patch, reverse_central
+from tests.support.zips import index_of, make_zip, stream_zip_bytes, tiny_members
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +99,7 @@ def test_repeated_name_resolves_to_its_first_entry() -> None:
 
 
 def test_zip64_archive_with_directory_out_of_order_is_indexed() -> None:
-    data = reorder_central(stream_zip_bytes(tiny_members(70_000), method=NO_COMPRESSION_64))
+    data = reverse_central(stream_zip_bytes(tiny_members(70_000), method=NO_COMPRESSION_64))
     indexed = index_of(data)
     assert indexed.directory.entry_count == 70_000
     entry = lookup(indexed.directory, BytesSource(indexed.sidecar), f"d{69846 % 97}/f69846.txt")
@@ -125,7 +118,7 @@ def test_overlapping_members_are_corrupt_in_or_out_of_directory_order() -> None:
     with pytest.raises(CorruptArchive, match="overlap"):
         index_of(overlapping(data, "c", "a"))
     with pytest.raises(CorruptArchive, match="overlap"):
-        index_of(reorder_central(overlapping(data, "a", "b")))
+        index_of(reverse_central(overlapping(data, "a", "b")))
 
 
 def test_member_reaching_into_the_directory_is_corrupt() -> None:

@@ -21,18 +21,15 @@ from artifactsvc.ziprange import (
     read_member,
 )
 from artifactsvc.ziprange.member import STORED_SEEK_THRESHOLD
-from tests.ziprange.zipkit import (
-    WHEN,
+from tests.support.lying_zips import (
     data_offset,
-    index_of,
     local_offset,
-    make_zip,
     patch,
     set_flags,
     set_method,
     set_sizes,
-    stream_zip_bytes,
 )
+from tests.support.zips import WHEN, index_of, make_zip, stream_zip_bytes
 
 TEXT = b"".join(b"line %d of some text, %s\n" % (i, b"abc" * (i % 7)) for i in range(20_000))
 NAMES = [

@@ -13,7 +13,7 @@ from artifactsvc.ziprange import (
     iter_raw_members,
     write_zip,
 )
-from tests.ziprange.zipkit import index_of, make_zip, stream_zip_bytes, tiny_members
+from tests.support.zips import index_of, make_zip, stream_zip_bytes, tiny_members
 
 BODY = b"".join(b"%d bottles of beer\n" % i for i in range(5000))
 

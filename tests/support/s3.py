@@ -1,7 +1,6 @@
 """A real S3 endpoint for tests: moto's server on a free loopback port, one per session.
 
-Register it from the top-level conftest, with `pytest_plugins = ["tests.s3server"]` or
-`from tests.s3server import moto_endpoint, s3_bucket, s3_client  # noqa: F401`. Then:
+Registered as a plugin by the top-level conftest (`pytest_plugins`), so any test may ask:
 
     def test_something(moto_endpoint: str, s3_bucket: str) -> None: ...
 
@@ -12,25 +11,18 @@ as the service does, talks to moto and never to AWS.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
+from tests.support.storage import MOTO_ENV, s3_client_for
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
-MOTO_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
 _UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL")
 
 
@@ -40,17 +32,6 @@ def start_moto() -> tuple[str, Callable[[], None]]:
     server.start()
     host, port = server.get_host_and_port()
     return f"http://{host}:{port}", server.stop
-
-
-def s3_client_for(endpoint_url: str) -> S3Client:
-    """A plain client for arranging and inspecting a bucket behind the code under test."""
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=MOTO_ENV["AWS_DEFAULT_REGION"],
-        aws_access_key_id=MOTO_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=MOTO_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def create_bucket(endpoint_url: str) -> str:

@@ -1,26 +1,10 @@
-"""Import documents the API tests seed (CONTRACT section 3), and a client over the real app.
-
-Builders return plain dicts in the import format, so every test seeds exactly what
-`artifactsvc import` would store.
-"""
+"""Import documents (CONTRACT section 3): users, projects, pipelines and jobs as plain dicts in
+the import format, so every test seeds exactly what `artifactsvc import` would store."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from starlette.testclient import TestClient
-
-from artifactsvc.app import create_app
-from artifactsvc.settings import Settings
-
-ROOT_DIR = Path(__file__).resolve().parent.parent
-EXTERNAL = "http://artifacts.test"
 SHA = "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd"
 COMMIT = {
     "id": SHA,
@@ -112,28 +96,11 @@ def many_jobs(project_id: int, pipeline_id: int, first_id: int, count: int) -> l
     ]
 
 
-@contextmanager
-def app_client(
-    database_url: str, storage: Path, *, external_url: str = EXTERNAL
-) -> Iterator[TestClient]:
-    """The real app (create_app) over a seeded store, behind Starlette's TestClient."""
-    settings = Settings(
-        database_url=database_url, storage_url=str(storage), external_url=external_url
-    )
-    with TestClient(create_app(settings), base_url=external_url) as client:
-        yield client
+def job_token(job_id: int) -> str:
+    """The CI_JOB_TOKEN `running` gives a job."""
+    return f"job-{job_id}"
 
 
-def run_artifactsvc(
-    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """`python -m artifactsvc ARGS` as a real process with ARTIFACTSVC_* taken from `env` only."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ARTIFACTSVC_")}
-    return subprocess.run(
-        [sys.executable, "-m", "artifactsvc", *args],
-        env={**clean, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def running(job_id: int, pipeline_id: int, name: str, **extra: Any) -> Doc:
+    """A running job whose token (`job_token`) can upload artifacts."""
+    return job(job_id, pipeline_id, "running", name=name, token=job_token(job_id), **extra)

@@ -1,31 +1,15 @@
-"""Helpers shared by the object-store tests: driving coroutines, bodies, payloads."""
+"""Driving the async ports from a test: one coroutine on a fresh loop, bodies as async streams
+of chunks, and payloads of awkward sizes."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import itertools
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from typing import Any, TypeVar
 
-from artifactsvc.objects import ObjectStore
-
 T = TypeVar("T")
-MiB = 1024 * 1024
-S3_PREFIX = "pre/fix"
-
-
-@dataclass
-class Backend:
-    """An adapter under test, with a look behind it that does not go through the adapter."""
-
-    name: str
-    store: ObjectStore
-    stored: Callable[[], list[str]]
-    """Every name the backend holds: object keys, and temporary files on a filesystem."""
-    uploads: Callable[[], list[str]]
-    """Incomplete uploads: open multipart uploads, or temporary files."""
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -34,6 +18,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def chunks(pieces: Iterable[bytes]) -> AsyncIterator[bytes]:
+    """`pieces` as the async stream of chunks `put_stream` takes."""
     for piece in pieces:
         yield piece
 
@@ -43,6 +28,7 @@ async def read_all(stream: AsyncIterator[bytes]) -> bytes:
 
 
 def payload(size: int, seed: int = 0) -> bytes:
+    """`size` reproducible bytes, cheap to make even for hundreds of MiB."""
     block = hashlib.sha256(str(seed).encode()).digest() * 4096
     return (block * (size // len(block) + 1))[:size]
 

