@@ -10,15 +10,14 @@ pipelines, jobs and traces it is about, so each test shows the records it relies
 from __future__ import annotations
 
 import asyncio
-import io
 import os
-import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
 from typing import TypeVar
+from zipfile import ZIP_DEFLATED, ZIP_STORED
 
 import pytest
 
@@ -39,6 +38,8 @@ from artifactsvc.models import (
 from artifactsvc.settings import Settings
 from artifactsvc.uploads import FILE_TYPES, Upload
 from artifactsvc.wiring import Runtime, build_runtime
+from tests.support import streams, zips
+from tests.support.zips import Member
 
 T = TypeVar("T")
 
@@ -203,20 +204,12 @@ def artifact_row(
 
 
 def make_zip(members: Mapping[str, bytes], *, stored: Collection[str] = ()) -> bytes:
-    """A zip of `members` in the order given: names ending in `/` are directories, names in
-    `stored` are Stored, the rest Deflated."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            if name.endswith("/"):
-                info.external_attr = (0o40755 << 16) | 0x10
-                archive.writestr(info, b"")
-                continue
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_STORED if name in stored else zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-    return buffer.getvalue()
+    """The one zip builder (tests/support/zips.py) over `members` in the order given: names
+    ending in `/` are directories, names in `stored` are Stored, the rest Deflated."""
+    return zips.make_zip(
+        Member(name, data, ZIP_STORED if name in stored else ZIP_DEFLATED)
+        for name, data in members.items()
+    )
 
 
 async def chunks_of(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
@@ -224,8 +217,7 @@ async def chunks_of(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
         yield data[start : start + size]
 
 
-async def collect(chunks: AsyncIterator[bytes]) -> bytes:
-    return b"".join([chunk async for chunk in chunks])
+collect = streams.read_all
 
 
 async def read_all(found: Download | MemberFile) -> bytes:
