@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return cli.serve(settings, host=args.host, port=args.port, workers=args.workers)
         if args.command == "migrate":
-            return asyncio.run(cli.migrate(settings))
+            return asyncio.run(cli.migrate(settings, report=True))
         if args.command == "import":
             return asyncio.run(cli.import_file(settings, args.file))
         if args.command == "expire":

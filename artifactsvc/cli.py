@@ -46,12 +46,16 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     return 0
 
 
-async def migrate(settings: Settings) -> int:
+async def migrate(settings: Settings, *, report: bool = False) -> int:
     store = open_metadata_store(settings.database_url)
     try:
-        await store.migrate()
+        applied = await store.migrate()
+        version = await store.schema_version()
     finally:
         store.close()
+    if report:
+        done = ", ".join(map(str, applied)) if applied else "none"
+        print(f"schema at version {version}; migrations applied now: {done}")
     return 0
 
 

@@ -1,8 +1,8 @@
 """Rows <-> domain records, and the row-level helpers every query module shares.
 
-The only module besides schema.py that knows column names: reading (`user`, `job`, ...)
+The only module besides migrations.py that knows column names: reading (`user`, `job`, ...)
 turns rows into records; writing (`user_row`, `job_row`, ... and `upsert`) turns records
-into rows. Times are ISO 8601 text, booleans 0/1 (see schema.py).
+into rows. Times are ISO 8601 text, booleans 0/1 (see migrations.py).
 """
 
 from __future__ import annotations

@@ -7,17 +7,14 @@ them. The parts are composed, not mixed in: each holds the same `AsyncDatabase`.
 
 from __future__ import annotations
 
-from artifactsvc.metadata.database import AsyncDatabase, Connection
-from artifactsvc.metadata.schema import SCHEMA_VERSION, statements
+from artifactsvc.metadata import migrations
+from artifactsvc.metadata.database import AsyncDatabase
 from artifactsvc.metadata.sql_artifacts import SqlArtifacts
 from artifactsvc.metadata.sql_identities import SqlIdentities
 from artifactsvc.metadata.sql_imports import SqlImports
 from artifactsvc.metadata.sql_jobs import SqlJobs
 from artifactsvc.metadata.sql_projects import SqlProjects
 from artifactsvc.metadata.sql_traces import SqlTraces
-
-# Replicas starting together must not race on CREATE TABLE.
-MIGRATION_LOCK = 0x617274696661
 
 
 class SqlMetadataStore:
@@ -30,15 +27,14 @@ class SqlMetadataStore:
         self.artifacts = SqlArtifacts(db)
         self.imports = SqlImports(db)
 
-    async def migrate(self) -> None:
-        def run(conn: Connection) -> None:
-            conn.lock(MIGRATION_LOCK)
-            for statement in statements(self._db.blob_type):
-                conn.execute(statement)
-            if not conn.fetch("SELECT version FROM schema_version"):
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+    async def migrate(self, *, target: int = migrations.LATEST) -> list[int]:
+        """Brings the schema up to `target` (the latest by default); the versions applied."""
+        return await self._db.write(
+            lambda conn: migrations.migrate(conn, self._db.blob_type, target=target)
+        )
 
-        await self._db.write(run)
+    async def schema_version(self) -> int:
+        return await self._db.write(migrations.applied_version)
 
     async def ping(self) -> None:
         # Reads a table: `SELECT 1` would not even open SQLite's file, let alone check it.

@@ -1,16 +1,45 @@
-"""The metadata schema, written once for both dialects.
+"""Versioned, forward-only schema migrations for SQLite and PostgreSQL alike.
 
-`{blob}` is the one type that differs (BLOB in SQLite, BYTEA in PostgreSQL). Times are
-stored as ISO 8601 UTC text with milliseconds, which sorts correctly and reads the same
-in both databases. Booleans are 0/1 integers for the same reason.
+Each migration is a numbered list of SQL statements written once for both dialects (`{blob}`
+is the one type that differs: BLOB in SQLite, BYTEA in PostgreSQL). `migrate` applies the
+ones a database has not seen, in order, in ONE write transaction under the migration lock,
+so replicas starting together migrate once: the first takes the lock, the others wait for it
+and then find nothing left to do. `schema_version` keeps a row per applied version.
+
+Why not Alembic: the service has no SQLAlchemy; its SQL runs through a two-method seam
+(metadata/database.py) over sqlite3 and psycopg, and its migrations are a few additive DDL
+statements. A numbered list run inside that seam's own transaction and lock does all Alembic
+would do here, without a second way to connect, an env.py, or a second dialect layer.
+
+Rules for a new migration: append it with the next number; never edit one that has shipped;
+keep it additive (new tables, new columns with defaults, new indexes), so replicas still on
+the previous version keep working during a rolling upgrade.
+
+Times are stored as ISO 8601 UTC text with milliseconds, which sorts correctly and reads the
+same in both databases. Booleans are 0/1 integers for the same reason.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+import logging
+from dataclasses import dataclass
 
-STATEMENTS = (
-    """CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)""",
+from artifactsvc.metadata.database import Connection
+
+log = logging.getLogger("artifactsvc.migrations")
+
+# Replicas starting together must not race on CREATE TABLE.
+MIGRATION_LOCK = 0x617274696661
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    summary: str
+    statements: tuple[str, ...]
+
+
+FIRST_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS users (
         id BIGINT PRIMARY KEY,
         username TEXT NOT NULL UNIQUE,
@@ -111,5 +140,32 @@ STATEMENTS = (
 )
 
 
-def statements(blob_type: str) -> list[str]:
-    return [statement.replace("{blob}", blob_type) for statement in STATEMENTS]
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "users, tokens, projects, pipelines, jobs, traces, artifacts", FIRST_SCHEMA),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def applied_version(conn: Connection) -> int:
+    """The newest version applied (0 for an empty database)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    found = conn.fetch("SELECT MAX(version) AS version FROM schema_version")
+    return int(found[0]["version"] or 0) if found else 0
+
+
+def migrate(conn: Connection, blob_type: str, *, target: int = LATEST) -> list[int]:
+    """Applies every migration above the database's version up to `target`; returns the
+    versions applied. Call inside a write transaction."""
+    conn.lock(MIGRATION_LOCK)
+    current = applied_version(conn)
+    if current > LATEST:
+        # A newer replica migrated first (a rolling upgrade): its additions are invisible here.
+        log.warning("schema version %d is newer than this release's %d", current, LATEST)
+    applied = []
+    for migration in MIGRATIONS:
+        if current < migration.version <= target:
+            for statement in migration.statements:
+                conn.execute(statement.replace("{blob}", blob_type))
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (migration.version,))
+            applied.append(migration.version)
+    return applied
