@@ -15,6 +15,7 @@ from artifactsvc.api import files as files_api
 from artifactsvc.api import jobs as jobs_api
 from artifactsvc.api import openapi as openapi_api
 from artifactsvc.api import ops as ops_api
+from artifactsvc.api import pipelines as pipelines_api
 from artifactsvc.api import projects as projects_api
 from artifactsvc.api import runner as runner_api
 from artifactsvc.api.context import Services
@@ -44,6 +45,7 @@ def create_app(
         settings=settings,
         auth=runtime.auth,
         jobs=runtime.jobs,
+        pipelines=runtime.pipelines,
         artifacts=runtime.artifacts,
         uploads=runtime.uploads,
         files=runtime.files,
@@ -62,6 +64,7 @@ def create_app(
     routes: list[BaseRoute] = [
         *ops_api.ROUTES,
         *projects_api.ROUTES,
+        *pipelines_api.ROUTES,
         *files_api.ROUTES,
         *artifacts_api.ROUTES,
         *jobs_api.ROUTES,

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from artifactsvc.auth import Access, AuthService
+from artifactsvc.access import Access
+from artifactsvc.auth import AuthService
 from artifactsvc.errors import ArtifactNotFound, Forbidden, JobNotFound, MissingJobName
 from artifactsvc.jobs import load_job
 from artifactsvc.metadata import ArtifactStore, JobStore
@@ -94,7 +95,8 @@ class ArtifactService:
         if not self.keep_latest or job.pipeline is None:
             return False
         latest = await self._store.latest_successful_pipeline_id(job.project_id, job.pipeline.ref)
-        return latest == job.pipeline_id
+        # A child pipeline's artifacts are kept with its parent's.
+        return latest == (job.pipeline.parent_pipeline_id or job.pipeline_id)
 
     async def archive(self, job: Job) -> Artifact:
         """The job's live archive, or ArtifactNotFound."""

@@ -1,4 +1,5 @@
-"""Who is calling and what they may do with a project (CONTRACT section 4).
+"""Who is calling (CONTRACT section 4): tokens to a principal, a principal to its standing
+in a project (access.py says what that standing allows).
 
 Tokens arrive in clear and are only ever stored and looked up as their SHA-256 digest (as
 GitLab's `token_digest`), and the digest found is compared once more with
@@ -12,9 +13,19 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from artifactsvc.errors import Forbidden, InvalidToken, ProjectNotFound, Unauthenticated
+from artifactsvc.access import ANONYMOUS, Access, Principal
+from artifactsvc.errors import (
+    Forbidden,
+    InsufficientScope,
+    InvalidToken,
+    JobTokenOutOfScope,
+    ProjectNotFound,
+    SudoNotAllowed,
+    SudoUserNotFound,
+    Unauthenticated,
+)
 from artifactsvc.metadata import IdentityStore, ProjectStore
-from artifactsvc.models import ADMIN, DEVELOPER, MAINTAINER, REPORTER, Job, Project, User
+from artifactsvc.models import ADMIN, Job, Project
 
 
 def hash_token(token: str) -> str:
@@ -23,84 +34,16 @@ def hash_token(token: str) -> str:
 
 @dataclass(frozen=True)
 class Credentials:
-    """What the request carried; at most one of the two is used (user tokens win)."""
+    """What the request carried. A user token wins over a job token; `sudo` names the user
+    an administrator's token acts as."""
 
     user_token: str | None = None
     job_token: str | None = None
+    sudo: str | None = None
 
     @property
     def present(self) -> bool:
         return bool(self.user_token or self.job_token)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller: anonymous (both None), a user, or a running job acting through its token."""
-
-    user: User | None = None
-    job: Job | None = None
-
-    @property
-    def anonymous(self) -> bool:
-        return self.user is None and self.job is None
-
-
-ANONYMOUS = Principal()
-
-
-@dataclass(frozen=True)
-class Access:
-    """A principal's standing in one visible project. `level` 0: visible, not a member."""
-
-    project: Project
-    principal: Principal
-    level: int
-    via_job_token: bool = False
-
-    def _require(self, allowed: bool) -> None:
-        if not allowed:
-            raise Forbidden()
-
-    @property
-    def is_admin(self) -> bool:
-        return self.level >= ADMIN
-
-    def can_read_jobs(self) -> bool:
-        if self.via_job_token or self.principal.anonymous:
-            return False
-        return self.level >= REPORTER or self.project.visibility in ("public", "internal")
-
-    def require_read_jobs(self) -> None:
-        self._require(self.can_read_jobs())
-
-    def require_read_pipelines(self) -> None:
-        """As GitLab: anyone, even anonymous, reads a public project's pipelines."""
-        if self.principal.anonymous and self.project.visibility == "public":
-            return
-        self.require_read_jobs()
-
-    def require_read_artifacts(self) -> None:
-        if self.via_job_token:
-            return  # resolve_access already checked the project or its allowlist
-        if self.principal.anonymous:
-            self._require(self.project.visibility == "public")
-            return
-        self.require_read_jobs()
-
-    def require_developer(self) -> None:
-        self._require(not self.via_job_token and self.level >= DEVELOPER)
-
-    def require_maintainer(self) -> None:
-        self._require(not self.via_job_token and self.level >= MAINTAINER)
-
-    def may_erase(self, job: Job) -> bool:
-        """Developers erase their own jobs; maintainers and admins any job."""
-        if self.via_job_token:
-            return False
-        if self.level >= MAINTAINER:
-            return True
-        user = self.principal.user
-        return self.level >= DEVELOPER and user is not None and job.user_id == user.id
 
 
 class AuthService:
@@ -111,16 +54,39 @@ class AuthService:
         self._identities = identities
         self._projects = projects
 
-    async def authenticate(self, credentials: Credentials) -> Principal:
-        """Resolves credentials; an unknown token, or a job that is not running, is InvalidToken."""
+    async def authenticate(
+        self, credentials: Credentials, *, job_token_allowed: bool = True, write: bool = False
+    ) -> Principal:
+        """The caller. A job token counts only where the route accepts one (GitLab's
+        `job_token_allowed`); elsewhere it is ignored, as GitLab ignores it. `write`: the
+        request changes something, which a `read_api` token may not do."""
         if credentials.user_token:
-            user = await self._identities.user_by_token_hash(hash_token(credentials.user_token))
-            if user is None or user.state != "active":
+            found = await self._identities.personal_token(hash_token(credentials.user_token))
+            if found is None or found.user.state != "active":
                 raise InvalidToken()
-            return Principal(user=user)
-        if credentials.job_token:
-            return Principal(job=await self.running_job_of(credentials.job_token))
+            if not (found.scopes & ({"api"} if write else {"api", "read_api"})):
+                raise InsufficientScope("api" if write else "api read_api")
+            principal = Principal(user=found.user, scopes=found.scopes)
+            return await self._sudo(principal, credentials.sudo) if credentials.sudo else principal
+        if credentials.job_token and job_token_allowed:
+            job = await self.running_job_of(credentials.job_token)
+            if job.user is None or job.user.state != "active":
+                raise InvalidToken()  # a job token acts as its user, and there is none
+            return Principal(user=job.user, job=job)
         return ANONYMOUS
+
+    async def _sudo(self, principal: Principal, identifier: str) -> Principal:
+        """GitLab's `sudo!`: an administrator's token with the `sudo` scope acts as another
+        user; anything else is refused, never silently ignored."""
+        assert principal.user is not None
+        if not principal.user.admin:
+            raise SudoNotAllowed()
+        if "sudo" not in principal.scopes:
+            raise InsufficientScope("sudo")
+        user = await self._identities.user(identifier)
+        if user is None:
+            raise SudoUserNotFound(identifier)
+        return Principal(user=user, scopes=principal.scopes)
 
     async def running_job_of(self, token: str | None) -> Job:
         """The running job a job token belongs to: Unauthenticated without one, InvalidToken
@@ -149,27 +115,27 @@ class AuthService:
 
     async def project_access(self, principal: Principal, project_ref: str) -> Access:
         """The project named by id or full path, if this principal may see it; else
-        ProjectNotFound."""
+        ProjectNotFound (JobTokenOutOfScope for a job token, as GitLab answers)."""
         project = await self._find_project(project_ref)
         if project is None:
-            raise ProjectNotFound()
-        if principal.job is not None:
-            if await self.job_token_reaches(principal.job, project.id):
-                return Access(project, principal, 0, via_job_token=True)
             raise ProjectNotFound()
         user = principal.user
         if user is None:
             if project.visibility == "public":
                 return Access(project, principal, 0)
             raise ProjectNotFound()
-        if user.admin:
-            return Access(project, principal, ADMIN)
-        level = await self._identities.member_level(project.id, user.id)
-        if level is not None:
-            return Access(project, principal, level)
-        if project.visibility in ("public", "internal"):
-            return Access(project, principal, 0)
-        raise ProjectNotFound()
+        level = ADMIN if user.admin else await self._identities.member_level(project.id, user.id)
+        visible = level is not None or project.visibility in ("public", "internal")
+        if principal.job is not None:
+            in_scope = await self.job_token_reaches(principal.job, project.id)
+            if not visible or not (in_scope or project.visibility != "private"):
+                source = await self._projects.project(principal.job.project_id)
+                raise JobTokenOutOfScope(source.path if source else "", project.path)
+            if not in_scope:
+                return Access(project, principal, 0)  # no role outside the token's scope
+        if not visible:
+            raise ProjectNotFound()
+        return Access(project, principal, level or 0)
 
     async def _find_project(self, project_ref: str) -> Project | None:
         if "\x00" in project_ref or not _is_utf8(project_ref):

@@ -7,10 +7,15 @@ ArtifactsvcError
 │   ├── JobNotFound
 │   ├── PipelineNotFound
 │   ├── ArtifactNotFound      no live archive, or no such file inside it
+│   ├── TokenJobNotFound      `GET /job` called without a job token
 │   └── ObjectNotFound        storage has no object under that key
 ├── Unauthenticated           no credentials where they are required
 ├── InvalidToken              credentials given but unknown, revoked or not running
+├── InsufficientScope         a token without the scope the request needs (read_api writing)
+├── SudoUserNotFound          `sudo` names no user
 ├── Forbidden                 visible, but the caller may not do this
+│   ├── JobTokenOutOfScope    a job token outside its allowlist (or its user's reach)
+│   ├── SudoNotAllowed        `sudo` from someone who is not an administrator
 │   └── InvalidJobState       the job's state does not allow it
 │       ├── JobNotRetryable
 │       └── JobNotErasable
@@ -64,6 +69,10 @@ class ArtifactNotFound(NotFound):
     pass
 
 
+class TokenJobNotFound(NotFound):
+    """`GET /job` without a job token: no job to show."""
+
+
 class ObjectNotFound(NotFound):
     pass
 
@@ -76,7 +85,30 @@ class InvalidToken(ArtifactsvcError):
     pass
 
 
+class InsufficientScope(ArtifactsvcError):
+    def __init__(self, scope: str) -> None:
+        super().__init__(scope)
+        self.scope = scope
+
+
+class SudoUserNotFound(ArtifactsvcError):
+    def __init__(self, identifier: str) -> None:
+        super().__init__(identifier)
+        self.identifier = identifier
+
+
 class Forbidden(ArtifactsvcError):
+    pass
+
+
+class JobTokenOutOfScope(Forbidden):
+    def __init__(self, source_path: str, target_path: str) -> None:
+        super().__init__(f"{source_path} -> {target_path}")
+        self.source_path = source_path
+        self.target_path = target_path
+
+
+class SudoNotAllowed(Forbidden):
     pass
 
 

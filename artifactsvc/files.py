@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from artifactsvc.access import Access
 from artifactsvc.artifacts import ArtifactService, Download
-from artifactsvc.auth import Access
 from artifactsvc.errors import ArtifactNotFound
 from artifactsvc.indexing import ArchiveIndex
 from artifactsvc.listing import TreePage, check_window, list_folder

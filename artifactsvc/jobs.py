@@ -13,17 +13,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from artifactsvc.auth import Access, hash_token
+from artifactsvc.access import Access, Principal
+from artifactsvc.auth import hash_token
 from artifactsvc.errors import (
     InvalidJobState,
     JobNotErasable,
     JobNotFound,
     JobNotRetryable,
-    PipelineNotFound,
+    TokenJobNotFound,
     UnplayableJob,
 )
 from artifactsvc.metadata import JobStore, NewJob, ProjectStore, TraceStore
-from artifactsvc.models import Artifact, Job, JobQuery, JobView, Pipeline, utcnow
+from artifactsvc.models import (
+    Artifact,
+    Downstream,
+    Job,
+    JobQuery,
+    JobView,
+    Project,
+    utcnow,
+)
+from artifactsvc.pipelines import load_pipeline
 
 CANCELABLE = frozenset(
     {"created", "waiting_for_resource", "preparing", "pending", "running", "scheduled"}
@@ -37,7 +47,8 @@ def is_cancelable(job: Job) -> bool:
 
 
 def is_retryable(job: Job) -> bool:
-    return job.kind == "build" and job.status in RETRYABLE and not job.retried
+    """Builds and bridges alike (GitLab's Processable#retryable?)."""
+    return job.status in RETRYABLE and not job.retried
 
 
 def is_erasable(job: Job) -> bool:
@@ -47,8 +58,12 @@ def is_erasable(job: Job) -> bool:
 
 
 def is_playable(job: Job) -> bool:
-    if job.when != "manual" or job.kind != "build":
+    """GitLab's playable?: an action (a manual or delayed job) that waits, or a build that
+    can run again; a bridge only while it waits for its manual action."""
+    if job.when not in ("manual", "delayed"):
         return False
+    if job.kind == "bridge":
+        return job.status == "manual"
     return job.status in ("manual", "scheduled") or is_retryable(job)
 
 
@@ -63,10 +78,12 @@ class ArtifactHooks(Protocol):
     async def live(self, job: Job) -> list[Artifact]: ...
 
 
-async def load_job(store: JobStore, project_id: int, job_id: int, kind: str = "build") -> Job:
-    """The project's job of that kind, or JobNotFound."""
+async def load_job(
+    store: JobStore, project_id: int, job_id: int, kind: str | None = "build"
+) -> Job:
+    """The project's job of that kind (None: a build or a bridge), or JobNotFound."""
     job = await store.job(project_id, job_id) if job_id < 2**63 else None
-    if job is None or job.kind != kind:
+    if job is None or (kind is not None and job.kind != kind):
         raise JobNotFound()
     return job
 
@@ -75,18 +92,6 @@ async def load_job(store: JobStore, project_id: int, job_id: int, kind: str = "b
 class Page:
     jobs: list[JobView]
     total: int | None
-
-
-@dataclass(frozen=True)
-class Downstream:
-    pipeline: Pipeline
-    project_path: str
-
-
-@dataclass(frozen=True)
-class BridgePage:
-    bridges: list[tuple[Job, Downstream | None]]
-    total: int
 
 
 class JobService:
@@ -107,7 +112,7 @@ class JobService:
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def get(self, access: Access, job_id: int, *, kind: str = "build") -> Job:
+    async def get(self, access: Access, job_id: int, *, kind: str | None = "build") -> Job:
         access.require_read_jobs()
         return await load_job(self._jobs, access.project.id, job_id, kind)
 
@@ -115,41 +120,28 @@ class JobService:
         return await self.view(await self.get(access, job_id))
 
     async def view(self, job: Job) -> JobView:
+        if job.kind == "bridge":
+            return JobView(job, (), await self._downstream(job))
         return JobView(job, tuple(await self.live_artifacts(job)))
+
+    async def token_job(self, principal: Principal) -> tuple[JobView, Project]:
+        """The job a job token belongs to (GET /job), with its project."""
+        if principal.job is None:
+            raise TokenJobNotFound()
+        job = principal.job
+        project = await self._projects.project(job.project_id)
+        if project is None:
+            raise TokenJobNotFound()
+        return await self.view(job), project
 
     async def list_jobs(self, access: Access, query: JobQuery, offset: int, limit: int) -> Page:
         """A page of jobs; `limit` 0 only counts. Keyset queries (`before_id`) are not counted."""
         access.require_read_jobs()
         if query.pipeline_id is not None:
-            await self.pipeline(access, query.pipeline_id)
+            await load_pipeline(self._jobs, access, query.pipeline_id)
         jobs = await self._jobs.jobs(query, offset, limit) if limit else []
         total = None if query.before_id is not None else await self._jobs.count_jobs(query)
         return Page([await self.view(job) for job in jobs], total)
-
-    async def bridges(self, access: Access, query: JobQuery, offset: int, limit: int) -> BridgePage:
-        """A page of a pipeline's bridges, each with its downstream pipeline if it exists."""
-        page = await self.list_jobs(access, query, offset, limit)
-        found = [(view.job, await self._downstream(view.job)) for view in page.jobs]
-        return BridgePage(found, page.total or 0)
-
-    async def pipeline(self, access: Access, pipeline_id: int) -> Pipeline:
-        access.require_read_pipelines()
-        found = (
-            await self._jobs.pipeline(access.project.id, pipeline_id)
-            if pipeline_id < 2**63
-            else None
-        )
-        if found is None:
-            raise PipelineNotFound()
-        return found
-
-    async def pipelines(
-        self, access: Access, offset: int, limit: int
-    ) -> tuple[list[Pipeline], int]:
-        """A page of the project's pipelines and their count; `limit` 0 only counts."""
-        access.require_read_pipelines()
-        found = await self._jobs.pipelines(access.project.id, offset, limit) if limit else []
-        return found, await self._jobs.count_pipelines(access.project.id)
 
     async def live_artifacts(self, job: Job) -> list[Artifact]:
         """Artifacts every read endpoint may still show: unexpired, or locked as latest."""
@@ -176,24 +168,28 @@ class JobService:
 
     # -- transitions -------------------------------------------------------------------------
 
-    async def cancel(self, access: Access, job_id: int) -> JobView:
+    async def cancel(self, access: Access, job_id: int, *, force: bool = False) -> JobView:
+        """Cancels the job; `force` (maintainers) also ends one stuck in `canceling`."""
         job = await self.get(access, job_id)
         access.require_developer()
-        if not is_cancelable(job):
+        if force:
+            access.require_maintainer()
+        if not (is_cancelable(job) or (force and job.status == "canceling")):
             return await self.view(job)  # GitLab answers 201 with the job unchanged
         now = self._clock()
         await self._jobs.update_job(job.id, {"status": "canceled", "finished_at": now})
         return await self._reload(job)
 
     async def retry(self, access: Access, job_id: int) -> JobView:
-        job = await self.get(access, job_id)
+        job = await self.get(access, job_id, kind=None)  # builds and bridges
         access.require_developer()
         if not is_retryable(job):
             raise JobNotRetryable()
         return await self._clone(access, job)
 
     async def play(self, access: Access, job_id: int) -> JobView:
-        job = await self.get(access, job_id)
+        """Runs a manual job, runs a delayed one now, or replays a finished manual build."""
+        job = await self.get(access, job_id, kind=None)
         access.require_developer()
         if not is_playable(job):
             raise UnplayableJob()
@@ -242,6 +238,8 @@ class JobService:
             NewJob(
                 project_id=job.project_id,
                 pipeline_id=job.pipeline_id,
+                kind=job.kind,
+                downstream_pipeline_id=None,  # a retried bridge triggers a new downstream
                 name=job.name,
                 stage=job.stage,
                 status="pending",
@@ -254,7 +252,7 @@ class JobService:
                 created_at=now,
             ),
         )
-        return await self.view(await load_job(self._jobs, job.project_id, new_id))
+        return await self.view(await load_job(self._jobs, job.project_id, new_id, kind=None))
 
     async def _reload(self, job: Job) -> JobView:
         return await self.view(await load_job(self._jobs, job.project_id, job.id, job.kind))

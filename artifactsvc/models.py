@@ -14,6 +14,7 @@ JOB_STATUSES = (
     "created",
     "waiting_for_resource",
     "preparing",
+    "waiting_for_callback",
     "pending",
     "running",
     "success",
@@ -24,8 +25,11 @@ JOB_STATUSES = (
     "manual",
     "scheduled",
 )
-# The values `scope` accepts on the job lists (the seed document's list).
-JOB_SCOPES = ("created", "pending", "running", "failed", "success", "canceled", "skipped", "manual")
+# The values `scope` accepts on the job lists: every status (GitLab's
+# CommitStatus::AVAILABLE_STATUSES).
+JOB_SCOPES = JOB_STATUSES
+# Personal access token scopes this service knows (GitLab's names).
+TOKEN_SCOPES = ("api", "read_api", "sudo")
 VISIBILITIES = ("private", "internal", "public")
 
 
@@ -62,6 +66,14 @@ class User:
 
 
 @dataclass(frozen=True)
+class PersonalToken:
+    """A user token found by its digest, with what it may be used for."""
+
+    user: User
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Project:
     id: int
     path_with_namespace: str
@@ -70,6 +82,7 @@ class Project:
     description: str | None
     default_branch: str | None
     created_at: datetime | None
+    public_builds: bool = True  # GitLab's "public pipelines": guests and outsiders read jobs
 
     @property
     def path(self) -> str:
@@ -94,6 +107,17 @@ class Pipeline:
     updated_at: datetime | None
     commit: dict[str, Any] | None
     user_id: int | None = None
+    name: str | None = None
+    before_sha: str | None = None
+    yaml_errors: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    committed_at: datetime | None = None
+    duration: int | None = None  # seconds
+    queued_duration: int | None = None  # seconds
+    coverage: str | None = None  # GitLab renders it as text: "30.0"
+    parent_pipeline_id: int | None = None  # set on a child pipeline
+    user: User | None = None
 
 
 @dataclass(frozen=True)
@@ -146,12 +170,22 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Downstream:
+    """The pipeline a bridge triggered, and its project's full path (for its web_url)."""
+
+    pipeline: Pipeline
+    project_path: str
+
+
+@dataclass(frozen=True)
 class JobView:
     """A job as the API shows it: with the artifacts every read may still see (unexpired, or
-    kept by the keep-latest lock), which may be fewer than `job.artifacts`."""
+    kept by the keep-latest lock), which may be fewer than `job.artifacts`; a bridge with
+    its downstream pipeline, when that still exists."""
 
     job: Job
     live: tuple[Artifact, ...]
+    downstream: Downstream | None = None
 
 
 @dataclass(frozen=True)
@@ -164,3 +198,51 @@ class JobQuery:
     kind: str = "build"
     include_retried: bool = True
     before_id: int | None = None
+
+
+PIPELINE_SCOPES = ("running", "pending", "finished", "branches", "tags")
+PIPELINE_ORDER = ("id", "status", "ref", "updated_at", "user_id")
+# GitLab's Enums::Ci::Pipeline.sources.
+PIPELINE_SOURCES = (
+    "unknown",
+    "push",
+    "web",
+    "trigger",
+    "schedule",
+    "api",
+    "external",
+    "pipeline",
+    "chat",
+    "webide",
+    "merge_request_event",
+    "external_pull_request_event",
+    "parent_pipeline",
+    "ondemand_dast_scan",
+    "ondemand_dast_validation",
+    "security_orchestration_policy",
+    "container_registry_push",
+    "duo_workflow",
+    "pipeline_execution_policy_schedule",
+)
+
+
+@dataclass(frozen=True)
+class PipelineQuery:
+    """GitLab's PipelinesFinder filters. Child pipelines are left out unless `source` is
+    `parent_pipeline`; `user_id` is the triggering user `username` named (-1: nobody)."""
+
+    project_id: int
+    scope: str | None = None
+    status: str | None = None
+    ref: str | None = None
+    sha: str | None = None
+    yaml_errors: bool | None = None
+    user_id: int | None = None
+    updated_before: datetime | None = None
+    updated_after: datetime | None = None
+    created_before: datetime | None = None
+    created_after: datetime | None = None
+    source: str | None = None
+    name: str | None = None
+    order_by: str = "id"
+    sort: str = "desc"

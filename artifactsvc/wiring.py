@@ -25,6 +25,7 @@ from artifactsvc.jobs import JobService
 from artifactsvc.metadata import MetadataStore, open_metadata_store
 from artifactsvc.objects import ObjectStore, open_object_store
 from artifactsvc.objects.instrumented import InstrumentedObjectStore
+from artifactsvc.pipelines import PipelineService
 from artifactsvc.settings import Settings
 from artifactsvc.uploads import UploadService
 
@@ -40,6 +41,7 @@ class Runtime:
     objects: ObjectStore
     auth: AuthService
     jobs: JobService
+    pipelines: PipelineService
     artifacts: ArtifactService
     uploads: UploadService
     files: FileService
@@ -90,6 +92,7 @@ def build_runtime(
         objects=blobs,
         auth=auth,
         jobs=JobService(metadata.jobs, metadata.traces, metadata.projects, artifacts=artifacts),
+        pipelines=PipelineService(metadata.jobs, metadata.identities),
         artifacts=artifacts,
         uploads=UploadService(
             metadata.artifacts, blobs, executor=zip_executor, max_size=settings.max_artifact_size

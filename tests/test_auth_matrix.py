@@ -54,39 +54,50 @@ CALLERS = (
 
 # Expected status per caller and endpoint class, for (public, internal, private) projects.
 #   see:         GET /projects/:id
-#   read:        jobs, pipeline jobs, bridges, job, trace (and pipelines: see below)
+#   list:        jobs, pipeline jobs (routes that accept a CI job token, as in GitLab)
+#   read:        bridges, job, trace (routes that ignore a CI job token)
 #   develop:     cancel, retry, play
 #   erase_own:   erase a job the caller started
 #   erase_other: erase a job someone else started
+# A job token counts only on the `list` routes; everywhere else GitLab ignores it and the
+# caller is anonymous. It acts as its job's user (here: `developer`, a member of the three
+# matrix projects) and never more.
 ALL_401 = (401, 401, 401)
 ALL_403 = (403, 403, 403)
 ALL_OK = (OK, OK, OK)
+AS_ANONYMOUS = {
+    "see": (OK, 404, 404),
+    "read": ALL_401,
+    "develop": ALL_401,
+    "erase_own": ALL_401,
+    "erase_other": ALL_401,
+}
+SCOPE_403 = "scope-403"  # GitLab's explicit refusal of a job token outside its allowlist
 EXPECTED: dict[str, dict[str, tuple[Any, Any, Any]]] = {
     # no credentials: public projects are visible, but jobs* need authentication
-    "anonymous": {
-        "see": (OK, 404, 404),
-        "read": ALL_401,
-        "develop": ALL_401,
-        "erase_own": ALL_401,
-        "erase_other": ALL_401,
-    },
-    # an unknown token, a blocked user's token, a finished job's token: 401 everywhere
-    "wrong_token": dict.fromkeys(("see", "read", "develop", "erase_own", "erase_other"), ALL_401),
-    "blocked": dict.fromkeys(("see", "read", "develop", "erase_own", "erase_other"), ALL_401),
-    "finished_job_token": dict.fromkeys(
-        ("see", "read", "develop", "erase_own", "erase_other"), ALL_401
+    "anonymous": {**AS_ANONYMOUS, "list": ALL_401},
+    # an unknown token or a blocked user's token: 401 everywhere
+    "wrong_token": dict.fromkeys(
+        ("see", "list", "read", "develop", "erase_own", "erase_other"), ALL_401
     ),
-    # members: guests read only where any user may; reporters read; developers act and
-    # erase their own jobs; maintainers (and admins) erase any job
+    "blocked": dict.fromkeys(
+        ("see", "list", "read", "develop", "erase_own", "erase_other"), ALL_401
+    ),
+    # a finished job's token is unknown where a job token counts, and ignored elsewhere
+    "finished_job_token": {**AS_ANONYMOUS, "list": ALL_401},
+    # members: guests read jobs under "public pipelines" (on by default); reporters read;
+    # developers act and erase their own jobs; maintainers (and admins) erase any job
     "guest": {
         "see": ALL_OK,
-        "read": (OK, OK, 403),
+        "list": ALL_OK,
+        "read": ALL_OK,
         "develop": ALL_403,
         "erase_own": ALL_403,
         "erase_other": ALL_403,
     },
     "reporter": {
         "see": ALL_OK,
+        "list": ALL_OK,
         "read": ALL_OK,
         "develop": ALL_403,
         "erase_own": ALL_403,
@@ -94,65 +105,73 @@ EXPECTED: dict[str, dict[str, tuple[Any, Any, Any]]] = {
     },
     "developer": {
         "see": ALL_OK,
+        "list": ALL_OK,
         "read": ALL_OK,
         "develop": ALL_OK,
         "erase_own": ALL_OK,
         "erase_other": ALL_403,
     },
-    "maintainer": dict.fromkeys(("see", "read", "develop", "erase_own", "erase_other"), ALL_OK),
-    "admin": dict.fromkeys(("see", "read", "develop", "erase_own", "erase_other"), ALL_OK),
+    "maintainer": dict.fromkeys(
+        ("see", "list", "read", "develop", "erase_own", "erase_other"), ALL_OK
+    ),
+    "admin": dict.fromkeys(("see", "list", "read", "develop", "erase_own", "erase_other"), ALL_OK),
     # an authenticated non-member: reads public and internal projects, cannot see private ones
     "outsider": {
         "see": (OK, OK, 404),
+        "list": (OK, OK, 404),
         "read": (OK, OK, 404),
         "develop": (403, 403, 404),
         "erase_own": (403, 403, 404),
         "erase_other": (403, 403, 404),
     },
-    # a running job's token reads artifacts only: the project is visible, the rest forbidden
-    "job_token_header": dict.fromkeys(
-        ("see", "read", "develop", "erase_own", "erase_other"), ALL_403
-    ),
-    "job_token_query": dict.fromkeys(
-        ("see", "read", "develop", "erase_own", "erase_other"), ALL_403
-    ),
-    "job_token_allowlisted": dict.fromkeys(
-        ("see", "read", "develop", "erase_own", "erase_other"), ALL_403
-    ),
-    # ... and a project that does not allowlist its project is invisible, even a public one
-    "job_token_other": dict.fromkeys(
-        ("see", "read", "develop", "erase_own", "erase_other"), (404, 404, 404)
-    ),
+    # a running job's token of the project itself, or of an allowlisted one: its user lists
+    "job_token_header": {**AS_ANONYMOUS, "list": ALL_OK},
+    "job_token_query": {**AS_ANONYMOUS, "list": ALL_OK},
+    "job_token_allowlisted": {**AS_ANONYMOUS, "list": ALL_OK},
+    # ... and a project that does not allowlist its project refuses it, unless its pipelines
+    # are public anyway (public and internal projects under "public pipelines")
+    "job_token_other": {**AS_ANONYMOUS, "list": (OK, OK, SCOPE_403)},
 }
 
 # Pipelines are not under /projects/:id/jobs*; as in GitLab, a public project's pipelines
-# are readable without credentials. Everyone else reads them exactly as jobs.
+# are readable without credentials (and a job token is ignored there). Everyone else reads
+# them exactly as jobs.
 for _caller, _row in EXPECTED.items():
-    _row["read_pipelines"] = (OK, 404, 404) if _caller == "anonymous" else _row["read"]
+    _row["read_pipelines"] = (
+        (OK, 404, 404)
+        if _row is EXPECTED["anonymous"] or _caller.startswith(("job_token", "finished_job"))
+        else _row["read"]
+    )
 
 # GET /user and GET /version do not depend on a project: (user, version).
 USER_LEVEL: dict[str, tuple[int, int]] = {
     "anonymous": (401, 200),
     "wrong_token": (401, 401),
     "blocked": (401, 401),
-    "finished_job_token": (401, 401),
+    "finished_job_token": (401, 200),
     "guest": (200, 200),
     "reporter": (200, 200),
     "developer": (200, 200),
     "maintainer": (200, 200),
     "admin": (200, 200),
     "outsider": (200, 200),
-    "job_token_header": (403, 200),
-    "job_token_query": (403, 200),
-    "job_token_allowlisted": (403, 200),
-    "job_token_other": (403, 200),
+    # a job token is ignored on both: the caller is anonymous
+    "job_token_header": (401, 200),
+    "job_token_query": (401, 200),
+    "job_token_allowlisted": (401, 200),
+    "job_token_other": (401, 200),
 }
 
-ERROR_BODIES = {
+ERROR_BODIES: dict[Any, dict[str, str]] = {
     401: {"message": "401 Unauthorized"},
     403: {"message": "403 Forbidden"},
     404: {"message": "404 Project Not Found"},
+    SCOPE_403: {
+        "message": "403 Forbidden - Authentication by CI/CD job token not allowed from"
+        " secret to private."
+    },
 }
+STATUS = {SCOPE_403: 403}
 
 
 @dataclass(frozen=True)
@@ -169,8 +188,8 @@ ENDPOINTS = (
     Endpoint("project", "see", "GET", "/api/v4/projects/{p}", 200),
     Endpoint("pipelines", "read_pipelines", "GET", "/api/v4/projects/{p}/pipelines", 200),
     Endpoint("pipeline", "read_pipelines", "GET", "/api/v4/projects/{p}/pipelines/{pl}", 200),
-    Endpoint("jobs", "read", "GET", "/api/v4/projects/{p}/jobs", 200),
-    Endpoint("pipeline_jobs", "read", "GET", "/api/v4/projects/{p}/pipelines/{pl}/jobs", 200),
+    Endpoint("jobs", "list", "GET", "/api/v4/projects/{p}/jobs", 200),
+    Endpoint("pipeline_jobs", "list", "GET", "/api/v4/projects/{p}/pipelines/{pl}/jobs", 200),
     Endpoint("bridges", "read", "GET", "/api/v4/projects/{p}/pipelines/{pl}/bridges", 200),
     Endpoint("job", "read", "GET", "/api/v4/projects/{p}/jobs/{job}", 200),
     Endpoint("trace", "read", "GET", "/api/v4/projects/{p}/jobs/{job}/trace", 200),
@@ -229,7 +248,7 @@ def world() -> dict[str, Any]:
         pl = 10 * pid
         jobs += [
             job(read_job(pid), pl, "success", user="bystander", trace="log line\n"),
-            job(base(pid) + 2, pl, "running", token=running_token(pid)),
+            job(base(pid) + 2, pl, "running", token=running_token(pid), user="developer"),
             job(base(pid) + 3, pl, "success", token=f"jt-finished-{pid}"),
             job(base(pid) + 4, pl, "pending", kind="bridge", downstream_pipeline_id=pl),
         ]
@@ -243,8 +262,20 @@ def world() -> dict[str, Any]:
                 job(target_job(pid, caller, 4), pl, "success", user="bystander", trace="x\n"),
             ]
     jobs += [
-        job(base(OTHER_PROJECT) + 2, 10 * OTHER_PROJECT, "running", token="jt-running-other"),
-        job(base(TRUSTED_PROJECT) + 2, 10 * TRUSTED_PROJECT, "running", token="jt-trusted"),
+        job(
+            base(OTHER_PROJECT) + 2,
+            10 * OTHER_PROJECT,
+            "running",
+            token="jt-running-other",
+            user="developer",
+        ),
+        job(
+            base(TRUSTED_PROJECT) + 2,
+            10 * TRUSTED_PROJECT,
+            "running",
+            token="jt-trusted",
+            user="developer",
+        ),
     ]
     return {"users": users, "projects": projects, "pipelines": pipelines, "jobs": jobs}
 
@@ -306,7 +337,8 @@ def test_project_endpoint_status_follows_section_4(
     response = client.request(endpoint.method, path, headers=headers, params=query)
 
     if expected != OK:
-        assert (response.status_code, response.json()) == (expected, ERROR_BODIES[expected])
+        status = STATUS.get(expected, expected)
+        assert (response.status_code, response.json()) == (status, ERROR_BODIES[expected])
         return
     assert response.status_code == endpoint.success, response.text
     if endpoint.name == "trace":
@@ -385,10 +417,29 @@ def test_user_token_works_in_every_transport(
 def test_unknown_token_is_401_in_every_transport(
     client: TestClient, headers: dict[str, str], query: dict[str, str]
 ) -> None:
-    # Even on a public project, which anonymous callers may see.
+    # Even on a route open to anonymous callers (who get a plain 404: the job has no archive)
+    # and that accepts a job token.
+    path = f"/api/v4/projects/matrix%2Fpublic/jobs/{read_job(1)}/artifacts"
+    anonymous = client.get(path)
+    response = client.get(path, headers=headers, params=query)
+
+    assert anonymous.status_code == 404
+    assert (response.status_code, response.json()) == (401, {"message": "401 Unauthorized"})
+
+
+@pytest.mark.parametrize(
+    ("headers", "query"),
+    [
+        pytest.param({"JOB-TOKEN": "nope"}, {}, id="job-token-header"),
+        pytest.param({}, {"job_token": "nope"}, id="job_token-query"),
+    ],
+)
+def test_a_job_token_is_ignored_where_gitlab_accepts_none(
+    client: TestClient, headers: dict[str, str], query: dict[str, str]
+) -> None:
     response = client.get("/api/v4/projects/matrix%2Fpublic", headers=headers, params=query)
 
-    assert (response.status_code, response.json()) == (401, {"message": "401 Unauthorized"})
+    assert (response.status_code, response.json()["id"]) == (200, 1)
 
 
 def test_basic_authorization_is_not_a_credential(client: TestClient) -> None:

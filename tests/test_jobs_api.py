@@ -156,7 +156,8 @@ def test_scope_filters_project_jobs(api: TestClient, query: str, expected: list[
 
 
 def test_pipeline_jobs_list_the_pipelines_builds(api: TestClient) -> None:
-    assert ids(api.get(f"{P}/pipelines/6/jobs", headers=ROOT)) == [7, 8, 9, 11, 13, 14, 15]
+    # Newest first, as GitLab's JobsFinder orders them.
+    assert ids(api.get(f"{P}/pipelines/6/jobs", headers=ROOT)) == [15, 14, 13, 11, 9, 8, 7]
     assert ids(api.get(f"{P}/pipelines/6/jobs?scope[]=manual", headers=ROOT)) == [9]
 
 
@@ -181,7 +182,7 @@ def test_bridges_carry_their_downstream_pipeline(api: TestClient) -> None:
         "web_url": f"{EXTERNAL}/foo/downstream/-/pipelines/50",
     }
     assert bridges[12]["downstream_pipeline"] is None  # its pipeline does not exist
-    assert ids(api.get(f"{P}/pipelines/6/bridges?scope=pending", headers=ROOT)) == [10, 12]
+    assert ids(api.get(f"{P}/pipelines/6/bridges?scope=pending", headers=ROOT)) == [12, 10]
     assert ids(api.get(f"{P}/pipelines/6/bridges?scope=running", headers=ROOT)) == []
 
 

@@ -17,7 +17,8 @@ from tests.support.documents import job, pipeline, project, user
 
 def new_job(name: str) -> NewJob:
     return NewJob(
-        project_id=1, pipeline_id=1, name=name, stage="test", status="pending",
+        project_id=1, pipeline_id=1, kind="build", downstream_pipeline_id=None, name=name,
+        stage="test", status="pending",
         when="on_success", allow_failure=False, user_id=None, tag_list=("a",),
         token_hash=None, created_at=utcnow(),
     )  # fmt: skip
@@ -93,8 +94,8 @@ def test_tokens_resolve_by_digest_only(seeded: str) -> None:
         store = open_metadata_store(seeded)
         try:
             return (
-                await store.identities.user_by_token_hash(hash_token("glpat-root")),
-                await store.identities.user_by_token_hash("glpat-root"),
+                await store.identities.personal_token(hash_token("glpat-root")),
+                await store.identities.personal_token("glpat-root"),
                 await store.identities.job_by_token_hash(hash_token("job-7")),
                 await store.identities.job_by_token_hash(hash_token("job-999")),
             )
@@ -103,7 +104,7 @@ def test_tokens_resolve_by_digest_only(seeded: str) -> None:
 
     by_digest, by_clear_text, job_seven, unknown = asyncio.run(go())
 
-    assert by_digest is not None and by_digest.username == "root"
+    assert by_digest is not None and by_digest.user.username == "root"
     assert by_clear_text is None
     assert job_seven is not None and job_seven.id == 7
     assert unknown is None

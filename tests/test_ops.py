@@ -21,13 +21,17 @@ from tests.support.wire import TcpProxy
 
 ROOT_TOKEN = "glpat-root-3b1f0c9e7d"
 JOB_TOKEN = "job-token-5e2a8c41f6"
+GUEST_TOKEN = "glpat-guest-8d2e41a6b0"
 P = "/api/v4/projects/foo%2Fbar"
 
 
 def world() -> dict[str, Any]:
     return {
-        "users": [user(1, "root", admin=True, tokens=(ROOT_TOKEN,))],
-        "projects": [project(1, "foo/bar")],
+        "users": [
+            user(1, "root", admin=True, tokens=(ROOT_TOKEN,)),
+            user(2, "guest", tokens=(GUEST_TOKEN,)),
+        ],
+        "projects": [project(1, "foo/bar", members={"guest": 10})],
         "pipelines": [pipeline(6, 1)],
         "jobs": [
             job(7, 6, "failed", trace="log\n"),
@@ -60,7 +64,7 @@ RESPONSES = [
     ("bad request", "GET", f"{P}/jobs?page=0", {"PRIVATE-TOKEN": ROOT_TOKEN}, 400),
     ("anonymous", "GET", f"{P}/jobs", {}, 401),
     ("bad token", "GET", f"{P}/jobs", {"PRIVATE-TOKEN": "nope"}, 401),
-    ("forbidden", "GET", f"{P}/jobs", {"JOB-TOKEN": JOB_TOKEN}, 403),
+    ("forbidden", "POST", f"{P}/jobs/7/retry", {"PRIVATE-TOKEN": GUEST_TOKEN}, 403),
     ("no project", "GET", "/api/v4/projects/9/jobs", {"PRIVATE-TOKEN": ROOT_TOKEN}, 404),
     ("no route", "GET", "/api/v4/nope", {}, 404),
     ("wrong method", "DELETE", f"{P}/jobs/7", {"PRIVATE-TOKEN": ROOT_TOKEN}, 405),

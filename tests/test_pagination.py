@@ -176,10 +176,10 @@ def test_link_urls_start_with_external_url(
     assert response.json()[0]["web_url"] == f"{external}/foo/bar/-/jobs/145"
 
 
-def test_pipeline_jobs_are_paginated_in_creation_order(api: TestClient) -> None:
+def test_pipeline_jobs_are_paginated_newest_first(api: TestClient) -> None:
     response = api.get(f"{SMALL}/pipelines/1/jobs?per_page=10&page=5", headers=ROOT)
 
-    assert [j["id"] for j in response.json()] == list(range(141, 146))
+    assert [j["id"] for j in response.json()] == list(range(105, 100, -1))
     assert (response.headers["x-total"], response.headers["x-total-pages"]) == ("45", "5")
     assert links(response)["first"].startswith(f"{EXTERNAL}{SMALL}/pipelines/1/jobs?")
 

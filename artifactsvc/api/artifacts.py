@@ -18,7 +18,7 @@ PREFIX = "/api/v4/projects/{id}"
 
 
 async def download_by_job(request: Request) -> Response:
-    access = await project_access(request, authenticated=False)
+    access = await project_access(request, authenticated=False, job_token=True)
     access.require_read_artifacts()  # before the job id is parsed, as GitLab authorizes first
     job_id = path_id(request.path_params["job_id"], kind="job_id")
     svc = services(request)

@@ -8,13 +8,15 @@ from typing import Any
 
 from starlette.requests import Request
 
+from artifactsvc.access import Access, Principal
 from artifactsvc.api.errors import BadRequest, PayloadTooLarge
 from artifactsvc.api.render import Renderer
 from artifactsvc.artifacts import ArtifactService
-from artifactsvc.auth import Access, AuthService, Credentials, Principal, require_authenticated
+from artifactsvc.auth import AuthService, Credentials, require_authenticated
 from artifactsvc.files import FileService
 from artifactsvc.health import HealthService
 from artifactsvc.jobs import JobService
+from artifactsvc.pipelines import PipelineService
 from artifactsvc.settings import Settings
 from artifactsvc.uploads import UploadService
 
@@ -29,6 +31,7 @@ class Services:
     settings: Settings
     auth: AuthService
     jobs: JobService
+    pipelines: PipelineService
     artifacts: ArtifactService
     uploads: UploadService
     files: FileService
@@ -51,7 +54,10 @@ def credentials(request: Request) -> Credentials:
         if scheme.lower() == "bearer" and value.strip():
             user_token = value.strip()
     job_token = headers.get("job-token") or query.get("job_token")
-    return Credentials(user_token=user_token or None, job_token=job_token or None)
+    sudo = headers.get("sudo") or query.get("sudo")
+    return Credentials(
+        user_token=user_token or None, job_token=job_token or None, sudo=sudo or None
+    )
 
 
 def runner_token(request: Request, form_fields: dict[str, str] | None = None) -> str | None:
@@ -65,17 +71,26 @@ def runner_token(request: Request, form_fields: dict[str, str] | None = None) ->
     )
 
 
-async def principal(request: Request) -> Principal:
-    cached: Principal | None = request.scope.get("artifactsvc.principal")
+async def principal(request: Request, *, job_token: bool = False) -> Principal:
+    """The caller. `job_token`: this route accepts a CI job token (GitLab's route setting
+    `job_token_allowed`); on any other route a job token is ignored, as GitLab ignores it."""
+    key = f"artifactsvc.principal.{job_token}"
+    cached: Principal | None = request.scope.get(key)
     if cached is None:
-        cached = await services(request).auth.authenticate(credentials(request))
-        request.scope["artifactsvc.principal"] = cached
+        cached = await services(request).auth.authenticate(
+            credentials(request),
+            job_token_allowed=job_token,
+            write=request.method not in ("GET", "HEAD"),
+        )
+        request.scope[key] = cached
     return cached
 
 
-async def project_access(request: Request, *, authenticated: bool = True) -> Access:
+async def project_access(
+    request: Request, *, authenticated: bool = True, job_token: bool = False
+) -> Access:
     """Authenticate (401 first, as GitLab's `authenticate!`), then find the project (404)."""
-    caller = await principal(request)
+    caller = await principal(request, job_token=job_token)
     if authenticated:
         require_authenticated(caller)
     return await services(request).auth.project_access(caller, request.path_params["id"])

@@ -55,10 +55,12 @@ MESSAGES: dict[type[Exception], tuple[int, str]] = {
     errors.JobNotFound: (404, "404 Not found"),
     errors.PipelineNotFound: (404, "404 Not found"),
     errors.ArtifactNotFound: (404, "404 Not Found"),
+    errors.TokenJobNotFound: (404, "404 Job Not Found"),
     errors.ObjectNotFound: (404, "404 Not Found"),
     errors.NotFound: (404, "404 Not Found"),
     errors.Unauthenticated: (401, "401 Unauthorized"),
     errors.InvalidToken: (401, "401 Unauthorized"),
+    errors.SudoNotAllowed: (403, "403 Forbidden - Must be admin to use sudo"),
     errors.JobNotRetryable: (403, "403 Forbidden - Job is not retryable"),
     errors.JobNotErasable: (403, "403 Forbidden - Job is not erasable!"),
     errors.Forbidden: (403, "403 Forbidden"),
@@ -88,7 +90,22 @@ PARAMETERS: dict[type[Exception], tuple[str, str]] = {
 }
 
 
+SCOPE_DESCRIPTION = "The request requires higher privileges than provided by the access token."
+
+
 def status_and_body(error: Exception) -> tuple[int, dict[str, str]]:
+    if isinstance(error, errors.InsufficientScope):
+        # Rack::OAuth2's Bearer::Forbidden, as GitLab's APIGuard answers it.
+        body = {"error": "insufficient_scope", "error_description": SCOPE_DESCRIPTION}
+        return 403, {**body, "scope": error.scope}
+    if isinstance(error, errors.JobTokenOutOfScope):
+        # lib/api/helpers.rb handle_job_token_failure!
+        return 403, {
+            "message": "403 Forbidden - Authentication by CI/CD job token not allowed from"
+            f" {error.source_path} to {error.target_path}."
+        }
+    if isinstance(error, errors.SudoUserNotFound):
+        return 404, {"message": f"404 User with ID or username '{error.identifier}' Not Found"}
     for cls in type(error).__mro__:
         if cls in PARAMETERS:
             field, text = PARAMETERS[cls]
@@ -111,6 +128,11 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     if status >= 500:
         log.error("%s %s failed: %r", request.method, request.url.path, exc, exc_info=exc)
     headers: dict[str, str] = {}
+    if isinstance(exc, errors.InsufficientScope):
+        headers["WWW-Authenticate"] = (
+            f'Bearer realm="", error="insufficient_scope",'
+            f' error_description="{SCOPE_DESCRIPTION}", scope="{exc.scope}"'
+        )
     if isinstance(exc, RangeNotSatisfiable | errors.MemberRangeOutside):
         headers["Content-Range"] = f"bytes */{exc.size}"
         headers["Range"] = f"0-{exc.size}"

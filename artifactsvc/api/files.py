@@ -64,7 +64,7 @@ async def serve_file(request: Request, member: MemberFile, *, sniffed: bool) -> 
 
 async def file_by_job(request: Request) -> Response:
     path = validate_artifact_path(request.path_params["artifact_path"])
-    access = await project_access(request, authenticated=False)
+    access = await project_access(request, authenticated=False, job_token=True)
     access.require_read_artifacts()
     job_id = path_id(request.path_params["job_id"], kind="job_id")
     member = await services(request).files.file(access, job_id, path)
@@ -73,7 +73,7 @@ async def file_by_job(request: Request) -> Response:
 
 async def by_ref(request: Request) -> Response:
     """`<ref>/download` or `<ref>/raw/<path>`, trying each possible reading of `<rest>`."""
-    access = await project_access(request, authenticated=False)
+    access = await project_access(request, authenticated=False, job_token=True)
     targets = ref_targets(request.scope["raw_path_params"]["rest"])
     if not targets:
         raise NotFound()
@@ -134,7 +134,7 @@ async def tree(request: Request) -> Response:
     folder = validate_directory(strict_text(request.scope["query_string"], "path"))
     recursive = boolean(request.query_params, "recursive")
     page = offset_page(request)
-    access = await project_access(request, authenticated=False)
+    access = await project_access(request, authenticated=False, job_token=True)
     access.require_read_artifacts()
     job_id = path_id(request.path_params["job_id"], kind="job_id")
     svc = services(request)
@@ -147,7 +147,7 @@ async def tree(request: Request) -> Response:
 
 async def tree_archive(request: Request) -> Response:
     folder = validate_directory(strict_text(request.scope["query_string"], "path"))
-    access = await project_access(request, authenticated=False)
+    access = await project_access(request, authenticated=False, job_token=True)
     access.require_read_artifacts()
     job_id = path_id(request.path_params["job_id"], kind="job_id")
     name = f"{basename(folder) or 'artifacts'}.zip"

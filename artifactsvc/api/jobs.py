@@ -5,29 +5,30 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from artifactsvc.api.context import json_body, project_access, services
+from artifactsvc.access import Access
+from artifactsvc.api.context import json_body, principal, project_access, services
 from artifactsvc.api.pagination import (
     keyset_headers,
     keyset_page,
     offset_headers,
     offset_page,
 )
-from artifactsvc.api.params import boolean, path_id, scopes
+from artifactsvc.api.params import body_boolean, boolean, path_id, scopes
 from artifactsvc.api.routing import RawRoute, route
-from artifactsvc.auth import Access
+from artifactsvc.auth import require_authenticated
 from artifactsvc.models import JobQuery
 
 PREFIX = "/api/v4/projects/{id}"
 
 
 async def list_project_jobs(request: Request) -> Response:
-    access = await project_access(request)
+    access = await project_access(request, job_token=True)
     query = JobQuery(project_id=access.project.id, statuses=scopes(request.query_params))
     return await _list(request, access, query)
 
 
 async def list_pipeline_jobs(request: Request) -> Response:
-    access = await project_access(request)
+    access = await project_access(request, job_token=True)
     query = JobQuery(
         project_id=access.project.id,
         pipeline_id=path_id(request.path_params["pipeline_id"], kind="pipeline_id"),
@@ -48,17 +49,10 @@ async def list_pipeline_bridges(request: Request) -> Response:
         include_retried=False,
     )
     page = offset_page(request)
-    found = await svc.jobs.bridges(access, query, page.offset, page.per_page)
-    body = [
-        svc.render.bridge(
-            bridge,
-            access.project,
-            svc.render.downstream(down.pipeline, down.project_path) if down else None,
-        )
-        for bridge, down in found.bridges
-    ]
+    found = await svc.jobs.list_jobs(access, query, page.offset, page.per_page)
+    body = [svc.render.bridge(view, access.project) for view in found.jobs]
     return JSONResponse(
-        body, headers=offset_headers(request, svc.settings.external_url, page, found.total)
+        body, headers=offset_headers(request, svc.settings.external_url, page, found.total or 0)
     )
 
 
@@ -94,6 +88,15 @@ async def get_job(request: Request) -> Response:
     return JSONResponse(svc.render.job(await svc.jobs.show(access, job_id), access.project))
 
 
+async def token_job(request: Request) -> Response:
+    """The job of the CI job token (GET /job)."""
+    caller = await principal(request, job_token=True)
+    require_authenticated(caller)
+    svc = services(request)
+    shown, project = await svc.jobs.token_job(caller)
+    return JSONResponse(svc.render.job(shown, project))
+
+
 async def get_trace(request: Request) -> Response:
     access = await project_access(request)
     job_id = path_id(request.path_params["job_id"], kind="job_id")
@@ -108,15 +111,17 @@ async def get_trace(request: Request) -> Response:
 async def _transition(request: Request, action: str, status_code: int) -> Response:
     access = await project_access(request)
     job_id = path_id(request.path_params["job_id"], kind="job_id")
-    await json_body(request)
+    body = await json_body(request)
     svc = services(request)
-    transitions = {
-        "cancel": svc.jobs.cancel,
-        "retry": svc.jobs.retry,
-        "erase": svc.jobs.erase,
-        "play": svc.jobs.play,
-    }
-    shown = await transitions[action](access, job_id)
+    if action == "cancel":
+        force = boolean(request.query_params, "force") or body_boolean(body, "force")
+        shown = await svc.jobs.cancel(access, job_id, force=force)
+    else:
+        transitions = {"retry": svc.jobs.retry, "erase": svc.jobs.erase, "play": svc.jobs.play}
+        shown = await transitions[action](access, job_id)
+    if action == "play" and shown.job.kind == "bridge":
+        # GitLab presents a played bridge as a Bridge, everything else as a Job.
+        return JSONResponse(svc.render.bridge(shown, access.project), status_code=status_code)
     return JSONResponse(svc.render.job(shown, access.project), status_code=status_code)
 
 
@@ -137,6 +142,7 @@ async def play(request: Request) -> Response:
 
 
 ROUTES: list[RawRoute] = [
+    route("/api/v4/job", token_job),
     route(f"{PREFIX}/jobs", list_project_jobs),
     route(f"{PREFIX}/pipelines/{{pipeline_id}}/jobs", list_pipeline_jobs),
     route(f"{PREFIX}/pipelines/{{pipeline_id}}/bridges", list_pipeline_bridges),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import QueryParams
@@ -26,9 +28,29 @@ def boolean(query: QueryParams, name: str, default: bool = False) -> bool:
     raise BadRequest("is invalid", field=name)
 
 
+def body_boolean(body: dict[str, Any], name: str) -> bool:
+    """A Boolean parameter sent in a JSON or form body: true, "true", "1"..."""
+    value = body.get(name)
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if str(value) in TRUE:
+        return True
+    if str(value) in FALSE:
+        return False
+    raise BadRequest("is invalid", field=name)
+
+
 def scopes(query: QueryParams) -> tuple[str, ...]:
-    """`scope=x`, `scope[]=x&scope[]=y` (python-gitlab) or repeated `scope=`: all accepted."""
-    values = query.getlist("scope") + query.getlist("scope[]")
+    """`scope=x`, repeated `scope=`, `scope[]=x&scope[]=y` (python-gitlab) or the hash form
+    `scope[0]=x&scope[1]=y`: all accepted, as Grape's coercion of GitLab's `optional_scope`
+    takes a string, an array or a hash's values."""
+    values = [
+        value
+        for key, value in query.multi_items()
+        if key == "scope" or (key.startswith("scope[") and key.endswith("]"))
+    ]
     for value in values:
         if value not in JOB_SCOPES:
             raise BadRequest("does not have a valid value", field="scope")
@@ -66,3 +88,31 @@ def strict_text(query_string: bytes, name: str) -> str | None:
         raise BadRequest("is invalid", field=name) from None
     values = [value for key, value in pairs if key == name]
     return values[-1] if values else None
+
+
+def choice(query: QueryParams, name: str, values: tuple[str, ...]) -> str | None:
+    """An optional parameter with a fixed set of values (Grape's `values:`)."""
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    if value not in values:
+        raise BadRequest("does not have a valid value", field=name)
+    return value
+
+
+def optional_boolean(query: QueryParams, name: str) -> bool | None:
+    if query.get(name) in (None, ""):
+        return None
+    return boolean(query, name)
+
+
+def timestamp(query: QueryParams, name: str) -> datetime | None:
+    """An ISO 8601 time (Grape's DateTime); a time without a zone is UTC."""
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest("is invalid", field=name) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

@@ -84,6 +84,33 @@ class Renderer:
             "web_url": f"{self.base}/{project_path}/-/pipelines/{pipeline.id}",
         }
 
+    def pipeline_item(self, pipeline: Pipeline, project_path: str) -> Json:
+        """A pipeline in a list (GitLab's PipelineBasicWithMetadata)."""
+        return {**self.pipeline(pipeline, project_path), "name": pipeline.name}
+
+    def pipeline_detail(self, pipeline: Pipeline, project_path: str) -> Json:
+        """One pipeline (GitLab's PipelineWithMetadata)."""
+        body = self.pipeline_item(pipeline, project_path)
+        user = self.user(pipeline.user)
+        body.update(
+            before_sha=pipeline.before_sha or BLANK_SHA,
+            tag=pipeline.tag,
+            yaml_errors=pipeline.yaml_errors,
+            user={key: user[key] for key in USER_BASIC} if user else None,
+            started_at=format_time(pipeline.started_at),
+            finished_at=format_time(pipeline.finished_at),
+            committed_at=format_time(pipeline.committed_at),
+            duration=pipeline.duration
+            if pipeline.duration is not None
+            else _whole_seconds(pipeline.started_at, pipeline.finished_at),
+            queued_duration=pipeline.queued_duration
+            if pipeline.queued_duration is not None
+            else _whole_seconds(pipeline.created_at, pipeline.started_at),
+            coverage=pipeline.coverage,
+            detailed_status=detailed_status(pipeline, f"/{project_path}/-/pipelines/{pipeline.id}"),
+        )
+        return body
+
     def commit(self, pipeline: Pipeline) -> Json:
         commit = dict(pipeline.commit or {})
         commit.setdefault("id", pipeline.sha)
@@ -142,9 +169,12 @@ class Renderer:
             body["failure_reason"] = job.failure_reason or "unknown_failure"
         return body
 
-    def bridge(self, job: Job, project: Project, downstream: Json | None) -> Json:
-        body = self.job_basic(job, project)
-        body["downstream_pipeline"] = downstream
+    def bridge(self, view: JobView, project: Project) -> Json:
+        body = self.job_basic(view.job, project)
+        down = view.downstream
+        body["downstream_pipeline"] = (
+            self.downstream(down.pipeline, down.project_path) if down is not None else None
+        )
         return body
 
     def downstream(self, pipeline: Pipeline, project_path: str) -> Json:
@@ -183,3 +213,49 @@ def _queued_duration(job: Job, now: datetime) -> float | None:
     if queued is None or job.status in ("created", "manual", "scheduled", "skipped"):
         return None
     return _seconds(queued, job.started_at or now)
+
+
+def _whole_seconds(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return int((end - start).total_seconds())
+
+
+BLANK_SHA = "0" * 40  # GitLab's Gitlab::Git::SHA1_BLANK_SHA: no previous commit
+USER_BASIC = ("id", "username", "name", "state", "locked", "avatar_url", "web_url")
+# GitLab's Gitlab::Ci::Status classes for a pipeline: (icon, text, label, group).
+STATUS_DISPLAY: dict[str, tuple[str, str, str, str]] = {
+    "created": ("status_created", "created", "created", "created"),
+    "waiting_for_resource": (
+        "status_pending",
+        "waiting",
+        "waiting for resource",
+        "waiting-for-resource",
+    ),
+    "preparing": ("status_preparing", "preparing", "preparing", "preparing"),
+    "pending": ("status_pending", "pending", "pending", "pending"),
+    "running": ("status_running", "running", "running", "running"),
+    "success": ("status_success", "passed", "passed", "success"),
+    "failed": ("status_failed", "failed", "failed", "failed"),
+    "canceled": ("status_canceled", "canceled", "canceled", "canceled"),
+    "skipped": ("status_skipped", "skipped", "skipped", "skipped"),
+    "manual": ("status_manual", "blocked", "manual action", "manual"),
+    "scheduled": ("status_scheduled", "delayed", "scheduled", "scheduled"),
+}
+
+
+def detailed_status(pipeline: Pipeline, details_path: str) -> Json:
+    icon, text, label, group = STATUS_DISPLAY.get(
+        pipeline.status, (f"status_{pipeline.status}", pipeline.status, pipeline.status, "")
+    )
+    return {
+        "icon": icon,
+        "text": text,
+        "label": label,
+        "group": group or pipeline.status,
+        "tooltip": label,
+        "has_details": False,
+        "details_path": details_path,
+        "illustration": None,
+        "favicon": f"/assets/ci_favicons/favicon_{icon}.png",
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -76,6 +77,12 @@ class Fields:
         except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
             raise self.fail(key, "must be an ISO 8601 time") from None
         return parsed
+
+    def seconds(self, key: str) -> int | None:
+        value = self.get(key, (int, float))
+        if value is not None and not (0 <= value < 2**62 and math.isfinite(value)):
+            raise self.fail(key, "must be a number of seconds")
+        return int(value) if value is not None else None
 
     def items(self, key: str) -> list[Any]:
         value = self.get(key, list, [])

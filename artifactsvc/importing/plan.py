@@ -15,7 +15,15 @@ from typing import Any
 from artifactsvc.auth import hash_token
 from artifactsvc.importing.fields import Fields, ImportError_, section
 from artifactsvc.metadata import ImportBatch, Membership, MetadataStore
-from artifactsvc.models import JOB_STATUSES, VISIBILITIES, Job, Pipeline, Project, User
+from artifactsvc.models import (
+    JOB_STATUSES,
+    TOKEN_SCOPES,
+    VISIBILITIES,
+    Job,
+    Pipeline,
+    Project,
+    User,
+)
 
 ACCESS_LEVELS = (10, 20, 30, 40, 50)
 PIPELINE_STATUSES = (*JOB_STATUSES, "waiting_for_callback")
@@ -117,11 +125,28 @@ class _Planner:
                 created_at=f.time("created_at"),
             )
         )
-        for t_index, token in enumerate(f.items("tokens")):
-            where = f"{f.where}.tokens[{t_index}]"
-            if not isinstance(token, str) or not token:
-                raise ImportError_(f"{where}: must be a non-empty string")
-            self._batch.tokens.append((self._claim_token(token, where), user_id))
+        for t_index, item in enumerate(f.items("tokens")):
+            token, scopes = self._token(f"{f.where}.tokens[{t_index}]", item)
+            self._batch.tokens.append((token, user_id, scopes))
+
+    def _token(self, where: str, item: Any) -> tuple[str, tuple[str, ...]]:
+        """A token given in clear (scope `api`) or as {"token": ..., "scopes": [...]}; its
+        digest, claimed for this field, and its scopes."""
+        scopes: tuple[str, ...] = ("api",)
+        if isinstance(item, dict):
+            t = Fields(where, item)
+            unknown = set(item) - {"token", "scopes"}
+            if unknown:
+                raise t.fail(sorted(unknown)[0], "unknown field")
+            item = t.text("token", required=True)
+            given = t.items("scopes") if "scopes" in t.data else ["api"]
+            if not given or any(scope not in TOKEN_SCOPES for scope in given):
+                raise t.fail("scopes", f"must be a non-empty list of {', '.join(TOKEN_SCOPES)}")
+            scopes = tuple(dict.fromkeys(given))
+            where = f"{where}.token"
+        if not isinstance(item, str) or not item:
+            raise ImportError_(f"{where}: must be a non-empty string")
+        return self._claim_token(item, where), scopes
 
     async def project(self, f: Fields) -> None:
         project_id = f.ident()
@@ -139,6 +164,7 @@ class _Planner:
                 description=f.text("description"),
                 default_branch=f.text("default_branch", "main"),
                 created_at=f.time("created_at"),
+                public_builds=bool(f.get("public_builds", bool, True)),
             )
         )
         for m_index, member in enumerate(f.items("members")):
@@ -161,7 +187,15 @@ class _Planner:
             and await self._store.projects.project(project_id) is None
         ):
             raise f.fail("project_id", "unknown project")
+        parent = f.ident("parent_pipeline_id", required=False)
+        if (
+            parent is not None
+            and await self._project_of_pipeline(f, parent, key="parent_pipeline_id") != project_id
+        ):
+            raise f.fail("parent_pipeline_id", "must be a pipeline of the same project")
+        username = f.text("user")
         commit = f.get("commit", dict)
+        coverage = f.get("coverage", (int, float, str))
         self._pipeline_projects[pipeline_id] = project_id
         self._batch.pipelines.append(
             Pipeline(
@@ -172,20 +206,34 @@ class _Planner:
                 tag=bool(f.get("tag", bool, False)),
                 sha=f.text("sha", ""),
                 status=f.choice("status", PIPELINE_STATUSES, "success"),
-                source=f.text("source", "push"),
+                # A child pipeline's source is always parent_pipeline, as in GitLab.
+                source="parent_pipeline" if parent else f.text("source", "push"),
                 created_at=f.time("created_at"),
                 updated_at=f.time("updated_at"),
                 commit=commit,
+                user_id=await self._user_id(f, "user", username) if username else None,
+                name=f.text("name"),
+                before_sha=f.text("before_sha"),
+                yaml_errors=f.text("yaml_errors"),
+                started_at=f.time("started_at"),
+                finished_at=f.time("finished_at"),
+                committed_at=f.time("committed_at"),
+                duration=f.seconds("duration"),
+                queued_duration=f.seconds("queued_duration"),
+                coverage=str(coverage) if coverage is not None else None,
+                parent_pipeline_id=parent,
             )
         )
 
-    async def _project_of_pipeline(self, f: Fields, pipeline_id: int) -> int:
+    async def _project_of_pipeline(
+        self, f: Fields, pipeline_id: int, *, key: str = "pipeline_id"
+    ) -> int:
         project_id = self._pipeline_projects.get(pipeline_id)
         if project_id is not None:
             return project_id
         stored = await self._store.jobs.pipeline_by_id(pipeline_id)
         if stored is None:
-            raise f.fail("pipeline_id", "unknown pipeline")
+            raise f.fail(key, "unknown pipeline")
         return stored.project_id
 
     async def job(self, f: Fields) -> None:

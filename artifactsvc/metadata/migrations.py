@@ -140,8 +140,28 @@ FIRST_SCHEMA = (
 )
 
 
+# GitLab's project setting "public pipelines", token scopes, the pipeline fields of the
+# Pipelines API, and the parent of a child pipeline.
+GITLAB_FIELDS = (
+    "ALTER TABLE projects ADD COLUMN public_builds INTEGER NOT NULL DEFAULT 1",
+    """ALTER TABLE tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT '["api"]'""",
+    "ALTER TABLE pipelines ADD COLUMN name TEXT",
+    "ALTER TABLE pipelines ADD COLUMN before_sha TEXT",
+    "ALTER TABLE pipelines ADD COLUMN yaml_errors TEXT",
+    "ALTER TABLE pipelines ADD COLUMN started_at TEXT",
+    "ALTER TABLE pipelines ADD COLUMN finished_at TEXT",
+    "ALTER TABLE pipelines ADD COLUMN committed_at TEXT",
+    "ALTER TABLE pipelines ADD COLUMN duration BIGINT",
+    "ALTER TABLE pipelines ADD COLUMN queued_duration BIGINT",
+    "ALTER TABLE pipelines ADD COLUMN coverage TEXT",
+    "ALTER TABLE pipelines ADD COLUMN parent_pipeline_id BIGINT",
+    "CREATE INDEX IF NOT EXISTS pipelines_by_parent ON pipelines (parent_pipeline_id)",
+    "CREATE INDEX IF NOT EXISTS pipelines_by_project ON pipelines (project_id, id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, tokens, projects, pipelines, jobs, traces, artifacts", FIRST_SCHEMA),
+    Migration(2, "public pipelines, token scopes, pipeline fields, child pipelines", GITLAB_FIELDS),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from artifactsvc.models import Artifact, Job, JobQuery, Pipeline, Project, User
+from artifactsvc.models import (
+    Artifact,
+    Job,
+    JobQuery,
+    PersonalToken,
+    Pipeline,
+    PipelineQuery,
+    Project,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,8 @@ class NewJob:
 
     project_id: int
     pipeline_id: int
+    kind: str  # "build" or "bridge"
+    downstream_pipeline_id: int | None
     name: str
     stage: str
     status: str
@@ -44,7 +55,8 @@ class ImportBatch:
     """A validated import file as domain records, ready to upsert in one transaction."""
 
     users: list[User] = field(default_factory=list)
-    tokens: list[tuple[str, int]] = field(default_factory=list)  # (token digest, user id)
+    # (token digest, user id, scopes)
+    tokens: list[tuple[str, int, tuple[str, ...]]] = field(default_factory=list)
     projects: list[Project] = field(default_factory=list)
     members: list[Membership] = field(default_factory=list)
     allowlist: list[tuple[int, int]] = field(default_factory=list)  # (project, allowed project)
@@ -58,7 +70,8 @@ class ImportBatch:
 class IdentityStore(Protocol):
     """Who a token belongs to, and what a user or a job's project may reach."""
 
-    async def user_by_token_hash(self, token_hash: str) -> User | None: ...
+    async def personal_token(self, token_hash: str) -> PersonalToken | None: ...
+    async def user(self, id_or_username: str) -> User | None: ...
     async def job_by_token_hash(self, token_hash: str) -> Job | None: ...
     async def user_by_username(self, username: str) -> User | None: ...
     async def member_level(self, project_id: int, user_id: int) -> int | None: ...
@@ -75,8 +88,9 @@ class JobStore(Protocol):
 
     async def pipeline(self, project_id: int, pipeline_id: int) -> Pipeline | None: ...
     async def pipeline_by_id(self, pipeline_id: int) -> Pipeline | None: ...
-    async def pipelines(self, project_id: int, offset: int, limit: int) -> list[Pipeline]: ...
-    async def count_pipelines(self, project_id: int) -> int: ...
+    async def pipelines(self, query: PipelineQuery, offset: int, limit: int) -> list[Pipeline]: ...
+    async def count_pipelines(self, query: PipelineQuery) -> int: ...
+    async def latest_pipeline(self, project_id: int, ref: str) -> Pipeline | None: ...
     async def job(self, project_id: int, job_id: int) -> Job | None: ...
     async def job_by_id(self, job_id: int) -> Job | None: ...
     async def jobs(self, query: JobQuery, offset: int, limit: int) -> list[Job]: ...

@@ -18,13 +18,28 @@ JOB_SELECT = """
 SELECT j.*,
        p.iid AS p_iid, p.ref AS p_ref, p.tag AS p_tag, p.sha AS p_sha, p.status AS p_status,
        p.source AS p_source, p.created_at AS p_created_at, p.updated_at AS p_updated_at,
-       p.commit_json AS p_commit_json, p.user_id AS p_user_id,
+       p.commit_json AS p_commit_json, p.user_id AS p_user_id, p.name AS p_name,
+       p.before_sha AS p_before_sha, p.yaml_errors AS p_yaml_errors,
+       p.started_at AS p_started_at, p.finished_at AS p_finished_at,
+       p.committed_at AS p_committed_at, p.duration AS p_duration,
+       p.queued_duration AS p_queued_duration, p.coverage AS p_coverage,
+       p.parent_pipeline_id AS p_parent_pipeline_id,
        u.username AS u_username, u.name AS u_name, u.email AS u_email, u.admin AS u_admin,
        u.state AS u_state, u.created_at AS u_created_at,
        EXISTS (SELECT 1 FROM job_traces t WHERE t.job_id = j.id) AS has_trace
 FROM jobs j
 JOIN pipelines p ON p.id = j.pipeline_id
 LEFT JOIN users u ON u.id = j.user_id
+"""
+
+
+# A pipeline with the user who triggered it (`u_` columns), for the Pipelines API.
+PIPELINE_SELECT = """
+SELECT p.*,
+       u.username AS u_username, u.name AS u_name, u.email AS u_email, u.admin AS u_admin,
+       u.state AS u_state, u.created_at AS u_created_at
+FROM pipelines p
+LEFT JOIN users u ON u.id = p.user_id
 """
 
 
@@ -49,6 +64,7 @@ def project(row: Row) -> Project:
         description=row["description"],
         default_branch=row["default_branch"],
         created_at=parse_time(row["created_at"]),
+        public_builds=bool(row["public_builds"]),
     )
 
 
@@ -67,6 +83,19 @@ def pipeline(row: Row, prefix: str = "") -> Pipeline:
         updated_at=parse_time(row[f"{prefix}updated_at"]),
         commit=json.loads(commit) if commit else None,
         user_id=row[f"{prefix}user_id"],
+        name=row[f"{prefix}name"],
+        before_sha=row[f"{prefix}before_sha"],
+        yaml_errors=row[f"{prefix}yaml_errors"],
+        started_at=parse_time(row[f"{prefix}started_at"]),
+        finished_at=parse_time(row[f"{prefix}finished_at"]),
+        committed_at=parse_time(row[f"{prefix}committed_at"]),
+        duration=row[f"{prefix}duration"],
+        queued_duration=row[f"{prefix}queued_duration"],
+        coverage=row[f"{prefix}coverage"],
+        parent_pipeline_id=row[f"{prefix}parent_pipeline_id"],
+        # Only PIPELINE_SELECT joins the triggering user (as `u_`); JOB_SELECT's `u_` is the
+        # job's user.
+        user=user(row, prefix="u_") if prefix == "" and row.get("u_username") else None,
     )
 
 
@@ -160,6 +189,7 @@ def project_row(record: Project) -> Row:
         "description": record.description,
         "default_branch": record.default_branch,
         "created_at": record.created_at,
+        "public_builds": record.public_builds,
     }
 
 
@@ -177,6 +207,16 @@ def pipeline_row(record: Pipeline) -> Row:
         "updated_at": record.updated_at,
         "commit_json": json.dumps(record.commit) if record.commit is not None else None,
         "user_id": record.user_id,
+        "name": record.name,
+        "before_sha": record.before_sha,
+        "yaml_errors": record.yaml_errors,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "committed_at": record.committed_at,
+        "duration": record.duration,
+        "queued_duration": record.queued_duration,
+        "coverage": record.coverage,
+        "parent_pipeline_id": record.parent_pipeline_id,
     }
 
 

@@ -18,9 +18,11 @@ from artifactsvc.models import Artifact, Job, format_time
 # successful pipeline.
 # COALESCE: with no successful pipeline the comparison must be false, not NULL, or a
 # `NOT (...)` around it would hide expired rows from the sweeper.
+# A child pipeline is locked with its parent (one level of nesting).
 LOCKED = (
-    "p.id = COALESCE((SELECT MAX(p2.id) FROM pipelines p2"
-    " WHERE p2.project_id = p.project_id AND p2.ref = p.ref AND p2.status = 'success'), -1)"
+    "COALESCE(p.parent_pipeline_id, p.id) = COALESCE((SELECT MAX(p2.id) FROM pipelines p2"
+    " WHERE p2.project_id = p.project_id AND p2.ref = p.ref AND p2.status = 'success'"
+    " AND p2.parent_pipeline_id IS NULL), -1)"
 )
 
 
@@ -80,8 +82,8 @@ class SqlArtifacts:
     async def latest_successful_pipeline_id(self, project_id: int, ref: str) -> int | None:
         found = await self._db.read(
             lambda conn: conn.fetch(
-                "SELECT MAX(id) AS id FROM pipelines"
-                " WHERE project_id = ? AND ref = ? AND status = 'success'",
+                "SELECT MAX(id) AS id FROM pipelines WHERE project_id = ? AND ref = ?"
+                " AND status = 'success' AND parent_pipeline_id IS NULL",
                 (project_id, ref),
             )
         )
@@ -98,36 +100,29 @@ class SqlArtifacts:
         now: datetime,
         keep_latest: bool = True,
     ) -> Job | None:
-        def run(conn: Connection) -> list[Job]:
-            if recent is None:
-                # GitLab: the newest successful pipeline of the ref, its (non-retried,
-                # successful) job of that name, whether or not it kept an archive.
-                sql = (
-                    f"{rows.JOB_SELECT} WHERE j.project_id = ? AND j.name = ? AND j.kind = 'build'"
-                    " AND j.status = 'success' AND j.retried = 0 AND j.pipeline_id = ("
-                    "  SELECT MAX(id) FROM pipelines"
-                    "  WHERE project_id = ? AND ref = ? AND status = 'success')"
-                    " ORDER BY j.id DESC LIMIT 1"
-                )
-                params: tuple[object, ...] = (project_id, name, project_id, ref)
-            else:
-                # GitLab 18.9's search_recent_successful_pipelines: the newest successful job
-                # of that name that still has a live archive, among the recent successes.
-                # A retried job was superseded by its retry: ignored here too.
-                sql = (
-                    f"{rows.JOB_SELECT} WHERE j.project_id = ? AND j.name = ? AND j.kind = 'build'"
-                    " AND j.status = 'success' AND j.retried = 0 AND j.pipeline_id IN ("
-                    "  SELECT id FROM pipelines WHERE project_id = ? AND ref = ?"
-                    "  AND status = 'success' ORDER BY id DESC LIMIT ?)"
-                    " AND EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id"
-                    "  AND a.file_type = 'archive'"
-                    f"  AND {_live(keep_latest)})"
-                    " ORDER BY j.id DESC LIMIT 1"
-                )
-                params = (project_id, name, project_id, ref, recent, format_time(now))
-            return rows.jobs_with_artifacts(conn, conn.fetch(sql, params))
-
-        found = await self._db.read(run)
+        """GitLab's latest_successful_build_for_ref: in the ref's newest successful pipeline
+        (with `recent`, in each of that many newest, newest first) and then its child
+        pipelines of the same project, parent before child, the current (not retried) build
+        of that name that still has a downloadable archive, whatever its status (a failed
+        `allow_failure` job included)."""
+        sql = (
+            "WITH RECURSIVE roots(id) AS ("
+            "  SELECT id FROM pipelines WHERE project_id = ? AND ref = ? AND status = 'success'"
+            "  AND parent_pipeline_id IS NULL ORDER BY id DESC LIMIT ?),"
+            " family(root, id) AS ("
+            "  SELECT id, id FROM roots"
+            "  UNION ALL SELECT f.root, c.id FROM pipelines c JOIN family f"
+            "  ON c.parent_pipeline_id = f.id WHERE c.project_id = ?)"
+            f"{rows.JOB_SELECT} JOIN family f ON f.id = j.pipeline_id"
+            " WHERE j.name = ? AND j.kind = 'build' AND j.retried = 0"
+            " AND EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id"
+            f"  AND a.file_type = 'archive' AND {_live(keep_latest)})"
+            " ORDER BY f.root DESC, j.pipeline_id ASC, j.id DESC LIMIT 1"
+        )
+        params = (project_id, ref, recent or 1, project_id, name, format_time(now))
+        found = await self._db.read(
+            lambda conn: rows.jobs_with_artifacts(conn, conn.fetch(sql, params))
+        )
         return found[0] if found else None
 
     async def expire_project_artifacts(

@@ -7,27 +7,41 @@ the index is not the last word on a secret.
 from __future__ import annotations
 
 import hmac
+import json
 
 from artifactsvc.metadata import rows
 from artifactsvc.metadata.database import AsyncDatabase, Connection
-from artifactsvc.models import Job, User
+from artifactsvc.models import Job, PersonalToken, User
 
 
 class SqlIdentities:
     def __init__(self, db: AsyncDatabase) -> None:
         self._db = db
 
-    async def user_by_token_hash(self, token_hash: str) -> User | None:
+    async def personal_token(self, token_hash: str) -> PersonalToken | None:
         found = await self._db.read(
             lambda conn: conn.fetch(
-                "SELECT u.*, t.token_hash AS digest FROM tokens t JOIN users u ON u.id = t.user_id"
-                " WHERE t.token_hash = ?",
+                "SELECT u.*, t.token_hash AS digest, t.scopes AS token_scopes"
+                " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
                 (token_hash,),
             )
         )
         if found and hmac.compare_digest(found[0]["digest"], token_hash):
-            return rows.user(found[0])
+            scopes = frozenset(json.loads(found[0]["token_scopes"]))
+            return PersonalToken(rows.user(found[0]), scopes)
         return None
+
+    async def user(self, id_or_username: str) -> User | None:
+        """GitLab's `find_user` for sudo: by id when the text is a number, else by username."""
+        if id_or_username.isascii() and id_or_username.isdigit():
+            user_id = int(id_or_username)
+            if user_id >= 2**63:
+                return None
+            found = await self._db.read(
+                lambda conn: conn.fetch("SELECT * FROM users WHERE id = ?", (user_id,))
+            )
+            return rows.user(found[0]) if found else None
+        return await self.user_by_username(id_or_username)
 
     async def job_by_token_hash(self, token_hash: str) -> Job | None:
         def run(conn: Connection) -> list[Job]:

@@ -3,6 +3,8 @@ imports nothing. Records become rows in rows.py; this module only orders the wri
 
 from __future__ import annotations
 
+import json
+
 from artifactsvc.metadata import rows
 from artifactsvc.metadata.database import AsyncDatabase, Connection
 from artifactsvc.metadata.port import ImportBatch
@@ -16,8 +18,8 @@ class SqlImports:
         def run(conn: Connection) -> None:
             for user in batch.users:
                 rows.upsert(conn, "users", rows.user_row(user), ("id",))
-            for token_hash, user_id in batch.tokens:
-                token = {"token_hash": token_hash, "user_id": user_id}
+            for token_hash, user_id, scopes in batch.tokens:
+                token = {"token_hash": token_hash, "user_id": user_id, "scopes": json.dumps(scopes)}
                 rows.upsert(conn, "tokens", token, ("token_hash",))
             for project in batch.projects:
                 rows.upsert(conn, "projects", rows.project_row(project), ("id",))

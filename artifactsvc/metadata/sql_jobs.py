@@ -10,7 +10,7 @@ from artifactsvc.errors import JobNotFound
 from artifactsvc.metadata import rows
 from artifactsvc.metadata.database import AsyncDatabase, Connection
 from artifactsvc.metadata.port import NewJob
-from artifactsvc.models import Job, JobQuery, Pipeline, format_time
+from artifactsvc.models import Job, JobQuery, Pipeline, PipelineQuery, format_time
 
 # Columns `update_job` may change; anything else is a programming error.
 JOB_COLUMNS = frozenset(
@@ -41,7 +41,8 @@ class SqlJobs:
     async def pipeline(self, project_id: int, pipeline_id: int) -> Pipeline | None:
         found = await self._db.read(
             lambda conn: conn.fetch(
-                "SELECT * FROM pipelines WHERE project_id = ? AND id = ?", (project_id, pipeline_id)
+                f"{rows.PIPELINE_SELECT} WHERE p.project_id = ? AND p.id = ?",
+                (project_id, pipeline_id),
             )
         )
         return rows.pipeline(found[0]) if found else None
@@ -52,22 +53,32 @@ class SqlJobs:
         )
         return rows.pipeline(found[0]) if found else None
 
-    async def pipelines(self, project_id: int, offset: int, limit: int) -> list[Pipeline]:
-        found = await self._db.read(
-            lambda conn: conn.fetch(
-                "SELECT * FROM pipelines WHERE project_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
-                (project_id, limit, offset),
-            )
-        )
+    async def pipelines(self, query: PipelineQuery, offset: int, limit: int) -> list[Pipeline]:
+        where, params = _pipeline_filter(query)
+        # `id` breaks ties, so a page boundary never splits equal sort keys unpredictably.
+        order = f"p.{query.order_by} {query.sort.upper()}, p.id {query.sort.upper()}"
+        sql = f"{rows.PIPELINE_SELECT} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+        found = await self._db.read(lambda conn: conn.fetch(sql, (*params, limit, offset)))
         return [rows.pipeline(row) for row in found]
 
-    async def count_pipelines(self, project_id: int) -> int:
+    async def count_pipelines(self, query: PipelineQuery) -> int:
+        where, params = _pipeline_filter(query)
         found = await self._db.read(
-            lambda conn: conn.fetch(
-                "SELECT COUNT(*) AS n FROM pipelines WHERE project_id = ?", (project_id,)
-            )
+            lambda conn: conn.fetch(f"SELECT COUNT(*) AS n FROM pipelines p WHERE {where}", params)
         )
         return int(found[0]["n"])
+
+    async def latest_pipeline(self, project_id: int, ref: str) -> Pipeline | None:
+        """The ref's newest pipeline that is not a child (GitLab: the newest for the ref's
+        head commit; this service keeps no repository, so the newest for the ref)."""
+        found = await self._db.read(
+            lambda conn: conn.fetch(
+                f"{rows.PIPELINE_SELECT} WHERE p.project_id = ? AND p.ref = ?"
+                " AND p.parent_pipeline_id IS NULL ORDER BY p.id DESC LIMIT 1",
+                (project_id, ref),
+            )
+        )
+        return rows.pipeline(found[0]) if found else None
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -79,9 +90,8 @@ class SqlJobs:
 
     async def jobs(self, query: JobQuery, offset: int, limit: int) -> list[Job]:
         where, params = _job_filter(query)
-        # Project lists are newest first (GitLab's contract); a pipeline's jobs in creation order.
-        order = "ASC" if query.pipeline_id is not None else "DESC"
-        sql = f"{rows.JOB_SELECT} WHERE {where} ORDER BY j.id {order} LIMIT ? OFFSET ?"
+        # Newest first, a pipeline's jobs too (GitLab's JobsFinder orders by id desc).
+        sql = f"{rows.JOB_SELECT} WHERE {where} ORDER BY j.id DESC LIMIT ? OFFSET ?"
         return await self._db.read(
             lambda conn: rows.jobs_with_artifacts(conn, conn.fetch(sql, (*params, limit, offset)))
         )
@@ -112,8 +122,9 @@ class SqlJobs:
             next_id = int(conn.fetch("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM jobs")[0]["n"])
             conn.execute(
                 "INSERT INTO jobs (id, project_id, pipeline_id, name, stage, status, kind, when_,"
-                " allow_failure, user_id, token_hash, tag_list, created_at, queued_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'build', ?, ?, ?, ?, ?, ?, ?)",
+                " allow_failure, user_id, token_hash, tag_list, created_at, queued_at,"
+                " downstream_pipeline_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     next_id,
                     new_job.project_id,
@@ -121,6 +132,7 @@ class SqlJobs:
                     new_job.name,
                     new_job.stage,
                     new_job.status,
+                    new_job.kind,
                     new_job.when,
                     int(new_job.allow_failure),
                     new_job.user_id,
@@ -128,6 +140,7 @@ class SqlJobs:
                     json.dumps(list(new_job.tag_list)),
                     format_time(new_job.created_at),
                     format_time(new_job.created_at),
+                    new_job.downstream_pipeline_id,
                 ),
             )
             conn.execute("UPDATE jobs SET retried = 1 WHERE id = ?", (old_job_id,))
@@ -158,4 +171,40 @@ def _job_filter(query: JobQuery) -> tuple[str, list[Any]]:
     if query.before_id is not None:
         clauses.append("j.id < ?")
         params.append(query.before_id)
+    return " AND ".join(clauses), params
+
+
+def _pipeline_filter(query: PipelineQuery) -> tuple[str, list[Any]]:
+    clauses = ["p.project_id = ?"]
+    params: list[Any] = [query.project_id]
+
+    def where(clause: str, *values: Any) -> None:
+        clauses.append(clause)
+        params.extend(values)
+
+    if query.source != "parent_pipeline":
+        where("p.parent_pipeline_id IS NULL")
+    if query.scope in ("running", "pending"):
+        where("p.status = ?", query.scope)
+    elif query.scope == "finished":
+        where("p.status IN ('success', 'failed', 'canceled')")
+    elif query.scope in ("branches", "tags"):
+        # The newest pipeline of each branch (or tag) ref.
+        where(
+            "p.id IN (SELECT MAX(b.id) FROM pipelines b WHERE b.project_id = ? AND b.tag = ?"
+            " GROUP BY b.ref)",
+            query.project_id,
+            int(query.scope == "tags"),
+        )
+    for column in ("status", "ref", "sha", "source", "name", "user_id"):
+        value = getattr(query, column)
+        if value is not None:
+            where(f"p.{column} = ?", value)
+    if query.yaml_errors is not None:
+        where("p.yaml_errors IS NOT NULL" if query.yaml_errors else "p.yaml_errors IS NULL")
+    for column, bound in (("updated", "before"), ("updated", "after"), ("created", "before"),
+                          ("created", "after")):  # fmt: skip
+        value = getattr(query, f"{column}_{bound}")
+        if value is not None:
+            where(f"p.{column}_at {'<' if bound == 'before' else '>'} ?", format_time(value))
     return " AND ".join(clauses), params

@@ -59,12 +59,16 @@ def test_ref_download_takes_the_newest_successful_pipeline(service: Service) -> 
     assert by_ref(service, "no-such-ref").status_code == 404
 
 
-def test_ref_download_needs_the_job_to_have_succeeded(service: Service) -> None:
+def test_ref_download_needs_a_successful_pipeline_not_a_successful_job(service: Service) -> None:
+    """GitLab's latest_successful_build_for_ref: any build of that name with downloadable
+    artifacts in the ref's newest successful pipeline, whatever the build's own status."""
+    service.seed({"pipelines": [pipeline(16, 1, ref="wip", status="running")],
+                  "jobs": [running(160, 16, "build")]})  # fmt: skip
     data = sample_zip(seed=1)
     assert service.upload(100, data).status_code == 201
-    assert by_ref(service, "master").status_code == 404  # still running
-    service.finish(100)
-    assert by_ref(service, "master").content == data
+    assert by_ref(service, "master").content == data  # pipeline 10 succeeded; 100 runs on
+    assert service.upload(160, sample_zip(seed=2)).status_code == 201
+    assert by_ref(service, "wip").status_code == 404  # pipeline 16 has not succeeded
 
 
 def test_ref_download_ignores_retried_jobs(service: Service) -> None:
@@ -148,5 +152,8 @@ def test_ref_download_by_a_job_token_of_an_allowlisted_project(service: Service)
         "/api/v4/projects/1/jobs/artifacts/master/download", params={"job": "build"},
         headers=token(300),
     )  # fmt: skip
-    assert stranger.status_code == 404
-    assert stranger.json() == {"message": "404 Project Not Found"}
+    assert stranger.status_code == 403
+    assert stranger.json() == {
+        "message": "403 Forbidden - Authentication by CI/CD job token not allowed from"
+        " stranger to app."
+    }

@@ -42,8 +42,9 @@ def world() -> dict[str, Any]:
             running(101, 10, "test"),
             job(102, 10, "success", name="lint", token=job_token(102)),
             running(110, 11, "build"),
-            running(200, 20, "consumer"),
-            running(300, 30, "stranger"),
+            # A job token acts as its job's user: dev is a member of project 1 (not 2 or 3).
+            running(200, 20, "consumer", user="dev"),
+            running(300, 30, "stranger", user="dev"),
         ],
     }  # fmt: skip
 

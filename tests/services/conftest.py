@@ -21,8 +21,9 @@ from zipfile import ZIP_DEFLATED, ZIP_STORED
 
 import pytest
 
+from artifactsvc.access import Access
 from artifactsvc.artifacts import Download
-from artifactsvc.auth import Access, Credentials, hash_token
+from artifactsvc.auth import Credentials, hash_token
 from artifactsvc.files import MemberFile
 from artifactsvc.metadata import ImportBatch, Membership
 from artifactsvc.models import (
@@ -315,7 +316,7 @@ class World:
 def base_batch() -> ImportBatch:
     return ImportBatch(
         users=[user(person) for person in Person],
-        tokens=[(hash_token(person.token), int(person)) for person in Person],
+        tokens=[(hash_token(person.token), int(person), ("api",)) for person in Person],
         projects=[project(project_id) for project_id in PATHS],
         members=[
             Membership(project_id=PRIVATE, user_id=int(person), access_level=level)

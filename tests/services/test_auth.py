@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from artifactsvc.auth import ANONYMOUS, Credentials
-from artifactsvc.errors import Forbidden, InvalidToken, ProjectNotFound, Unauthenticated
+from artifactsvc.access import ANONYMOUS
+from artifactsvc.auth import Credentials
+from artifactsvc.errors import (
+    Forbidden,
+    InvalidToken,
+    JobTokenOutOfScope,
+    ProjectNotFound,
+    Unauthenticated,
+)
 from artifactsvc.models import ADMIN, DEVELOPER, REPORTER
 from tests.services.conftest import (
     CLOSED,
@@ -52,14 +59,27 @@ def test_a_user_token_authenticates_as_its_user(worlds: Worlds) -> None:
     worlds.run(scenario)
 
 
-def test_a_running_jobs_token_authenticates_as_that_job(worlds: Worlds) -> None:
+def test_a_running_jobs_token_authenticates_as_that_job_for_its_user(worlds: Worlds) -> None:
     async def scenario(world: World) -> None:
         await seed_jobs(world)
 
         principal = await world.runtime.auth.authenticate(Credentials(job_token="jt-running"))
 
         assert principal.job is not None and principal.job.id == RUNNING
-        assert principal.user is None
+        assert principal.user is not None and principal.user.id == Person.DEVELOPER
+
+    worlds.run(scenario)
+
+
+def test_a_job_token_is_ignored_where_the_route_accepts_none(worlds: Worlds) -> None:
+    async def scenario(world: World) -> None:
+        await seed_jobs(world)
+
+        principal = await world.runtime.auth.authenticate(
+            Credentials(job_token="jt-running"), job_token_allowed=False
+        )
+
+        assert principal == ANONYMOUS
 
     worlds.run(scenario)
 
@@ -143,22 +163,47 @@ def test_project_access_hides_a_project_the_caller_may_not_see(
     worlds.run(scenario)
 
 
-@pytest.mark.parametrize(
-    ("project_ref", "project_id"),
-    [
-        pytest.param("group/private", PRIVATE, id="own-project"),
-        pytest.param("partner/trusting", TRUSTING, id="project-whose-allowlist-names-it"),
-    ],
-)
-def test_a_job_token_reaches_its_own_project_and_those_that_allowlist_it(
-    worlds: Worlds, project_ref: str, project_id: int
+def test_a_job_token_has_its_users_role_in_its_own_project(worlds: Worlds) -> None:
+    async def scenario(world: World) -> None:
+        await seed_jobs(world)
+
+        access = await world.job_token_access("jt-running", "group/private")
+
+        assert (access.project.id, access.level, access.via_job_token) == (
+            PRIVATE,
+            DEVELOPER,
+            True,
+        )
+
+    worlds.run(scenario)
+
+
+def test_a_job_token_is_never_more_than_its_user_in_an_allowlisting_project(
+    worlds: Worlds,
+) -> None:
+    """TRUSTING names PRIVATE on its allowlist, but the job's user is no member of it."""
+
+    async def scenario(world: World) -> None:
+        await seed_jobs(world)
+
+        with pytest.raises(JobTokenOutOfScope) as refused:
+            await world.job_token_access("jt-running", "partner/trusting")
+
+        assert (refused.value.source_path, refused.value.target_path) == ("private", "trusting")
+
+    worlds.run(scenario)
+
+
+def test_a_job_token_outside_its_allowlist_sees_a_public_project_without_a_role(
+    worlds: Worlds,
 ) -> None:
     async def scenario(world: World) -> None:
         await seed_jobs(world)
 
-        access = await world.job_token_access("jt-running", project_ref)
+        access = await world.job_token_access("jt-running", "group/public")
 
-        assert (access.project.id, access.level, access.via_job_token) == (project_id, 0, True)
+        assert (access.project.id, access.level) == (PUBLIC, 0)
+        assert access.can_read_jobs()  # "public pipelines"
 
     worlds.run(scenario)
 

@@ -15,7 +15,7 @@ from artifactsvc.errors import (
     TraceOffsetMismatch,
     UnplayableJob,
 )
-from artifactsvc.models import Job, JobQuery, utcnow
+from artifactsvc.models import REPORTER, Job, JobQuery, utcnow
 from tests.services.conftest import (
     EPOCH,
     INTERNAL,
@@ -391,14 +391,17 @@ def test_retry_needs_a_developer(worlds: Worlds, person: Person, project_id: int
     worlds.run(scenario)
 
 
-def test_a_job_token_may_not_retry_even_in_its_own_project(worlds: Worlds) -> None:
+def test_a_job_token_is_never_more_than_its_user(worlds: Worlds) -> None:
+    """A reporter's job token may not retry (routes that change jobs ignore job tokens
+    altogether: tests/conformance/test_tokens.py)."""
+
     async def scenario(world: World) -> None:
         await world.seed(
-            jobs=[job(10, status="failed"), job(11, status="running")],
+            jobs=[job(10, status="failed"), job(11, status="running", user_id=Person.REPORTER)],
             job_tokens={11: "jt-running"},
         )
         access = await world.job_token_access("jt-running", PRIVATE)
-        assert access.via_job_token
+        assert access.via_job_token and access.level == REPORTER
 
         with pytest.raises(Forbidden) as refused:
             await world.runtime.jobs.retry(access, 10)
