@@ -130,3 +130,12 @@ def test_a_project_without_public_pipelines_shows_jobs_to_reporters_only(api: Te
     assert (outsider.status_code, pipelines.status_code) == (403, 403)
     assert one_pipeline.status_code == 200  # a public project's pipeline stays readable
     assert ids(admin) == [300]
+
+
+@pytest.mark.parametrize("action", ["cancel", "retry", "play", "erase", "artifacts/keep"])
+def test_a_job_token_changes_nothing(api: TestClient, action: str) -> None:
+    """No route that changes a job accepts a CI job token: it is ignored, and the caller is
+    anonymous."""
+    response = api.post(f"{P}/jobs/102/{action}", headers=JOB_150)
+
+    assert (response.status_code, response.json()) == (401, {"message": "401 Unauthorized"})
