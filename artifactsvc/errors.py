@@ -7,6 +7,8 @@ ArtifactsvcError
 │   ├── JobNotFound
 │   ├── PipelineNotFound
 │   ├── ArtifactNotFound      no live archive, or no such file inside it
+│   │   └── NoArchiveToList   a listing of a job that has no live archive
+│   ├── FolderNotFound        a listing of a folder the archive does not hold
 │   └── ObjectNotFound        storage has no object under that key
 ├── Unauthenticated           no credentials where they are required
 ├── InvalidToken              credentials given but unknown, revoked or not running
@@ -61,6 +63,14 @@ class PipelineNotFound(NotFound):
 
 
 class ArtifactNotFound(NotFound):
+    pass
+
+
+class NoArchiveToList(ArtifactNotFound):
+    pass
+
+
+class FolderNotFound(NotFound):
     pass
 
 
