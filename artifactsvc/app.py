@@ -19,6 +19,7 @@ from artifactsvc.api import pipelines as pipelines_api
 from artifactsvc.api import projects as projects_api
 from artifactsvc.api import runner as runner_api
 from artifactsvc.api.context import Services
+from artifactsvc.api.cors import CorsMiddleware
 from artifactsvc.api.errors import ApiError, domain_error, http_error
 from artifactsvc.api.middleware import EdgeMiddleware
 from artifactsvc.api.render import Renderer
@@ -73,7 +74,8 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(EdgeMiddleware, metrics=metrics)],
+        # Edge outermost: a preflight the CORS layer answers still gets a request id and a log line.
+        middleware=[Middleware(EdgeMiddleware, metrics=metrics), Middleware(CorsMiddleware)],
         exception_handlers={
             ArtifactsvcError: domain_error,
             ApiError: domain_error,

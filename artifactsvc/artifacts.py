@@ -17,6 +17,7 @@ from artifactsvc.jobs import load_job
 from artifactsvc.metadata import ArtifactStore, JobStore
 from artifactsvc.models import Artifact, Job, JobView, utcnow
 from artifactsvc.objects import ObjectStore
+from artifactsvc.objects.port import PresignMethod
 from artifactsvc.streams import read_ahead
 
 log = logging.getLogger("artifactsvc.artifacts")
@@ -52,9 +53,10 @@ class Download:
     def can_presign(self) -> bool:
         return self.objects.can_presign
 
-    async def presign(self, disposition: str) -> str:
-        """A time-limited URL of the object whose response carries `disposition`."""
-        return await self.objects.presign(self.key, disposition=disposition)
+    async def presign(self, disposition: str, *, method: PresignMethod = "GET") -> str:
+        """A time-limited URL of the object, for `method`, whose response carries
+        `disposition`."""
+        return await self.objects.presign(self.key, disposition=disposition, method=method)
 
     def chunks(self, start: int, length: int) -> AsyncIterator[bytes]:
         """`length` bytes from `start`, one ranged read pinned to the ETag, read ahead."""

@@ -7,7 +7,9 @@ ArtifactsvcError
 │   ├── JobNotFound
 │   ├── PipelineNotFound
 │   ├── ArtifactNotFound      no live archive, or no such file inside it
+│   │   └── NoArchiveToList   a listing of a job that has no live archive
 │   ├── TokenJobNotFound      `GET /job` called without a job token
+│   ├── FolderNotFound        a listing of a folder the archive does not hold
 │   └── ObjectNotFound        storage has no object under that key
 ├── Unauthenticated           no credentials where they are required
 ├── InvalidToken              credentials given but unknown, revoked or not running
@@ -71,6 +73,14 @@ class ArtifactNotFound(NotFound):
 
 class TokenJobNotFound(NotFound):
     """`GET /job` without a job token: no job to show."""
+
+
+class NoArchiveToList(ArtifactNotFound):
+    pass
+
+
+class FolderNotFound(NotFound):
+    pass
 
 
 class ObjectNotFound(NotFound):

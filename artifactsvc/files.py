@@ -16,9 +16,9 @@ from datetime import datetime
 
 from artifactsvc.access import Access
 from artifactsvc.artifacts import ArtifactService, Download
-from artifactsvc.errors import ArtifactNotFound
+from artifactsvc.errors import ArtifactNotFound, NoArchiveToList
 from artifactsvc.indexing import ArchiveIndex
-from artifactsvc.listing import TreePage, check_window, list_folder
+from artifactsvc.listing import TreePage, check_window, gitlab_folder, list_folder
 from artifactsvc.models import Artifact
 from artifactsvc.objects import ObjectStore
 from artifactsvc.paths import basename
@@ -28,6 +28,7 @@ from artifactsvc.ziprange import (
     EntryKind,
     ensure_readable,
     iter_entries,
+    iter_index_buckets,
     iter_index_entries,
     iter_raw_members,
     lookup,
@@ -166,6 +167,34 @@ class FileService:
             artifact,
             lambda directory, sidecar: list_folder(
                 iter_index_entries(sidecar, directory),
+                folder,
+                recursive=recursive,
+                offset=offset,
+                limit=limit,
+            ),
+        )
+
+    async def gitlab_tree(
+        self,
+        access: Access,
+        job_id: int,
+        folder: str,
+        *,
+        recursive: bool,
+        offset: int,
+        limit: int,
+    ) -> TreePage:
+        """One page of the folder as GitLab's `artifacts/tree` lists it (listing.gitlab_folder):
+        NoArchiveToList without a live archive, FolderNotFound without the folder."""
+        try:
+            artifact = await self._artifacts.archive_for(access, job_id)
+        except ArtifactNotFound:
+            raise NoArchiveToList() from None
+        check_window(offset, limit)
+        return await self._index.with_index(
+            artifact,
+            lambda directory, sidecar: gitlab_folder(
+                iter_index_buckets(sidecar, directory),
                 folder,
                 recursive=recursive,
                 offset=offset,

@@ -47,10 +47,15 @@ async def primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 async def serve_download(request: Request, download: Download, *, redirect: bool) -> Response:
-    """The stored object, or with `redirect` (where the store can presign) a 302 to it."""
+    """The stored object, or with `redirect` (where the store can presign) a 302 to it.
+
+    A HEAD is sent to a URL presigned for HEAD: S3 signs the method, and answers 403 to a
+    HEAD on a URL signed for GET."""
     disposition = content_disposition(download.filename)
     if redirect and download.can_presign:
-        return RedirectResponse(await download.presign(disposition), status_code=302)
+        head = request.method == "HEAD"
+        location = await download.presign(disposition, method="HEAD" if head else "GET")
+        return RedirectResponse(location, status_code=302)
     headers = {
         "Content-Type": "application/octet-stream",
         "Content-Disposition": disposition,

@@ -54,6 +54,8 @@ MESSAGES: dict[type[Exception], tuple[int, str]] = {
     errors.ProjectNotFound: (404, "404 Project Not Found"),
     errors.JobNotFound: (404, "404 Not found"),
     errors.PipelineNotFound: (404, "404 Not found"),
+    errors.NoArchiveToList: (404, "404 Artifacts Not Found"),
+    errors.FolderNotFound: (404, "404 Path Not Found"),
     errors.ArtifactNotFound: (404, "404 Not Found"),
     errors.TokenJobNotFound: (404, "404 Job Not Found"),
     errors.ObjectNotFound: (404, "404 Not Found"),

@@ -1,4 +1,5 @@
-"""Single files out of archives (CONTRACT sections 5 and 8), listings and folder zips.
+"""Single files out of archives (CONTRACT sections 5 and 8); the routes of the listings too
+(api/listings.py), since which one a path reaches depends on their order.
 
 The by-ref routes share one raw prefix, `jobs/artifacts/<rest>`, because a ref may hold `/`
 (and even `raw`): `<rest>` is read at each `/raw/` in turn, and as `<ref>/download`; the
@@ -7,25 +8,20 @@ file service takes the first reading whose ref has a matching job.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
+from artifactsvc.api import listings
 from artifactsvc.api.context import project_access, services
-from artifactsvc.api.downloads import prime, primed, serve_download
+from artifactsvc.api.downloads import prime, serve_download
 from artifactsvc.api.headers import content_disposition, http_date, quoted
 from artifactsvc.api.mime import SNIFF_BYTES, by_extension, sniff
-from artifactsvc.api.pagination import offset_headers, offset_page
-from artifactsvc.api.params import boolean, path_id, strict_text
+from artifactsvc.api.params import boolean, path_id
 from artifactsvc.api.ranges import not_modified, requested_range
 from artifactsvc.api.routing import RawRoute, decode_segment, route
 from artifactsvc.errors import NotFound
 from artifactsvc.files import MemberFile, RefTarget
-from artifactsvc.listing import TreeEntry
-from artifactsvc.models import format_time
-from artifactsvc.paths import basename, validate_artifact_path, validate_directory
-from artifactsvc.ziprange import Entry
+from artifactsvc.paths import validate_artifact_path
 
 PREFIX = "/api/v4/projects/{id}"
 
@@ -112,58 +108,17 @@ def ref_targets(raw_rest: str) -> list[RefTarget]:
     return targets
 
 
-def _entry_json(item: TreeEntry) -> dict[str, object]:
-    entry: Entry | None = item.entry
-    return {
-        "name": basename(item.path),
-        "path": item.path,
-        "type": item.kind,
-        "size": entry.uncompressed_size if entry and item.kind == "file" else 0,
-        "compressed_size": entry.compressed_size if entry and item.kind == "file" else 0,
-        "crc": f"{entry.crc32:08x}" if entry and item.kind == "file" else None,
-        "mode": f"{entry.mode & 0o7777:o}" if entry else None,
-        "mtime": format_time(_mtime(entry)) if entry else None,
-    }
-
-
-def _mtime(entry: Entry) -> datetime:
-    return datetime.fromtimestamp(entry.mtime, UTC)
-
-
-async def tree(request: Request) -> Response:
-    folder = validate_directory(strict_text(request.scope["query_string"], "path"))
-    recursive = boolean(request.query_params, "recursive")
-    page = offset_page(request)
-    access = await project_access(request, authenticated=False, job_token=True)
-    access.require_read_artifacts()
-    job_id = path_id(request.path_params["job_id"], kind="job_id")
-    svc = services(request)
-    found = await svc.files.tree(
-        access, job_id, folder, recursive=recursive, offset=page.offset, limit=page.per_page
-    )
-    headers = offset_headers(request, svc.settings.external_url, page, found.total)
-    return JSONResponse([_entry_json(item) for item in found.entries], headers=headers)
-
-
-async def tree_archive(request: Request) -> Response:
-    folder = validate_directory(strict_text(request.scope["query_string"], "path"))
-    access = await project_access(request, authenticated=False, job_token=True)
-    access.require_read_artifacts()
-    job_id = path_id(request.path_params["job_id"], kind="job_id")
-    name = f"{basename(folder) or 'artifacts'}.zip"
-    body = await primed(await services(request).files.folder_zip(access, job_id, folder))
-    return StreamingResponse(
-        body,
-        headers={
-            "Content-Type": "application/zip",
-            "Content-Disposition": content_disposition(name),
-        },
-    )
-
-
 ROUTES: list[RawRoute] = [
     route(f"{PREFIX}/jobs/artifacts/{{rest*}}", by_ref),
-    route(f"{PREFIX}/jobs/{{job_id}}/artifacts_tree", tree),
-    route(f"{PREFIX}/jobs/{{job_id}}/artifacts_tree/archive", tree_archive),
+    route(f"{PREFIX}/jobs/{{job_id}}/artifacts_tree", listings.tree),
+    route(f"{PREFIX}/jobs/{{job_id}}/artifacts_tree/archive", listings.tree_archive),
+    # Before the file route, as in GitLab, whose router takes the first route declared that
+    # matches: a file named `tree` (or `tree.json`) at the archive's root is listed instead,
+    # and can still be fetched by ref (`jobs/artifacts/:ref_name/raw/tree?job=`).
+    route(
+        f"{PREFIX}/jobs/{{job_id}}/artifacts/{{leaf}}",
+        listings.gitlab_tree,
+        only={"leaf": listings.GITLAB_TREE},
+    ),
     route(f"{PREFIX}/jobs/{{job_id}}/artifacts/{{artifact_path*}}", file_by_job),
 ]

@@ -21,15 +21,22 @@ _ERROR = {
 }
 
 
+def _path(pattern: str, literal: dict[str, str]) -> str:
+    return _PARAM.sub(lambda m: literal.get(m.group(1), "{" + m.group(1) + "}"), pattern)
+
+
 def document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for item in routes:
         if not isinstance(item, RawRoute):
             continue
-        path = _PARAM.sub(lambda m: "{" + m.group(1) + "}", item.pattern)
+        # A segment held to literal values (`only`) is documented by its first spelling.
+        literal = {name: next(iter(values)) for name, values in item.only.items()}
+        path = _path(item.pattern, literal)
         params = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name, _ in _PARAM.findall(item.pattern)
+            if name not in literal
         ]
         for method in sorted(item.methods - {"HEAD"}):
             summary = (item.endpoint.__doc__ or item.endpoint.__name__).strip().splitlines()[0]

@@ -21,6 +21,9 @@ from artifactsvc.api.params import positive_int
 from artifactsvc.api.routing import raw_path
 
 MAX_PER_PAGE = 100
+# GitLab's Kaminari MAX_COUNT_LIMIT: an in-memory list this long or longer is paged without
+# X-Total, X-Total-Pages or rel="last" (OffsetPagination#paginatable_array_exceeds_count?).
+ARRAY_COUNT_LIMIT = 10_000
 # Past this offset no table here has rows; skip the query instead of overflowing it.
 MAX_OFFSET = 2**62
 
@@ -60,8 +63,16 @@ def _url(request: Request, external_url: str, replace: dict[str, str]) -> str:
 
 
 def offset_headers(
-    request: Request, external_url: str, page: OffsetPage, total: int
+    request: Request,
+    external_url: str,
+    page: OffsetPage,
+    total: int,
+    *,
+    count_limit: int | None = None,
 ) -> dict[str, str]:
+    """GitLab's offset headers; with `count_limit`, the totals are left out from that many
+    items on, as GitLab does when it pages a list it built in memory."""
+    counted = count_limit is None or total < count_limit
     total_pages = max(1, math.ceil(total / page.per_page))
     next_page = page.page + 1 if page.page < total_pages else None
     prev_page = page.page - 1 if 1 < page.page <= total_pages + 1 else None
@@ -77,16 +88,19 @@ def offset_headers(
     if next_page is not None:
         links.append(link(next_page, "next"))
     links.append(link(1, "first"))
-    links.append(link(total_pages, "last"))
-    return {
+    if counted:
+        links.append(link(total_pages, "last"))
+    headers = {
         "X-Page": str(page.page),
         "X-Per-Page": per_page,
         "X-Next-Page": str(next_page) if next_page else "",
         "X-Prev-Page": str(prev_page) if prev_page else "",
-        "X-Total": str(total),
-        "X-Total-Pages": str(total_pages),
         "Link": ", ".join(links),
     }
+    if counted:
+        headers["X-Total"] = str(total)
+        headers["X-Total-Pages"] = str(total_pages)
+    return headers
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,16 @@ would split `:id`. These routes match `scope["raw_path"]` instead and percent-de
 captured segment exactly once. `+` stays `+` (form decoding is for query values only), a
 lone `%` stays literal, and bytes that are not UTF-8 survive as surrogates so the path
 validators can reject them instead of the decoder guessing.
+
+A literal part of a GitLab route also matches in any percent-encoding (Grape's Mustermann
+patterns decode: `artifacts/tre%65` is `artifacts/tree`); where that decides between two
+routes, `only` names the decoded values a captured segment must have.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
@@ -37,11 +41,20 @@ def raw_path(scope: Scope) -> str:
 
 
 class RawRoute(BaseRoute):
-    """`/projects/{id}/jobs/{job_id}`: `{name}` is one raw segment, `{name*}` the rest."""
+    """`/projects/{id}/jobs/{job_id}`: `{name}` is one raw segment, `{name*}` the rest.
 
-    def __init__(self, pattern: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
+    With `only`, a captured segment must decode to one of the values given for it."""
+
+    def __init__(
+        self,
+        pattern: str,
+        endpoint: Endpoint,
+        methods: Sequence[str],
+        only: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
         self.pattern = pattern
         self.endpoint = endpoint
+        self.only = dict(only or {})
         self.methods = {method.upper() for method in methods}
         if "GET" in self.methods:
             self.methods.add("HEAD")
@@ -63,6 +76,8 @@ class RawRoute(BaseRoute):
         if found is None:
             return Match.NONE, {}
         params = {name: decode_segment(value) for name, value in found.groupdict().items()}
+        if any(params[name] not in values for name, values in self.only.items()):
+            return Match.NONE, {}
         raw_params = found.groupdict()
         child = {"path_params": params, "raw_path_params": raw_params, "endpoint": self.endpoint}
         if scope["method"] in self.methods:
@@ -78,5 +93,11 @@ class RawRoute(BaseRoute):
         return f"RawRoute({self.pattern!r}, methods={sorted(self.methods)})"
 
 
-def route(pattern: str, endpoint: Endpoint, methods: Sequence[str] = ("GET",)) -> RawRoute:
-    return RawRoute(pattern, endpoint, methods)
+def route(
+    pattern: str,
+    endpoint: Endpoint,
+    methods: Sequence[str] = ("GET",),
+    *,
+    only: Mapping[str, Collection[str]] | None = None,
+) -> RawRoute:
+    return RawRoute(pattern, endpoint, methods, only)

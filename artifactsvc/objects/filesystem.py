@@ -27,6 +27,7 @@ from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
     ObjectInfo,
+    PresignMethod,
     validate_key,
 )
 
@@ -109,7 +110,14 @@ class FilesystemObjectStore:
     def can_presign(self) -> bool:
         return False  # nothing but this service can reach the files
 
-    async def presign(self, key: str, *, disposition: str, expires_in: int = 300) -> str:
+    async def presign(
+        self,
+        key: str,
+        *,
+        disposition: str,
+        method: PresignMethod = "GET",
+        expires_in: int = 300,
+    ) -> str:
         raise StorageError(f"{key}: local files cannot be fetched through presigned URLs")
 
     async def ping(self) -> None:

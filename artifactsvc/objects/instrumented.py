@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from artifactsvc.objects.port import DEFAULT_CHUNK_SIZE, DEFAULT_PART_SIZE, ObjectInfo, ObjectStore
+from artifactsvc.objects.port import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_PART_SIZE,
+    ObjectInfo,
+    ObjectStore,
+    PresignMethod,
+)
 
 
 @dataclass(slots=True)
@@ -114,8 +120,17 @@ class InstrumentedObjectStore:
     def can_presign(self) -> bool:
         return self.inner.can_presign
 
-    async def presign(self, key: str, *, disposition: str, expires_in: int = 300) -> str:
-        return await self.inner.presign(key, disposition=disposition, expires_in=expires_in)
+    async def presign(
+        self,
+        key: str,
+        *,
+        disposition: str,
+        method: PresignMethod = "GET",
+        expires_in: int = 300,
+    ) -> str:
+        return await self.inner.presign(
+            key, disposition=disposition, method=method, expires_in=expires_in
+        )
 
     async def ping(self) -> None:
         await self.inner.ping()

@@ -14,10 +14,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 DEFAULT_CHUNK_SIZE = 256 * 1024
+
+# What a presigned URL is good for: a GET fetches the object, a HEAD describes it. S3 signs
+# the method, so a URL signed for one is refused (403) for the other.
+PresignMethod = Literal["GET", "HEAD"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +85,15 @@ class ObjectStore(Protocol):
         """Whether `presign` can hand out URLs that clients fetch from the store directly."""
         ...
 
-    async def presign(self, key: str, *, disposition: str, expires_in: int = 300) -> str:
-        """A time-limited GET URL whose response carries `disposition` as its
+    async def presign(
+        self,
+        key: str,
+        *,
+        disposition: str,
+        method: PresignMethod = "GET",
+        expires_in: int = 300,
+    ) -> str:
+        """A time-limited URL for `method` whose response carries `disposition` as its
         Content-Disposition. Only when `can_presign`; otherwise StorageError."""
         ...
 

@@ -40,6 +40,7 @@ from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
     ObjectInfo,
+    PresignMethod,
     validate_key,
 )
 
@@ -211,10 +212,19 @@ class S3ObjectStore:
     def can_presign(self) -> bool:
         return True
 
-    async def presign(self, key: str, *, disposition: str, expires_in: int = 300) -> str:
+    async def presign(
+        self,
+        key: str,
+        *,
+        disposition: str,
+        method: PresignMethod = "GET",
+        expires_in: int = 300,
+    ) -> str:
+        # HeadObject takes the response-* overrides too, so a HEAD through the URL reports
+        # the Content-Disposition a GET would get.
         presign = partial(
             self._client.generate_presigned_url,
-            "get_object",
+            "head_object" if method == "HEAD" else "get_object",
             Params={
                 "Bucket": self.bucket,
                 "Key": self._name(key),

@@ -22,12 +22,14 @@ one read of the sidecar's head (two for a directory over 64 KiB, i.e. beyond ~2.
 
 Within a bucket, records keep central-directory order, so a name stored twice resolves to its
 first occurrence, as GitLab Workhorse does. `iter_index_entries` lists entries bucket by bucket:
-that order is neither name order nor archive order.
+that order is neither name order nor archive order; `iter_index_buckets` hands them over one
+bucket at a time, so a listing can drop a name's repeats holding one bucket's names.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import struct
 import threading
 import zlib
@@ -277,3 +279,42 @@ def iter_index_entries(
             pos += record_length(buf, pos)
     if pos != len(buf) or seen != directory.entry_count:
         raise CorruptArchive("index sidecar truncated or damaged")
+
+
+def iter_index_buckets(
+    sidecar: RangeSource, directory: IndexDirectory | None = None
+) -> Iterator[list[Entry]]:
+    """Every entry, one list a bucket (each in central-directory order), from one streamed
+    read of the buckets. Every entry of one name is in the same bucket."""
+    if directory is None:
+        directory = read_directory(sidecar)
+    offsets = directory.offsets
+    chunks = iter(sidecar.stream(offsets[0], offsets[-1] - offsets[0]))
+    buf = bytearray()
+    pos = 0
+    seen = 0
+    for start, end in itertools.pairwise(offsets):
+        size = end - start
+        while len(buf) - pos < size:
+            chunk = next(chunks, None)
+            if chunk is None:
+                raise CorruptArchive("index sidecar truncated or damaged")
+            del buf[:pos]
+            pos = 0
+            buf += chunk
+        bucket = _decode_bucket(buf, pos, pos + size)
+        seen += len(bucket)
+        pos += size
+        yield bucket
+    if seen != directory.entry_count:
+        raise CorruptArchive("index sidecar truncated or damaged")
+
+
+def _decode_bucket(buf: bytearray, pos: int, end: int) -> list[Entry]:
+    entries = []
+    while pos + RECORD.size <= end:
+        entries.append(decode_record(buf, pos))
+        pos += record_length(buf, pos)
+    if pos != end:
+        raise CorruptArchive("index bucket damaged")
+    return entries

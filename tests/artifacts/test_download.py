@@ -17,6 +17,7 @@ DISPOSITION = "attachment; filename=\"artifacts.zip\"; filename*=UTF-8''artifact
 ARCHIVE_HEADERS = {
     "content-type", "content-disposition", "content-length", "etag", "last-modified",
     "accept-ranges", "x-request-id", "x-content-type-options", "x-frame-options",
+    "vary",  # Origin, as rack-cors says on every /api response (api/cors.py)
 }  # fmt: skip
 
 
@@ -42,6 +43,7 @@ def test_archive_headers_are_exactly_the_contracts(service: Service, uploaded: b
     assert parsedate_to_datetime(headers["last-modified"]).tzinfo is not None
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "SAMEORIGIN"
+    assert headers["vary"] == "Origin"
 
 
 def test_head_gives_the_headers_and_no_body(service: Service, uploaded: bytes) -> None:

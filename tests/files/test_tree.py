@@ -67,12 +67,12 @@ def test_a_file_entry_carries_its_central_directory_facts(world: World) -> None:
         "size": info.file_size,
         "compressed_size": info.compress_size,
         "crc": f"{info.CRC:08x}",
-        "mode": "640",
+        "mode": "000640",
         "mtime": "2024-05-06T07:08:10.000Z",
     }
     assert info.compress_size < info.file_size == len(MAIN_FILES["deflated/big.log"][0])
     assert entries["link"]["type"] == "symlink"
-    assert entries["dir"]["type"] == "directory" and entries["dir"]["mode"] == "755"
+    assert entries["dir"]["type"] == "directory" and entries["dir"]["mode"] == "000755"
     assert entries["deep/a/b"] == {
         "name": "b",
         "path": "deep/a/b",

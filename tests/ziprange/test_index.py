@@ -12,6 +12,7 @@ from artifactsvc.ziprange import (
     CountingSource,
     IndexDirectory,
     build_index,
+    iter_index_buckets,
     iter_index_entries,
     lookup,
     read_directory,
@@ -85,6 +86,29 @@ def test_listing_from_the_sidecar_alone_returns_every_entry(ten_thousand: bytes)
     by_name = {e.name: e for e in listed}
     for info in reference[:100]:
         assert by_name[info.filename].crc32 == info.CRC
+
+
+def test_listing_by_bucket_is_one_read_that_keeps_a_names_repeats_together(
+    ten_thousand: bytes,
+) -> None:
+    buf = io.BytesIO(ten_thousand)
+    with pytest.warns(UserWarning), zipfile.ZipFile(buf, "a") as zf:
+        zf.writestr("dir3/file 3.txt", b"again")
+    indexed = index_of(buf.getvalue())
+    sidecar = CountingSource(BytesSource(indexed.sidecar))
+
+    buckets = list(iter_index_buckets(sidecar, indexed.directory))
+
+    assert sidecar.requests == 1
+    assert len(buckets) == indexed.directory.bucket_count
+    assert [e.name for b in buckets for e in b] == [
+        e.name for e in iter_index_entries(BytesSource(indexed.sidecar))
+    ]
+    (holding,) = [b for b in buckets if any(e.name == "dir3/file 3.txt" for e in b)]
+    assert [e.uncompressed_size for e in holding if e.name == "dir3/file 3.txt"] == [
+        len("line 3\n" * 3),
+        len(b"again"),
+    ]
 
 
 def test_repeated_name_resolves_to_its_first_entry() -> None:
