@@ -12,9 +12,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from artifactsvc.errors import Forbidden, InvalidToken, ProjectNotFound, Unauthenticated
+from artifactsvc.errors import (
+    Forbidden,
+    InvalidToken,
+    JobErased,
+    JobNotProcessing,
+    ProjectNotFound,
+    Unauthenticated,
+)
 from artifactsvc.metadata import IdentityStore, ProjectStore
 from artifactsvc.models import ADMIN, DEVELOPER, MAINTAINER, REPORTER, Job, Project, User
+
+# Ci::HasStatus::EXECUTING_STATUSES: a job being canceled gracefully still runs on its runner,
+# which goes on sending its log, its artifacts and its final state with the job's token.
+EXECUTING = frozenset({"running", "canceling"})
 
 
 def hash_token(token: str) -> str:
@@ -123,23 +134,44 @@ class AuthService:
         return ANONYMOUS
 
     async def running_job_of(self, token: str | None) -> Job:
-        """The running job a job token belongs to: Unauthenticated without one, InvalidToken
-        for an unknown token or a job that is not running."""
+        """The executing job a job token belongs to (Ci::AuthJobFinder: running or
+        canceling): Unauthenticated without one, InvalidToken for an unknown token or a job
+        that is neither."""
         if not token:
             raise Unauthenticated()
         job = await self._identities.job_by_token_hash(hash_token(token))
-        if job is None or job.status != "running":
+        if job is None or job.status not in EXECUTING:
             raise InvalidToken()
         return job
 
     async def runner_job(self, job_id: int, token: str | None) -> Job:
-        """Runner endpoints: the token must be this job's and the job must be running (else 403)."""
+        """Runner endpoints, as GitLab's `authenticate_job!`: Forbidden unless the token is
+        this job's; JobErased for an erased job; JobNotProcessing (with the job's status)
+        unless it is running or canceling."""
         if not token:
             raise Forbidden()
         job = await self._identities.job_by_token_hash(hash_token(token))
-        if job is None or job.id != job_id or job.status != "running":
+        if job is None or job.id != job_id:
             raise Forbidden()
+        if job.erased_at is not None:
+            raise JobErased()
+        if job.status not in EXECUTING:
+            raise JobNotProcessing(job.status)
         return job
+
+    async def artifact_level(self, access: Access) -> int:
+        """The level that decides which artifacts `access` may download: its own, or for a
+        job token that of the job's user in the project (GitLab's job token acts as its
+        user: `can?(current_user, :read_job_artifacts, artifact)`)."""
+        job = access.principal.job
+        if not access.via_job_token or job is None:
+            return access.level
+        user = job.user
+        if user is not None and user.admin:
+            return ADMIN
+        if job.user_id is None:
+            return 0
+        return await self._identities.member_level(access.project.id, job.user_id) or 0
 
     async def job_token_reaches(self, job: Job, project_id: int) -> bool:
         """A job token reaches its own project and those whose allowlist names its project."""

@@ -63,8 +63,10 @@ def _clock_to_units(text: str) -> str:
     compact = text.replace(" ", "")
     if not _CLOCK.fullmatch(compact):
         return text
+    # At most six parts (the matcher's bound), so every part has a unit.
     parts = reversed(compact.split(":"))
-    return " ".join(reversed([f"{value} {unit}" for value, unit in zip(parts, CLOCK_UNITS)]))
+    named = [f"{value} {unit}" for value, unit in zip(parts, CLOCK_UNITS, strict=False)]
+    return " ".join(reversed(named))
 
 
 def _known_words(text: str, original: str) -> list[str]:

@@ -12,6 +12,7 @@ refuses anyway. Pure functions, no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _DIRECT = (
     ("eleven", 11),
@@ -85,6 +86,16 @@ def _andition(text: str) -> str:
             position = found.end()
 
 
+def _multiplied(value: int) -> Callable[[re.Match[str]], str]:
+    """`2 hundred` -> `<num>200`; a bare `hundred` is 100, untagged, as numerizer has it."""
+
+    def replace(found: re.Match[str]) -> str:
+        digits = found.group(1)
+        return f"{MARK}{value * int(digits)}" if digits else str(value)
+
+    return replace
+
+
 def numerize(text: str) -> str:
     """`text` with its number words replaced by digits, as numerizer does it."""
     text = re.sub(r" +|([^\d])-([^\d])", lambda m: f"{m.group(1) or ''} {m.group(2) or ''}", text)
@@ -97,9 +108,7 @@ def numerize(text: str) -> str:
             text = _replace(text, f"{tens_word}{unit_word}", tens + unit)
         text = _replace(text, tens_word, tens)
     for word, value in _BIG:
-        pattern = re.compile(rf"(?:{MARK})?(\d*) *{word}", re.IGNORECASE)
-        text = pattern.sub(
-            lambda m, v=value: str(v) if not m.group(1) else f"{MARK}{v * int(m.group(1))}", text
-        )
+        big = re.compile(rf"(?:{MARK})?(\d*) *{word}", re.IGNORECASE)
+        text = big.sub(_multiplied(value), text)
         text = _andition(text)
     return _andition(text).replace(MARK, "")
