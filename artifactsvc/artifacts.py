@@ -15,7 +15,7 @@ from artifactsvc.auth import AuthService
 from artifactsvc.errors import ArtifactNotFound, Forbidden, JobNotFound, MissingJobName
 from artifactsvc.jobs import load_job
 from artifactsvc.metadata import ArtifactStore, JobStore
-from artifactsvc.models import Artifact, Job, JobView, utcnow
+from artifactsvc.models import DEVELOPER, MAINTAINER, Artifact, Job, JobView, utcnow
 from artifactsvc.objects import ObjectStore
 from artifactsvc.objects.port import PresignMethod
 from artifactsvc.streams import read_ahead
@@ -111,7 +111,28 @@ class ArtifactService:
         """The live archive of a job of this project whose artifacts the caller may read
         (anonymous callers too, on public projects)."""
         access.require_read_artifacts()
-        return await self.archive(await load_job(self._jobs, access.project.id, job_id))
+        job = await load_job(self._jobs, access.project.id, job_id)
+        return await self.readable_archive(access, job)
+
+    async def readable_archive(self, access: Access, job: Job) -> Artifact:
+        """The job's live archive, if its accessibility lets `access` download it."""
+        artifact = await self.archive(job)
+        await self.require_accessible(access, artifact)
+        return artifact
+
+    async def require_accessible(self, access: Access, artifact: Artifact) -> None:
+        """GitLab's Ci::JobArtifactPolicy on `read_job_artifacts`: `public` for whoever reads
+        the project's jobs, `private` for developers and up, `maintainer` for maintainers and
+        up, `none` for nobody. A job token counts with its user's role (none outside its
+        scope). A dependency's download by a running job is not asked: GitLab's runner
+        route checks the job token alone."""
+        if artifact.accessibility == "public":
+            return
+        if artifact.accessibility == "none":
+            raise Forbidden()
+        needed = MAINTAINER if artifact.accessibility == "maintainer" else DEVELOPER
+        if access.level < needed:
+            raise Forbidden()
 
     async def download(self, access: Access, job_id: int) -> Download:
         return Download.of(await self.archive_for(access, job_id), self._objects)
@@ -131,7 +152,9 @@ class ArtifactService:
     ) -> Artifact:
         """The live archive of the job named `name` in the ref's latest successful pipeline
         (or, with `recent`, the newest of the recent successful ones that kept one)."""
-        return await self.archive(await self.ref_job(access, ref, name, recent=recent))
+        return await self.readable_archive(
+            access, await self.ref_job(access, ref, name, recent=recent)
+        )
 
     async def ref_job(self, access: Access, ref: str, name: str | None, *, recent: bool) -> Job:
         access.require_read_artifacts()

@@ -18,6 +18,8 @@ from artifactsvc.errors import (
     Forbidden,
     InsufficientScope,
     InvalidToken,
+    JobErased,
+    JobNotProcessing,
     JobTokenOutOfScope,
     ProjectNotFound,
     SudoNotAllowed,
@@ -26,6 +28,10 @@ from artifactsvc.errors import (
 )
 from artifactsvc.metadata import IdentityStore, ProjectStore
 from artifactsvc.models import ADMIN, Job, Project
+
+# Ci::HasStatus::EXECUTING_STATUSES: a job being canceled gracefully still runs on its runner,
+# which goes on sending its log, its artifacts and its final state with the job's token.
+EXECUTING = frozenset({"running", "canceling"})
 
 
 def hash_token(token: str) -> str:
@@ -89,22 +95,29 @@ class AuthService:
         return Principal(user=user, scopes=principal.scopes)
 
     async def running_job_of(self, token: str | None) -> Job:
-        """The running job a job token belongs to: Unauthenticated without one, InvalidToken
-        for an unknown token or a job that is not running."""
+        """The executing job a job token belongs to (Ci::AuthJobFinder: running or
+        canceling): Unauthenticated without one, InvalidToken for an unknown token or a job
+        that is neither."""
         if not token:
             raise Unauthenticated()
         job = await self._identities.job_by_token_hash(hash_token(token))
-        if job is None or job.status != "running":
+        if job is None or job.status not in EXECUTING:
             raise InvalidToken()
         return job
 
     async def runner_job(self, job_id: int, token: str | None) -> Job:
-        """Runner endpoints: the token must be this job's and the job must be running (else 403)."""
+        """Runner endpoints, as GitLab's `authenticate_job!`: Forbidden unless the token is
+        this job's; JobErased for an erased job; JobNotProcessing (with the job's status)
+        unless it is running or canceling."""
         if not token:
             raise Forbidden()
         job = await self._identities.job_by_token_hash(hash_token(token))
-        if job is None or job.id != job_id or job.status != "running":
+        if job is None or job.id != job_id:
             raise Forbidden()
+        if job.erased_at is not None:
+            raise JobErased()
+        if job.status not in EXECUTING:
+            raise JobNotProcessing(job.status)
         return job
 
     async def job_token_reaches(self, job: Job, project_id: int) -> bool:

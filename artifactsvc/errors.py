@@ -18,16 +18,20 @@ ArtifactsvcError
 ├── Forbidden                 visible, but the caller may not do this
 │   ├── JobTokenOutOfScope    a job token outside its allowlist (or its user's reach)
 │   ├── SudoNotAllowed        `sudo` from someone who is not an administrator
-│   └── InvalidJobState       the job's state does not allow it
-│       ├── JobNotRetryable
-│       └── JobNotErasable
+│   ├── InvalidJobState       the job's state does not allow it
+│   │   ├── JobNotRetryable
+│   │   └── JobNotErasable
+│   ├── JobNotProcessing      a runner call for a job neither running nor canceling
+│   └── JobErased             a runner call for an erased job
 ├── InvalidInput              input that can never succeed, whatever is stored
 │   ├── InvalidPath           an artifact path that can never name a file
 │   ├── InvalidArchive        an upload that is not a readable zip
 │   ├── UnknownArtifactType
 │   ├── UnknownArtifactFormat
 │   ├── ArtifactFormatMismatch  a format the type is never stored in
-│   ├── AlreadyUploaded       the job already has an artifact of that type
+│   ├── AlreadyUploaded       the job already has other bytes for that type
+│   ├── InvalidDotenv         a dotenv report GitLab's parser refuses (the reason said)
+│   ├── UnknownAccessibility  an accessibility level GitLab does not know
 │   ├── UnplayableJob
 │   ├── MissingJobName        a by-ref lookup without the job's name
 │   ├── ListingTooLarge       a listing page too far into one folder
@@ -134,6 +138,18 @@ class JobNotErasable(InvalidJobState):
     pass
 
 
+class JobNotProcessing(Forbidden):
+    """Carries the job's status: a runner reads it to stop the job it is still running."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__()
+        self.status = status
+
+
+class JobErased(Forbidden):
+    pass
+
+
 class InvalidInput(ArtifactsvcError):
     pass
 
@@ -159,6 +175,14 @@ class ArtifactFormatMismatch(InvalidInput):
 
 
 class AlreadyUploaded(InvalidInput):
+    pass
+
+
+class InvalidDotenv(InvalidInput):
+    """The message is GitLab's reason, shown to the caller as it is."""
+
+
+class UnknownAccessibility(InvalidInput):
     pass
 
 

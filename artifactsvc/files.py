@@ -123,7 +123,9 @@ class FileService:
             except ArtifactNotFound as error:
                 last_error = error
                 continue
-            return await self.find(await self._artifacts.archive(found), target.path)
+            return await self.find(
+                await self._artifacts.readable_archive(access, found), target.path
+            )
         raise last_error
 
     async def find(self, artifact: Artifact, path: str) -> MemberFile:

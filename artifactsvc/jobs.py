@@ -216,12 +216,17 @@ class JobService:
 
     # -- what the job's runner reports ---------------------------------------------------------
 
-    async def finish(self, job: Job, state: str, failure_reason: str | None) -> None:
-        """The runner's final state (one of FINISHED) for its running job."""
+    async def finish(self, job: Job, state: str, failure_reason: str | None) -> str:
+        """The runner's final state (one of FINISHED) for its running job; returns the job's
+        new status. A job being canceled ends canceled whatever its runner reports
+        (CommitStatus: `drop` and `success` both go `canceling: :canceled`)."""
+        if job.status == "canceling":
+            state = "canceled"
         changes: dict[str, object] = {"status": state, "finished_at": self._clock()}
         if state == "failed":
             changes["failure_reason"] = failure_reason or "unknown_failure"
         await self._jobs.update_job(job.id, changes)
+        return state
 
     async def append_trace(self, job: Job, start: int | None, data: bytes) -> int:
         """Appends a piece of the job's log at `start` (None: at its end); returns the new

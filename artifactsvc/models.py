@@ -135,6 +135,8 @@ class Artifact:
     created_at: datetime | None
     index_directory: bytes | None = None
     index_key: str | None = None
+    # GitLab's `accessibility`: public, private (developers), maintainer, none.
+    accessibility: str = "public"
 
     def expired(self, now: datetime) -> bool:
         return self.expire_at is not None and self.expire_at <= now

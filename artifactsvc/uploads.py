@@ -16,42 +16,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from artifactsvc.artifact_types import FILE_TYPES, FORMATS, check_type_and_format, stored_filename
 from artifactsvc.artifacts import delete_objects
+from artifactsvc.dotenv import DOTENV_SIZE_LIMIT, check_dotenv
 from artifactsvc.errors import (
     AlreadyUploaded,
-    ArtifactFormatMismatch,
     ArtifactTooLarge,
     Conflict,
     CorruptArchive,
     InvalidArchive,
-    UnknownArtifactFormat,
-    UnknownArtifactType,
+    InvalidDotenv,
 )
 from artifactsvc.indexing import index_archive
 from artifactsvc.metadata import ArtifactStore
 from artifactsvc.models import Artifact, Job, utcnow
-from artifactsvc.objects import ObjectStore
+from artifactsvc.objects import ObjectInfo, ObjectStore
 
-# GitLab's artifact types with their default file names and formats (Ci::JobArtifact).
-FILE_TYPES: dict[str, tuple[str, str]] = {
-    "archive": ("artifacts.zip", "zip"),
-    "metadata": ("metadata.gz", "gzip"),
-    "trace": ("job.log", "raw"),
-    "junit": ("junit.xml.gz", "gzip"),
-    "cobertura": ("cobertura-coverage.xml.gz", "gzip"),
-    "codequality": ("gl-code-quality-report.json", "raw"),
-    "sast": ("gl-sast-report.json", "raw"),
-    "dependency_scanning": ("gl-dependency-scanning-report.json", "raw"),
-    "container_scanning": ("gl-container-scanning-report.json", "raw"),
-    "dast": ("gl-dast-report.json", "raw"),
-    "secret_detection": ("gl-secret-detection-report.json", "raw"),
-    "dotenv": (".env.gz", "gzip"),
-    "metrics": ("metrics.txt.gz", "gzip"),
-    "terraform": ("tfplan.json", "raw"),
-    "cyclonedx": ("gl-sbom.cdx.json.gz", "gzip"),
-    "annotations": ("gl-annotations.json.gz", "gzip"),
-}
-FORMATS = ("zip", "gzip", "raw")
+__all__ = ["FILE_TYPES", "FORMATS", "Upload", "UploadService"]
 
 
 @dataclass(frozen=True)
@@ -61,15 +42,11 @@ class Upload:
     expire_in: int | None  # seconds; None: never
     filename: str | None = None
     expire_at: datetime | None = None  # an absolute time (imports) wins over expire_in
+    accessibility: str = "public"
 
 
 def _check_types(upload: Upload) -> None:
-    if upload.file_type not in FILE_TYPES:
-        raise UnknownArtifactType()
-    if upload.file_format not in FORMATS:
-        raise UnknownArtifactFormat()
-    if upload.file_format != FILE_TYPES[upload.file_type][1]:
-        raise ArtifactFormatMismatch()
+    check_type_and_format(upload.file_type, upload.file_format)
 
 
 class UploadService:
@@ -98,9 +75,22 @@ class UploadService:
     ) -> Artifact:
         """Stores an upload. `describe` is asked before and after the body (form fields may
         follow the file); the answer after the body is the one recorded. `type_known` False:
-        the type may still arrive after the file, so the checks wait for the body."""
+        the type may still arrive after the file, so the checks wait for the body.
+
+        A job has one artifact per type. As GitLab's CreateService
+        (`sha256_matches_existing_artifact?`), an upload whose bytes are those of the stored
+        one succeeds without storing anything (a runner re-sends after a lost response or a
+        proxy's 5xx); other bytes are AlreadyUploaded."""
         if type_known:
-            await self._check(job, describe())
+            upload = describe()
+            _check_types(upload)
+            existing = await self._existing(job.id, upload.file_type)
+            if existing is not None:
+                # Decided by the bytes' digest alone: hash the body, store none of it.
+                digest = hashlib.sha256()
+                async for _ in self._limited(chunks, digest):
+                    pass
+                return _same_or_refused(existing, digest.hexdigest())
 
         def checked() -> Upload:
             upload = describe()
@@ -113,9 +103,20 @@ class UploadService:
         except BaseException as error:
             await delete_objects(self._objects, artifact.object_key, artifact.index_key)
             if isinstance(error, Conflict):
-                raise AlreadyUploaded() from None
+                # Another upload of this type got there first (a retry racing the original,
+                # or a type named only after the body): the same rule decides.
+                existing = await self._existing(job.id, artifact.file_type)
+                if existing is None:
+                    raise AlreadyUploaded() from None
+                return _same_or_refused(existing, artifact.sha256)
             raise
         return artifact
+
+    async def _existing(self, job_id: int, file_type: str) -> Artifact | None:
+        for artifact in await self._store.artifacts_of(job_id):
+            if artifact.file_type == file_type:
+                return artifact
+        return None
 
     async def write_objects(
         self,
@@ -124,8 +125,9 @@ class UploadService:
         describe: Callable[[], Upload],
         chunks: AsyncIterator[bytes],
     ) -> Artifact:
-        """Streams the object in, indexes an archive, and returns the row to record (not yet
-        recorded). On any failure nothing is left in storage."""
+        """Streams the object in, indexes an archive (or validates a dotenv report), and
+        returns the row to record (not yet recorded). On any failure nothing is left in
+        storage."""
         key = f"projects/{project_id}/jobs/{job_id}/{uuid.uuid4().hex}"
         digest = hashlib.sha256()
         info = await self._objects.put_stream(key, self._limited(chunks, digest))
@@ -141,18 +143,15 @@ class UploadService:
                     # Damaged on arrival: the upload is unreadable (400), our store is fine.
                     raise InvalidArchive(f"damaged zip archive: {error}") from None
                 directory = built.directory.to_bytes()
+            elif upload.file_type == "dotenv":
+                await self._check_dotenv(info)
             now = self._clock()
             return Artifact(
                 job_id=job_id,
                 project_id=project_id,
                 file_type=upload.file_type,
                 file_format=upload.file_format,
-                # The archive is always served as artifacts.zip (CONTRACT section 7).
-                filename=(
-                    FILE_TYPES["archive"][0]
-                    if upload.file_type == "archive"
-                    else upload.filename or FILE_TYPES[upload.file_type][0]
-                ),
+                filename=stored_filename(upload.filename, upload.file_type),
                 size=info.size,
                 object_key=key,
                 etag=info.etag,
@@ -167,15 +166,20 @@ class UploadService:
                 created_at=now,
                 index_key=index_key,
                 index_directory=directory,
+                accessibility=upload.accessibility,
             )
         except BaseException:
             await delete_objects(self._objects, key, index_key)
             raise
 
-    async def _check(self, job: Job, upload: Upload) -> None:
-        _check_types(upload)
-        if any(a.file_type == upload.file_type for a in await self._store.artifacts_of(job.id)):
-            raise AlreadyUploaded()
+    async def _check_dotenv(self, info: ObjectInfo) -> None:
+        """GitLab's ParseDotenvArtifactService, before the row exists: the stored (gzip)
+        size first, then every line. Small by then, so it is read back whole."""
+        if info.size >= DOTENV_SIZE_LIMIT:
+            raise InvalidDotenv(
+                f"Dotenv Artifact Too Big. Maximum Allowable Size: {DOTENV_SIZE_LIMIT}"
+            )
+        check_dotenv(await self._objects.get_range(info.key, 0, info.size, etag=info.etag))
 
     async def _limited(
         self, chunks: AsyncIterator[bytes], digest: hashlib._Hash
@@ -192,3 +196,9 @@ class UploadService:
     async def discard(self, artifact: Artifact) -> bool:
         """Deletes an artifact's objects (its row is gone or was never written)."""
         return await delete_objects(self._objects, artifact.object_key, artifact.index_key)
+
+
+def _same_or_refused(existing: Artifact, sha256: str | None) -> Artifact:
+    if existing.sha256 is not None and existing.sha256 == sha256:
+        return existing
+    raise AlreadyUploaded()

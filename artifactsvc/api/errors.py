@@ -65,8 +65,10 @@ MESSAGES: dict[type[Exception], tuple[int, str]] = {
     errors.SudoNotAllowed: (403, "403 Forbidden - Must be admin to use sudo"),
     errors.JobNotRetryable: (403, "403 Forbidden - Job is not retryable"),
     errors.JobNotErasable: (403, "403 Forbidden - Job is not erasable!"),
+    # lib/api/ci/helpers/runner.rb, authenticate_job!
+    errors.JobNotProcessing: (403, "403 Forbidden - Job is not processing on runner"),
+    errors.JobErased: (403, "403 Forbidden - Job has been erased!"),
     errors.Forbidden: (403, "403 Forbidden"),
-    errors.AlreadyUploaded: (400, "400 Bad request - Already uploaded"),
     errors.UnplayableJob: (400, "400 Bad request - Unplayable Job"),
     errors.InvalidInput: (400, "400 Bad request"),
     BadRequest: (400, "400 Bad request"),
@@ -82,11 +84,24 @@ MESSAGES: dict[type[Exception], tuple[int, str]] = {
     errors.CorruptArchive: (500, "500 Internal Server Error"),
 }
 
+# Domain errors GitLab answers with `render_api_error!(message, 400)`: the message is the
+# whole body, `{"message": "<text>"}` (None: the error's own text, GitLab's reason).
+RENDERED: dict[type[Exception], str | None] = {
+    # Ci::JobArtifacts::CreateService#persist_artifact, on the (job, type) unique index
+    errors.AlreadyUploaded: "another artifact of the same type already exists",
+    # Ci::JobArtifact#validate_file_format!, raised by save! as ActiveRecord::RecordInvalid
+    errors.ArtifactFormatMismatch: (
+        "Validation failed: Invalid file format with specified file type"
+    ),
+    errors.InvalidDotenv: None,  # Ci::ParseDotenvArtifactService's messages
+}
+
 # Domain errors GitLab reports as a parameter that failed validation: `{"error": "<p> <text>"}`.
 PARAMETERS: dict[type[Exception], tuple[str, str]] = {
-    errors.UnknownArtifactType: ("artifact_type", "is invalid"),
-    errors.UnknownArtifactFormat: ("artifact_format", "is invalid"),
-    errors.ArtifactFormatMismatch: ("artifact_format", "does not match artifact_type"),
+    # Grape's `values:` validation of the upload's parameters (lib/api/ci/runner.rb)
+    errors.UnknownArtifactType: ("artifact_type", "does not have a valid value"),
+    errors.UnknownArtifactFormat: ("artifact_format", "does not have a valid value"),
+    errors.UnknownAccessibility: ("accessibility", "does not have a valid value"),
     errors.MissingJobName: ("job", "is missing"),
     errors.ListingTooLarge: ("page", "is too large; list a subfolder instead"),
 }
@@ -109,6 +124,8 @@ def status_and_body(error: Exception) -> tuple[int, dict[str, str]]:
     if isinstance(error, errors.SudoUserNotFound):
         return 404, {"message": f"404 User with ID or username '{error.identifier}' Not Found"}
     for cls in type(error).__mro__:
+        if cls in RENDERED:
+            return 400, {"message": RENDERED[cls] or str(error)}
         if cls in PARAMETERS:
             field, text = PARAMETERS[cls]
             return 400, {"error": f"{field} {text}"}
@@ -135,6 +152,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
             f'Bearer realm="", error="insufficient_scope",'
             f' error_description="{SCOPE_DESCRIPTION}", scope="{exc.scope}"'
         )
+    if isinstance(exc, errors.JobNotProcessing):
+        headers["Job-Status"] = exc.status  # job_forbidden!: the runner stops the job on it
     if isinstance(exc, RangeNotSatisfiable | errors.MemberRangeOutside):
         headers["Content-Range"] = f"bytes */{exc.size}"
         headers["Range"] = f"0-{exc.size}"

@@ -1,6 +1,12 @@
-"""Runner-facing endpoints: artifact upload and download, trace append, job state updates."""
+"""Runner-facing endpoints: artifact upload and download, trace append, job state updates.
+
+As GitLab's lib/api/ci/runner.rb; docs/gitlab-conformance.md says which parts of it, and
+where gitlab-runner's own calls (tests/support/runner.py) decided a detail.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -11,14 +17,19 @@ from artifactsvc.api.errors import BadRequest, PayloadTooLarge
 from artifactsvc.api.multipart import StreamingForm
 from artifactsvc.api.params import boolean, path_id
 from artifactsvc.api.routing import RawRoute, route
+from artifactsvc.artifact_types import DEFAULT_FORMAT, accessibility_of
 from artifactsvc.durations import parse_duration
 from artifactsvc.errors import TraceOffsetMismatch
 from artifactsvc.jobs import FINISHED
-from artifactsvc.uploads import FILE_TYPES, Upload
+from artifactsvc.uploads import Upload
 
 PREFIX = "/api/v4/jobs/{id}"
 MAX_TRACE_PATCH = 8 * 1024 * 1024
 MULTIPART_SLACK = 1024 * 1024  # headers and boundaries around the file part
+# Gitlab::Ci::Trace::UPDATE_FREQUENCY_DEFAULT. GitLab answers 3 only while someone watches the
+# log in its web page (`being_watched!`, set by the UI's trace poll, not by the API); this
+# service has no such page, so the runner is always told GitLab's default.
+TRACE_UPDATE_INTERVAL = 60
 
 
 def _upload_params(values: dict[str, str], default_expire_in: int | None) -> Upload:
@@ -29,12 +40,13 @@ def _upload_params(values: dict[str, str], default_expire_in: int | None) -> Upl
             expire_in = parse_duration(expire_raw)
         except ValueError:
             raise BadRequest("is invalid", field="expire_in") from None
-    file_type = values.get("artifact_type") or "archive"
-    default_format = FILE_TYPES.get(file_type, ("", "zip"))[1]
+    # Grape's defaults: `archive` and `zip`, whatever the type (a report sent without its
+    # format is refused as a mismatch, as GitLab refuses it).
     return Upload(
-        file_type=file_type,
-        file_format=values.get("artifact_format") or default_format,
+        file_type=values.get("artifact_type") or "archive",
+        file_format=values.get("artifact_format") or DEFAULT_FORMAT,
         expire_in=expire_in,
+        accessibility=accessibility_of(values.get("accessibility")),
     )
 
 
@@ -54,7 +66,7 @@ async def upload_artifacts(request: Request) -> Response:
     def describe() -> Upload:
         # Fields may follow the file part; by now the whole body has been read.
         params = _upload_params({**query, **form.fields}, svc.settings.default_expire_in)
-        return Upload(params.file_type, params.file_format, params.expire_in, form.filename)
+        return dataclasses.replace(params, filename=form.filename)
 
     # Without a type before the file, a field after it may still name one (curl -F order).
     type_known = "artifact_type" in query or "artifact_type" in form.fields
@@ -76,7 +88,10 @@ async def download_artifacts(request: Request) -> Response:
     job_id = path_id(request.path_params["id"], kind="job_id")
     caller = await svc.auth.running_job_of(runner_token(request))
     download = await svc.artifacts.runner_download(caller, job_id)
+    # Runners send direct_download=true on every first try; GitLab redirects only where
+    # object storage serves downloads itself (`direct_download_enabled?`, i.e. not proxied).
     redirect = boolean(request.query_params, "direct_download")
+    redirect = redirect and svc.settings.download_mode == "redirect"
     return await serve_download(request, download, redirect=redirect)
 
 
@@ -107,7 +122,7 @@ async def patch_trace(request: Request) -> Response:
         headers={
             "Range": f"0-{size}",
             "Job-Status": job.status,
-            "X-GitLab-Trace-Update-Interval": "3",
+            "X-GitLab-Trace-Update-Interval": str(TRACE_UPDATE_INTERVAL),
         },
     )
 
@@ -122,12 +137,13 @@ async def update_job(request: Request) -> Response:
         fields = {key: str(value) for key, value in (await json_body(request)).items()}
     job = await svc.auth.runner_job(job_id, fields.get("token") or runner_token(request))
     state = fields.get("state")
-    if state is None or state == "running":
-        return JSONResponse({"id": job.id, "status": job.status})
-    if state not in FINISHED:
-        raise BadRequest("does not have a valid value", field="state")
-    await svc.jobs.finish(job, state, fields.get("failure_reason"))
-    return JSONResponse({"id": job.id, "status": state})
+    status = job.status
+    if state is not None and state != "running":
+        if state not in FINISHED:
+            raise BadRequest("does not have a valid value", field="state")
+        status = await svc.jobs.finish(job, state, fields.get("failure_reason"))
+    # GitLab tells the runner the job's status after the update, as on a trace append.
+    return JSONResponse({"id": job.id, "status": status}, headers={"Job-Status": status})
 
 
 ROUTES: list[RawRoute] = [

@@ -39,7 +39,8 @@ async def import_with_artifacts(runtime: Runtime, plan: ImportPlan) -> None:
                 file_type=pending.file_type,
                 file_format=FILE_TYPES[pending.file_type][1],
                 expire_in=None,
-                filename=pending.path.name,
+                # An import names no archive (its path is a local file): artifacts.zip.
+                filename=None if pending.file_type == "archive" else pending.path.name,
                 expire_at=pending.expire_at,
             )
             try:

@@ -162,6 +162,12 @@ GITLAB_FIELDS = (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, tokens, projects, pipelines, jobs, traces, artifacts", FIRST_SCHEMA),
     Migration(2, "public pipelines, token scopes, pipeline fields, child pipelines", GITLAB_FIELDS),
+    Migration(
+        3,
+        "artifacts.accessibility: who may download an artifact (GitLab's public, private, "
+        "maintainer, none); rows from before it are public, GitLab's default",
+        ("ALTER TABLE artifacts ADD COLUMN accessibility TEXT NOT NULL DEFAULT 'public'",),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

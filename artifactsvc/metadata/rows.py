@@ -115,6 +115,7 @@ def artifact(row: Row) -> Artifact:
         created_at=parse_time(row["created_at"]),
         index_key=row["index_key"],
         index_directory=bytes(directory) if directory is not None else None,
+        accessibility=row["accessibility"],
     )
 
 
@@ -262,6 +263,7 @@ def artifact_row(record: Artifact) -> Row:
         "created_at": record.created_at,
         "index_key": record.index_key,
         "index_directory": record.index_directory,
+        "accessibility": record.accessibility,
     }
 
 

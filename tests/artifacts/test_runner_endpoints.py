@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx2
 import pytest
 
@@ -58,24 +60,41 @@ def test_dependency_download_of_a_job_without_an_archive_is_404(service: Service
     assert service.client.get("/api/v4/jobs/999/artifacts", headers=token(100)).status_code == 404
 
 
-def test_direct_download_redirects_to_storage_on_s3_only(service: Service, uploaded: bytes) -> None:
+def test_direct_download_in_proxy_mode_is_served(service: Service, uploaded: bytes) -> None:
+    """Runners ask for direct_download=true on every first try; GitLab redirects only when
+    object storage is not proxied (`direct_download_enabled?`). Until this change the
+    service redirected to S3 in proxy mode too."""
     response = service.client.get(
         "/api/v4/jobs/100/artifacts",
         params={"direct_download": "true"},
         headers=token(101),
         follow_redirects=False,
     )
-    if service.storage.kind == "s3":
-        assert response.status_code == 302
-        location = response.headers["location"]
-        assert location.startswith(service.storage.endpoint_url or "?")
-        followed = httpx2.get(location)
-        assert followed.status_code == 200
-        assert followed.content == uploaded
-        assert followed.headers["content-disposition"] == DISPOSITION
-    else:  # nothing to redirect to: served directly
-        assert response.status_code == 200
-        assert response.content == uploaded
+    assert response.status_code == 200
+    assert response.content == uploaded
+    assert response.headers["content-disposition"] == DISPOSITION
+
+
+@pytest.mark.parametrize("storage_url", ["s3"], indirect=True)
+def test_direct_download_in_redirect_mode_redirects_to_storage(
+    make_service: Callable[..., Service],
+) -> None:
+    service = make_service(download_mode="redirect")
+    data = sample_zip(seed=31)
+    assert service.upload(100, data).status_code == 201
+    response = service.client.get(
+        "/api/v4/jobs/100/artifacts",
+        params={"direct_download": "true"},
+        headers=token(101),
+        follow_redirects=False,
+    )
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith(service.storage.endpoint_url or "?")
+    followed = httpx2.get(location)
+    assert followed.status_code == 200
+    assert followed.content == data
+    assert followed.headers["content-disposition"] == DISPOSITION
 
 
 def patch_trace(service: Service, job_id: int, start: int, data: bytes) -> httpx2.Response:

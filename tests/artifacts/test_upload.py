@@ -182,20 +182,25 @@ def test_damaged_zip_is_400_and_leaves_nothing(service: Service) -> None:
 
 
 @pytest.mark.parametrize(
-    ("params", "error"),
+    ("params", "body"),
     [
-        ({"artifact_type": "nonsense"}, "artifact_type is invalid"),
-        ({"artifact_format": "rar"}, "artifact_format is invalid"),
-        ({"artifact_format": "gzip"}, "artifact_format does not match artifact_type"),
-        ({"expire_in": "a fortnight or so"}, "expire_in is invalid"),
+        # Grape's `values:` validation, and GitLab's model validation for the pairing.
+        ({"artifact_type": "nonsense"}, {"error": "artifact_type does not have a valid value"}),
+        ({"artifact_format": "rar"}, {"error": "artifact_format does not have a valid value"}),
+        (
+            {"artifact_format": "gzip"},
+            {"message": "Validation failed: Invalid file format with specified file type"},
+        ),
+        ({"expire_in": "a fortnight or so"}, {"error": "expire_in is invalid"}),
+        ({"accessibility": "friends"}, {"error": "accessibility does not have a valid value"}),
     ],
 )
 def test_bad_upload_parameters_are_400(
-    service: Service, params: dict[str, str], error: str
+    service: Service, params: dict[str, str], body: dict[str, str]
 ) -> None:
     response = service.upload(100, sample_zip(), params=params)
     assert response.status_code == 400
-    assert response.json() == {"error": error}
+    assert response.json() == body
     assert_nothing_stored(service)
 
 
@@ -230,7 +235,7 @@ def test_unknown_artifact_type_after_the_file_is_400_and_leaves_nothing(
         100, sized_zip(2 * MiB), after={"artifact_type": "nonsense"}, chunked=True
     )
     assert response.status_code == 400
-    assert response.json() == {"error": "artifact_type is invalid"}
+    assert response.json() == {"error": "artifact_type does not have a valid value"}
     assert_nothing_stored(service)
 
 
@@ -241,15 +246,17 @@ def test_unknown_artifact_type_after_the_file_is_400_and_leaves_nothing(
         pytest.param({}, id="type-known-after-the-body"),
     ],
 )
-def test_duplicate_type_is_400_and_keeps_the_first(
+def test_other_bytes_for_an_uploaded_type_are_400_and_keep_the_first(
     service: Service, params: dict[str, str]
 ) -> None:
+    """GitLab's message (CreateService#persist_artifact); identical bytes are a 201 instead
+    (tests/runner/test_retries.py)."""
     first, second = sample_zip(seed=9), sample_zip(seed=10)
     assert service.upload(100, first).status_code == 201
     stored = service.storage.stored()
     response = service.upload(100, second, params=params)
     assert response.status_code == 400
-    assert response.json() == {"message": "400 Bad request - Already uploaded"}
+    assert response.json() == {"message": "another artifact of the same type already exists"}
     assert service.storage.stored() == stored
     assert service.storage.uploads() == []
     assert len(service.rows()) == 1

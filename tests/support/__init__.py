@@ -15,5 +15,6 @@ streams      driving the async ports: `run`, `chunks`, `read_all`, `payload`
 zips         honest archives: `make_zip`, stream_zip, `large_zip`, reading them back
 lying_zips   archives that lie: `raw_zip`, patches by offset, Deflate64
 wire         raw requests, multipart bodies, a TCP relay that can be cut, a black hole
+runner       gitlab-runner's calls byte for byte (upload, download, trace, update, retries)
 s3, seaweed  pytest plugins: moto's S3 server, and SeaweedFS for large objects
 """
