@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/clients/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	# The JavaScript client the tests drive (@gitbeaker/rest), pinned by its lock file.
+	npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 run: install
