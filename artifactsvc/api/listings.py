@@ -10,15 +10,17 @@ keeps paths as the file routes name them, says `symlink`, and adds sizes, CRC an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from artifactsvc.access import Access
 from artifactsvc.api.context import project_access, services
 from artifactsvc.api.downloads import primed
 from artifactsvc.api.headers import content_disposition
-from artifactsvc.api.pagination import ARRAY_COUNT_LIMIT, offset_headers, offset_page
+from artifactsvc.api.pagination import ARRAY_COUNT_LIMIT, OffsetPage, offset_headers, offset_page
 from artifactsvc.api.params import boolean, path_id, strict_text
 from artifactsvc.listing import TreeEntry
 from artifactsvc.models import format_time
@@ -62,17 +64,38 @@ def _entry_json(item: TreeEntry) -> dict[str, object]:
     }
 
 
-async def gitlab_tree(request: Request) -> Response:
-    """GET /projects/:id/jobs/:job_id/artifacts/tree (GitLab 18.8): `path`, `recursive`."""
+@dataclass(frozen=True)
+class ListingRequest:
+    access: Access
+    job_id: int
+    folder: str
+    recursive: bool
+    page: OffsetPage
+
+
+async def listing_request(request: Request) -> ListingRequest:
+    """What both listings take: `path`, `recursive` and a page, parsed in GitLab's order."""
     folder = validate_directory(strict_text(request.scope["query_string"], "path"))
     recursive = boolean(request.query_params, "recursive")
     page = offset_page(request)
     access = await project_access(request, authenticated=False, job_token=True)
     access.require_read_artifacts()
     job_id = path_id(request.path_params["job_id"], kind="job_id")
+    return ListingRequest(access, job_id, folder, recursive, page)
+
+
+async def gitlab_tree(request: Request) -> Response:
+    """GET /projects/:id/jobs/:job_id/artifacts/tree (GitLab 18.8): `path`, `recursive`."""
+    asked = await listing_request(request)
+    page = asked.page
     svc = services(request)
     found = await svc.files.gitlab_tree(
-        access, job_id, folder, recursive=recursive, offset=page.offset, limit=page.per_page
+        asked.access,
+        asked.job_id,
+        asked.folder,
+        recursive=asked.recursive,
+        offset=page.offset,
+        limit=page.per_page,
     )
     headers = offset_headers(
         request, svc.settings.external_url, page, found.total, count_limit=ARRAY_COUNT_LIMIT
@@ -81,15 +104,16 @@ async def gitlab_tree(request: Request) -> Response:
 
 
 async def tree(request: Request) -> Response:
-    folder = validate_directory(strict_text(request.scope["query_string"], "path"))
-    recursive = boolean(request.query_params, "recursive")
-    page = offset_page(request)
-    access = await project_access(request, authenticated=False, job_token=True)
-    access.require_read_artifacts()
-    job_id = path_id(request.path_params["job_id"], kind="job_id")
+    asked = await listing_request(request)
+    page = asked.page
     svc = services(request)
     found = await svc.files.tree(
-        access, job_id, folder, recursive=recursive, offset=page.offset, limit=page.per_page
+        asked.access,
+        asked.job_id,
+        asked.folder,
+        recursive=asked.recursive,
+        offset=page.offset,
+        limit=page.per_page,
     )
     headers = offset_headers(request, svc.settings.external_url, page, found.total)
     return JSONResponse([_entry_json(item) for item in found.entries], headers=headers)
