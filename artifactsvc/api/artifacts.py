@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from artifactsvc.api import spec as S
 from artifactsvc.api.context import json_body, project_access, services
 from artifactsvc.api.downloads import serve_download
 from artifactsvc.api.params import path_id
@@ -51,9 +52,42 @@ async def delete_project_artifacts(request: Request) -> Response:
     return JSONResponse({"message": "202 Accepted"}, status_code=202)
 
 
+DOWNLOAD_ERRORS = (400, 403, 404, 416, 503)
+ARCHIVE = S.Operation(
+    "A job's archive (artifacts.zip)",
+    S.PUBLIC_OR_JOB,
+    {**S.bytes_reply("application/octet-stream", "the archive"), 302: S.REDIRECT},
+    params=(*S.RANGES, *S.SUDO),
+    errors=DOWNLOAD_ERRORS,
+)
+KEEP = S.Operation(
+    "Keep a job's artifacts from expiring",
+    S.USER,
+    {200: S.json_reply(S.ref("Job"))},
+    params=S.SUDO,
+    body=S.EMPTY_JSON,
+    errors=(400, 403, 404, 413, 503),
+)
+DELETE_JOB = S.Operation(
+    "Delete a job's artifacts (maintainers)",
+    S.USER,
+    {204: S.NO_CONTENT},
+    params=S.SUDO,
+    body=S.EMPTY_JSON,
+    errors=(400, 403, 404, 413, 503),
+)
+DELETE_PROJECT = S.Operation(
+    "Expire every unlocked artifact of a project now (maintainers)",
+    S.USER,
+    {202: S.json_reply(S.ref("Error"), 'accepted: {"message": "202 Accepted"}')},
+    params=S.SUDO,
+    body=S.EMPTY_JSON,
+    errors=(400, 403, 404, 413, 503),
+)
+
 ROUTES: list[RawRoute] = [
-    route(f"{PREFIX}/jobs/{{job_id}}/artifacts", download_by_job),
-    route(f"{PREFIX}/jobs/{{job_id}}/artifacts/keep", keep, ["POST"]),
-    route(f"{PREFIX}/jobs/{{job_id}}/artifacts", delete_job_artifacts, ["DELETE"]),
-    route(f"{PREFIX}/artifacts", delete_project_artifacts, ["DELETE"]),
+    route(f"{PREFIX}/jobs/{{job_id}}/artifacts", download_by_job, spec=ARCHIVE),
+    route(f"{PREFIX}/jobs/{{job_id}}/artifacts/keep", keep, ["POST"], spec=KEEP),
+    route(f"{PREFIX}/jobs/{{job_id}}/artifacts", delete_job_artifacts, ["DELETE"], spec=DELETE_JOB),
+    route(f"{PREFIX}/artifacts", delete_project_artifacts, ["DELETE"], spec=DELETE_PROJECT),
 ]

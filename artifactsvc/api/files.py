@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from artifactsvc.api import listings
+from artifactsvc.api import spec as S
 from artifactsvc.api.context import project_access, services
 from artifactsvc.api.downloads import prime, serve_download
 from artifactsvc.api.headers import content_disposition, http_date, quoted
@@ -108,10 +109,66 @@ def ref_targets(raw_rest: str) -> list[RefTarget]:
     return targets
 
 
+FILE_ERRORS = (400, 403, 404, 416, 503)
+BY_REF = (
+    S.Param("job", {"type": "string", "minLength": 1}, required=True, description="the job's name"),
+    S.boolean("search_recent_successful_pipelines", "look in the 100 newest successful"),
+)
+BY_REF_DOWNLOAD = S.Operation(
+    "The archive of the newest successful job of that name on a ref",
+    S.PUBLIC_OR_JOB,
+    {**S.bytes_reply("application/octet-stream", "the archive"), 302: S.REDIRECT},
+    params=(*BY_REF, *S.RANGES, *S.SUDO),
+    errors=FILE_ERRORS,
+    path=f"{PREFIX}/jobs/artifacts/{{ref_name}}/download",
+    name="download_by_ref",
+)
+BY_REF_FILE = S.Operation(
+    "One file of the archive of the newest successful job of that name on a ref",
+    S.PUBLIC_OR_JOB,
+    S.bytes_reply("*/*", "the file, its type sniffed from its first bytes"),
+    params=(*BY_REF, *S.RANGES, *S.SUDO),
+    errors=FILE_ERRORS,
+    path=f"{PREFIX}/jobs/artifacts/{{ref_name}}/raw/{{artifact_path}}",
+    name="file_by_ref",
+)
+FILE = S.Operation(
+    "One file out of a job's archive",
+    S.PUBLIC_OR_JOB,
+    S.bytes_reply("*/*", "the file, its type from its extension"),
+    params=(*S.RANGES, *S.SUDO),
+    errors=FILE_ERRORS,
+)
+FOLDER = S.query("path", description="a folder of the archive; empty: its root")
+LISTING = (FOLDER, S.boolean("recursive", "everything below, not only the folder's children"))
+TREE = S.Operation(
+    "The archive's entries as JSON, paginated (beyond GitLab)",
+    S.PUBLIC_OR_JOB,
+    {200: S.json_reply(S.array(S.ref("TreeEntry")), headers=S.PAGE_HEADERS)},
+    params=(*LISTING, *S.PAGES, *S.SUDO),
+    errors=(400, 403, 404, 503),
+)
+GITLAB_TREE = S.Operation(
+    "GET /projects/:id/jobs/:job_id/artifacts/tree (GitLab 18.8): a folder's entries",
+    S.PUBLIC_OR_JOB,
+    {200: S.json_reply(S.array(S.ref("GitlabTreeEntry")), headers=S.PAGE_HEADERS_UNCOUNTED)},
+    params=(*LISTING, *S.PAGES, *S.SUDO),
+    errors=(400, 403, 404, 503),
+)
+FOLDER_ZIP = S.Operation(
+    "One folder of the archive as a new zip, members copied still compressed",
+    S.PUBLIC_OR_JOB,
+    {200: S.Reply("the folder's zip", {"application/zip": S.BINARY}, ("Content-Disposition",))},
+    params=(FOLDER, *S.SUDO),
+    errors=(400, 403, 404, 503),
+)
+
 ROUTES: list[RawRoute] = [
-    route(f"{PREFIX}/jobs/artifacts/{{rest*}}", by_ref),
-    route(f"{PREFIX}/jobs/{{job_id}}/artifacts_tree", listings.tree),
-    route(f"{PREFIX}/jobs/{{job_id}}/artifacts_tree/archive", listings.tree_archive),
+    route(f"{PREFIX}/jobs/artifacts/{{rest*}}", by_ref, spec=(BY_REF_DOWNLOAD, BY_REF_FILE)),
+    route(f"{PREFIX}/jobs/{{job_id}}/artifacts_tree", listings.tree, spec=TREE),
+    route(
+        f"{PREFIX}/jobs/{{job_id}}/artifacts_tree/archive", listings.tree_archive, spec=FOLDER_ZIP
+    ),
     # Before the file route, as in GitLab, whose router takes the first route declared that
     # matches: a file named `tree` (or `tree.json`) at the archive's root is listed instead,
     # and can still be fetched by ref (`jobs/artifacts/:ref_name/raw/tree?job=`).
@@ -119,6 +176,7 @@ ROUTES: list[RawRoute] = [
         f"{PREFIX}/jobs/{{job_id}}/artifacts/{{leaf}}",
         listings.gitlab_tree,
         only={"leaf": listings.GITLAB_TREE},
+        spec=GITLAB_TREE,
     ),
-    route(f"{PREFIX}/jobs/{{job_id}}/artifacts/{{artifact_path*}}", file_by_job),
+    route(f"{PREFIX}/jobs/{{job_id}}/artifacts/{{artifact_path*}}", file_by_job, spec=FILE),
 ]

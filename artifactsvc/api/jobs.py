@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from artifactsvc.access import Access
+from artifactsvc.api import spec as S
 from artifactsvc.api.context import json_body, principal, project_access, services
 from artifactsvc.api.pagination import (
     keyset_headers,
@@ -16,7 +17,7 @@ from artifactsvc.api.pagination import (
 from artifactsvc.api.params import body_boolean, boolean, path_id, scopes
 from artifactsvc.api.routing import RawRoute, route
 from artifactsvc.auth import require_authenticated
-from artifactsvc.models import JobQuery
+from artifactsvc.models import JOB_SCOPES, JobQuery
 
 PREFIX = "/api/v4/projects/{id}"
 
@@ -141,15 +142,127 @@ async def play(request: Request) -> Response:
     return await _transition(request, "play", 200)
 
 
+JOB = S.json_reply(S.ref("Job"))
+LIST_ERRORS = (400, 403, 404, 503)
+KEYSET = (
+    S.query("pagination", description="`keyset`: keyset pagination; anything else: offset"),
+    S.query("cursor", description="the cursor of a keyset page's Link rel=next"),
+    # Read in keyset mode only, where anything but `id` and `desc` is a 400.
+    S.query("order_by", description="keyset pagination: id"),
+    S.query("sort", description="keyset pagination: desc"),
+)
+
+
+def _transition_spec(summary: str, status: int, reply: S.Reply) -> S.Operation:
+    return S.Operation(
+        summary,
+        S.USER,
+        {status: reply},
+        params=S.SUDO,
+        body=S.EMPTY_JSON,
+        errors=(400, 403, 404, 413, 503),
+    )
+
+
+_CANCEL_BODY = S.Body({"application/json": {"type": "object", "properties": {"force": {}}}})
+
 ROUTES: list[RawRoute] = [
-    route("/api/v4/job", token_job),
-    route(f"{PREFIX}/jobs", list_project_jobs),
-    route(f"{PREFIX}/pipelines/{{pipeline_id}}/jobs", list_pipeline_jobs),
-    route(f"{PREFIX}/pipelines/{{pipeline_id}}/bridges", list_pipeline_bridges),
-    route(f"{PREFIX}/jobs/{{job_id}}", get_job),
-    route(f"{PREFIX}/jobs/{{job_id}}/trace", get_trace),
-    route(f"{PREFIX}/jobs/{{job_id}}/cancel", cancel, ["POST"]),
-    route(f"{PREFIX}/jobs/{{job_id}}/retry", retry, ["POST"]),
-    route(f"{PREFIX}/jobs/{{job_id}}/erase", erase, ["POST"]),
-    route(f"{PREFIX}/jobs/{{job_id}}/play", play, ["POST"]),
+    route(
+        "/api/v4/job",
+        token_job,
+        spec=S.Operation(
+            "The job of the CI job token", S.JOB, {200: JOB}, params=S.SUDO, errors=(403, 404, 503)
+        ),
+    ),
+    route(
+        f"{PREFIX}/jobs",
+        list_project_jobs,
+        spec=S.Operation(
+            "A project's jobs, newest first",
+            S.USER_OR_JOB,
+            {200: S.json_reply(S.array(S.ref("Job")), headers=("X-Per-Page", "Link"))},
+            params=(*S.scopes(JOB_SCOPES), *S.PAGES, *KEYSET, *S.SUDO),
+            description="Offset pages carry X-Page, X-Total and the rest; keyset pages X-Per-Page"
+            " and, unless last, a Link rel=next.",
+            errors=LIST_ERRORS,
+        ),
+    ),
+    route(
+        f"{PREFIX}/pipelines/{{pipeline_id}}/jobs",
+        list_pipeline_jobs,
+        spec=S.Operation(
+            "A pipeline's jobs, newest first",
+            S.USER_OR_JOB,
+            {200: S.json_reply(S.array(S.ref("Job")), headers=S.PAGE_HEADERS)},
+            params=(
+                *S.scopes(JOB_SCOPES),
+                S.boolean("include_retried", "list retried jobs too"),
+                *S.PAGES,
+                *S.SUDO,
+            ),
+            errors=LIST_ERRORS,
+        ),
+    ),
+    route(
+        f"{PREFIX}/pipelines/{{pipeline_id}}/bridges",
+        list_pipeline_bridges,
+        spec=S.Operation(
+            "A pipeline's bridge (trigger) jobs",
+            S.USER,
+            {200: S.json_reply(S.array(S.ref("Bridge")), headers=S.PAGE_HEADERS)},
+            params=(*S.scopes(JOB_SCOPES), *S.PAGES, *S.SUDO),
+            errors=LIST_ERRORS,
+        ),
+    ),
+    route(
+        f"{PREFIX}/jobs/{{job_id}}",
+        get_job,
+        spec=S.Operation("One job", S.USER, {200: JOB}, params=S.SUDO, errors=(400, 403, 404, 503)),
+    ),
+    route(
+        f"{PREFIX}/jobs/{{job_id}}/trace",
+        get_trace,
+        spec=S.Operation(
+            "A job's log",
+            S.USER,
+            {200: S.Reply("the log, empty if none", {"text/plain": S.TEXT})},
+            params=S.SUDO,
+            errors=(400, 403, 404, 503),
+        ),
+    ),
+    route(
+        f"{PREFIX}/jobs/{{job_id}}/cancel",
+        cancel,
+        ["POST"],
+        spec=S.Operation(
+            "Cancel a job (unchanged if it cannot be canceled)",
+            S.USER,
+            {201: JOB},
+            params=(S.boolean("force", "a canceling job becomes canceled (maintainers)"), *S.SUDO),
+            body=_CANCEL_BODY,
+            errors=(400, 403, 404, 413, 503),
+        ),
+    ),
+    route(
+        f"{PREFIX}/jobs/{{job_id}}/retry",
+        retry,
+        ["POST"],
+        spec=_transition_spec("Retry a job: 201 with the new job", 201, JOB),
+    ),
+    route(
+        f"{PREFIX}/jobs/{{job_id}}/erase",
+        erase,
+        ["POST"],
+        spec=_transition_spec("Erase a job's artifacts and log", 201, JOB),
+    ),
+    route(
+        f"{PREFIX}/jobs/{{job_id}}/play",
+        play,
+        ["POST"],
+        spec=_transition_spec(
+            "Run a manual or delayed job (a bridge is answered as a Bridge)",
+            200,
+            S.json_reply({"anyOf": [S.ref("Job"), S.ref("Bridge")]}),
+        ),
+    ),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from artifactsvc.api import spec as S
 from artifactsvc.api.context import services
 from artifactsvc.api.routing import RawRoute, route
 
@@ -30,7 +31,30 @@ async def metrics(request: Request) -> Response:
 
 
 ROUTES: list[RawRoute] = [
-    route("/-/liveness", liveness),
-    route("/-/readiness", readiness),
-    route("/metrics", metrics),
+    route(
+        "/-/liveness",
+        liveness,
+        spec=S.Operation(
+            "200 while the process serves", S.NOBODY, {200: S.json_reply(S.ref("Liveness"))}
+        ),
+    ),
+    route(
+        "/-/readiness",
+        readiness,
+        spec=S.Operation(
+            "200 only when the metadata store and object storage answer",
+            S.NOBODY,
+            {
+                200: S.json_reply(S.ref("Readiness")),
+                503: S.json_reply(S.ref("Readiness"), "not ready"),
+            },
+        ),
+    ),
+    route(
+        "/metrics",
+        metrics,
+        spec=S.Operation(
+            "Prometheus text format", S.NOBODY, {200: S.Reply("counters", {"text/plain": S.TEXT})}
+        ),
+    ),
 ]

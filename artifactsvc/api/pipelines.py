@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from artifactsvc.api import spec as S
 from artifactsvc.api.context import project_access, services
 from artifactsvc.api.pagination import offset_headers, offset_page
 from artifactsvc.api.params import choice, optional_boolean, path_id, timestamp
@@ -77,8 +78,52 @@ async def latest_pipeline(request: Request) -> Response:
     return JSONResponse(svc.render.pipeline_detail(pipeline, access.project.path_with_namespace))
 
 
+_DETAIL = S.json_reply(S.ref("PipelineDetail"))
+FILTERS = (
+    S.query("scope", S.enum(PIPELINE_SCOPES)),
+    S.query("status", S.enum(PIPELINE_STATUSES)),
+    S.query("ref"),
+    S.query("sha"),
+    S.boolean("yaml_errors"),
+    S.query("username", description="pipelines this user triggered"),
+    *(
+        S.query(name, {"type": "string", "format": "date-time"})
+        for name in ("updated_before", "updated_after", "created_before", "created_after")
+    ),
+    S.query("source", S.enum(PIPELINE_SOURCES)),
+    S.query("name"),
+    S.query("order_by", S.enum(PIPELINE_ORDER)),
+    S.query("sort", S.enum(("asc", "desc"))),
+)
+
 ROUTES: list[RawRoute] = [
-    route(PREFIX, list_pipelines),
-    route(f"{PREFIX}/latest", latest_pipeline),
-    route(f"{PREFIX}/{{pipeline_id}}", get_pipeline),
+    route(
+        PREFIX,
+        list_pipelines,
+        spec=S.Operation(
+            "A project's pipelines, with GitLab's filters",
+            S.PUBLIC,
+            {200: S.json_reply(S.array(S.ref("PipelineItem")), headers=S.PAGE_HEADERS)},
+            params=(*FILTERS, *S.PAGES, *S.SUDO),
+            errors=(400, 403, 404, 503),
+        ),
+    ),
+    route(
+        f"{PREFIX}/latest",
+        latest_pipeline,
+        spec=S.Operation(
+            "The newest pipeline of a ref (default: the default branch)",
+            S.PUBLIC,
+            {200: _DETAIL},
+            params=(S.query("ref"), *S.SUDO),
+            errors=(403, 404, 503),
+        ),
+    ),
+    route(
+        f"{PREFIX}/{{pipeline_id}}",
+        get_pipeline,
+        spec=S.Operation(
+            "One pipeline", S.PUBLIC, {200: _DETAIL}, params=S.SUDO, errors=(400, 403, 404, 503)
+        ),
+    ),
 ]

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from artifactsvc import __version__
+from artifactsvc.api import spec as S
 from artifactsvc.api.context import principal, project_access, services
 from artifactsvc.api.routing import RawRoute, route
 from artifactsvc.auth import require_authenticated
@@ -33,7 +34,37 @@ async def version(request: Request) -> Response:
 
 
 ROUTES: list[RawRoute] = [
-    route(f"{PREFIX}/projects/{{id}}", get_project),
-    route(f"{PREFIX}/user", current_user),
-    route(f"{PREFIX}/version", version),
+    route(
+        f"{PREFIX}/projects/{{id}}",
+        get_project,
+        spec=S.Operation(
+            "One project",
+            S.PUBLIC,
+            {200: S.json_reply(S.ref("Project"))},
+            params=S.SUDO,
+            errors=(403, 404, 503),
+        ),
+    ),
+    route(
+        f"{PREFIX}/user",
+        current_user,
+        spec=S.Operation(
+            "The caller",
+            S.USER,
+            {200: S.json_reply(S.ref("CurrentUser"))},
+            params=S.SUDO,
+            errors=(403, 404, 503),
+        ),
+    ),
+    route(
+        f"{PREFIX}/version",
+        version,
+        spec=S.Operation(
+            "The version (a bad token is still a 401)",
+            S.PUBLIC,
+            {200: S.json_reply(S.ref("Version"))},
+            params=S.SUDO,
+            errors=(403, 404, 503),
+        ),
+    ),
 ]

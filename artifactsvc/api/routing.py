@@ -23,6 +23,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, request_response
 from starlette.types import Receive, Scope, Send
 
+from artifactsvc.api.spec import Operation
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 _PARAM = re.compile(r"\{(\w+)(\*?)\}")
@@ -43,7 +45,8 @@ def raw_path(scope: Scope) -> str:
 class RawRoute(BaseRoute):
     """`/projects/{id}/jobs/{job_id}`: `{name}` is one raw segment, `{name*}` the rest.
 
-    With `only`, a captured segment must decode to one of the values given for it."""
+    With `only`, a captured segment must decode to one of the values given for it. `spec`
+    is what the OpenAPI document says of it (api/spec.py)."""
 
     def __init__(
         self,
@@ -51,8 +54,12 @@ class RawRoute(BaseRoute):
         endpoint: Endpoint,
         methods: Sequence[str],
         only: Mapping[str, Collection[str]] | None = None,
+        spec: Operation | Sequence[Operation] | None = None,
     ) -> None:
         self.pattern = pattern
+        self.spec: tuple[Operation, ...] = (
+            () if spec is None else (spec,) if isinstance(spec, Operation) else tuple(spec)
+        )
         self.endpoint = endpoint
         self.only = dict(only or {})
         self.methods = {method.upper() for method in methods}
@@ -99,5 +106,6 @@ def route(
     methods: Sequence[str] = ("GET",),
     *,
     only: Mapping[str, Collection[str]] | None = None,
+    spec: Operation | Sequence[Operation] | None = None,
 ) -> RawRoute:
-    return RawRoute(pattern, endpoint, methods, only)
+    return RawRoute(pattern, endpoint, methods, only, spec)

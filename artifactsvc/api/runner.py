@@ -11,13 +11,20 @@ import dataclasses
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from artifactsvc.api import spec as S
 from artifactsvc.api.context import json_body, runner_token, services
 from artifactsvc.api.downloads import serve_download
 from artifactsvc.api.errors import BadRequest, PayloadTooLarge
 from artifactsvc.api.multipart import StreamingForm
 from artifactsvc.api.params import boolean, path_id
 from artifactsvc.api.routing import RawRoute, route
-from artifactsvc.artifact_types import DEFAULT_FORMAT, accessibility_of
+from artifactsvc.artifact_types import (
+    ACCESSIBILITIES,
+    DEFAULT_FORMAT,
+    FILE_TYPES,
+    FORMATS,
+    accessibility_of,
+)
 from artifactsvc.durations import parse_duration
 from artifactsvc.errors import TraceOffsetMismatch
 from artifactsvc.jobs import FINISHED
@@ -146,9 +153,81 @@ async def update_job(request: Request) -> Response:
     return JSONResponse({"id": job.id, "status": status}, headers={"Job-Status": status})
 
 
+_JOB_ID = {"id": S.ROW_ID}
+_UPLOAD_FIELDS: dict[str, S.Schema] = {
+    "artifact_type": S.enum(tuple(FILE_TYPES)),
+    "artifact_format": S.enum(FORMATS),
+    "expire_in": {"type": "string", "description": "ChronicDuration: 1 week, 3 mins 4 sec, never"},
+    "accessibility": S.enum((*ACCESSIBILITIES, "all", "developer")),
+}
+_FORM_FIELDS = {name: {"anyOf": [schema, S.EMPTY]} for name, schema in _UPLOAD_FIELDS.items()}
+UPLOAD = S.Operation(
+    "Upload a job's artifact (multipart: `file`, and its fields before or after it)",
+    S.RUNNER,
+    {201: S.json_reply(S.ref("UploadedArtifact"), "stored (or the same bytes again)")},
+    params=tuple(S.query(name, schema) for name, schema in _UPLOAD_FIELDS.items()),
+    description="A field may come as a query parameter too; an empty one takes the default.",
+    body=S.Body(
+        {
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "file": {**S.BINARY, "description": "its file name names the archive"},
+                    **_FORM_FIELDS,
+                    "token": {"type": "string", "description": "the job's token"},
+                },
+                "required": ["file"],
+            }
+        },
+        required=True,
+        encoding={"multipart/form-data": {"file": {"contentType": "application/octet-stream"}}},
+    ),
+    errors=(400, 403, 404, 413, 503),
+    path_params=_JOB_ID,
+)
+RUNNER_DOWNLOAD = S.Operation(
+    "A dependency's archive, for the running job whose token is given",
+    S.RUNNER,
+    {**S.bytes_reply("application/octet-stream", "the archive"), 302: S.REDIRECT},
+    params=(S.boolean("direct_download", "302 to storage where it serves downloads"), *S.RANGES),
+    errors=(400, 403, 404, 416, 503),
+    path_params=_JOB_ID,
+)
+TRACE = S.Operation(
+    "Append to a running job's log at Content-Range's start",
+    S.RUNNER,
+    {
+        202: S.Reply("appended", headers=("Range", "Job-Status")),
+        416: S.Reply("START is not the log's size", headers=("Range",)),
+    },
+    params=(
+        S.header("Content-Range", "START-END: where these bytes go"),
+        S.query("debug_trace", description="sent by gitlab-runner; ignored"),
+    ),
+    body=S.Body({"text/plain": S.TEXT, "application/octet-stream": S.BINARY}),
+    errors=(400, 403, 404, 413, 503),
+    path_params=_JOB_ID,
+)
+_STATE = {
+    "type": "object",
+    "properties": {
+        "token": {"type": "string"},
+        "state": S.enum(("running", *sorted(FINISHED))),
+        "failure_reason": {"type": "string"},
+    },
+}
+UPDATE = S.Operation(
+    "A runner reports a job's state",
+    S.RUNNER,
+    {200: S.json_reply(S.ref("JobState"), headers=("Job-Status",))},
+    body=S.Body({"application/json": _STATE, "application/x-www-form-urlencoded": _STATE}),
+    errors=(400, 403, 404, 413, 503),
+    path_params=_JOB_ID,
+)
+
 ROUTES: list[RawRoute] = [
-    route(f"{PREFIX}/artifacts", upload_artifacts, ["POST"]),
-    route(f"{PREFIX}/artifacts", download_artifacts),
-    route(f"{PREFIX}/trace", patch_trace, ["PATCH"]),
-    route(PREFIX, update_job, ["PUT"]),
+    route(f"{PREFIX}/artifacts", upload_artifacts, ["POST"], spec=UPLOAD),
+    route(f"{PREFIX}/artifacts", download_artifacts, spec=RUNNER_DOWNLOAD),
+    route(f"{PREFIX}/trace", patch_trace, ["PATCH"], spec=TRACE),
+    route(PREFIX, update_job, ["PUT"], spec=UPDATE),
 ]
