@@ -211,9 +211,10 @@ TRACE = S.Operation(
 _STATE = {
     "type": "object",
     "properties": {
-        "token": {"type": "string"},
+        # Any JSON value is read as its text (GitLab's Grape would 400 a non-string).
+        "token": {"description": "the job's token"},
         "state": S.enum(("running", *sorted(FINISHED))),
-        "failure_reason": {"type": "string"},
+        "failure_reason": {"description": "why a failed job failed"},
     },
 }
 UPDATE = S.Operation(
