@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench bench-quick clean
+.PHONY: install run test lint bench bench-quick fuzz clean
 
 install: $(STAMP)
 
@@ -26,6 +26,17 @@ lint: install
 	$(BIN)/ruff check artifactsvc tests bench
 	$(BIN)/ruff format --check artifactsvc tests bench
 	$(BIN)/mypy
+
+# The long fuzz runs (make test runs each for a bounded number of examples): schemathesis
+# against /openapi.json of a real server, then atheris over the zip reader, whose corpus and
+# any crash-* inputs it finds stay in $(FUZZ_DIR).
+FUZZ_EXAMPLES ?= 200
+FUZZ_SECONDS ?= 600
+FUZZ_DIR ?= var/fuzz
+fuzz: install
+	$(BIN)/python -m tests.fuzz.api --examples $(FUZZ_EXAMPLES)
+	mkdir -p $(FUZZ_DIR)
+	$(BIN)/python -m tests.fuzz.zips $(FUZZ_DIR)/zips -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_DIR)/
 
 bench: install
 	$(BIN)/python -m bench

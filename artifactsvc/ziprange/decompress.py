@@ -135,5 +135,8 @@ def _via_stream_unzip(entry: Entry, raw: Iterable[bytes]) -> Iterator[bytes]:
     try:
         for _, _, chunks in stream_unzip.stream_unzip(zipped(), chunk_size=OUTPUT_CHUNK):
             yield from chunks
-    except stream_unzip.UnzipError as e:
+    # stream_inflate, stream-unzip's pure-Python inflater, has no error of its own for most
+    # bad data: a copy from before the stream's start is a ValueError (BackwardsTooFar), a
+    # broken Huffman table an IndexError or KeyError (found by tests/fuzz/zips.py).
+    except (stream_unzip.UnzipError, ValueError, IndexError, KeyError) as e:
         raise CorruptArchive(f"bad compressed data: {type(e).__name__}") from None
