@@ -140,7 +140,7 @@ def check(data: bytes) -> None:
         whole = _check_member(source, entry)
         if whole is not None:
             served.setdefault(entry.name, whole)
-    _compare_with_zipfile(data, entries, served)
+    _compare_with_zipfile(data, directory.cd_offset, entries, served)
 
 
 def _ambiguous_end(data: bytes) -> bool:
@@ -153,13 +153,19 @@ def _ambiguous_end(data: bytes) -> bool:
     return at + 22 + comment > len(data)
 
 
-def _compare_with_zipfile(data: bytes, entries: list[Entry], served: dict[str, bytes]) -> None:
+def _compare_with_zipfile(
+    data: bytes, cd_offset: int, entries: list[Entry], served: dict[str, bytes]
+) -> None:
     if _ambiguous_end(data):
         return
     archive = _zipfile_view(data)
     if archive is None:
         return
     with archive:
+        if archive.start_dir != cd_offset:
+            # Bytes before the archive (a self-extracting one): zipfile shifts every offset
+            # by them, the index reads the offsets as written. Two readings, not compared.
+            return
         infos = archive.infolist()
         ours = Counter(_described(entry) for entry in entries)
         theirs = Counter(
