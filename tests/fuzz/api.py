@@ -41,6 +41,17 @@ BINDINGS = {
 }
 
 
+# Per operation: on the runner routes `:id` is the running job (the token's own) or, for a
+# dependency download, any job; what destroys archives (deleting them, erasing or retrying
+# a job, which hides its archive from by-ref reads) is pointed at the world's scratch rows.
+OPERATIONS = (
+    ("^(upload_artifacts|patch_trace|update_job)_", "path.id", "runner_jobs"),
+    ("^download_artifacts_", "path.id", "jobs"),
+    ("^delete_project_artifacts_", "path.id", "scratch_projects"),
+    ("^(delete_job_artifacts|erase|retry)_", "path.job_id", "scratch_jobs"),
+)
+
+
 def config(examples: int, seed: int | None) -> str:
     """schemathesis.toml: tokens by security scheme, the world's values as dictionaries."""
     lines = [
@@ -74,10 +85,15 @@ def config(examples: int, seed: int | None) -> str:
             for key, name in BINDINGS.items()
         ),
         '"path.id" = { dictionary = "projects", probability = 0.8 }',
-        # On the runner routes `:id` is a job id.
-        "[[operations]]",
-        'include-path-regex = "^/api/v4/jobs/"',
-        'parameters = { "path.id" = { dictionary = "runner_jobs", probability = 0.8 } }',
+        *(
+            line
+            for operations, key, name in OPERATIONS
+            for line in (
+                "[[operations]]",
+                f'include-operation-id-regex = "{operations}"',
+                f'parameters = {{ "{key}" = {{ dictionary = "{name}", probability = 0.8 }} }}',
+            )
+        ),
     ]
     return "\n".join(line for line in lines if line) + "\n"
 

@@ -41,11 +41,13 @@ def document() -> dict[str, Any]:
         "projects": [
             project(1, "fuzz/public", "public", {"dev": 30}, default_branch="master"),
             project(2, "fuzz/private", "private", {"dev": 40}, default_branch="master"),
+            project(3, "fuzz/scratch", "public", {"dev": 40}, default_branch="master"),
         ],
         "pipelines": [
             pipeline(10, 1),
             pipeline(11, 1, ref="feature/x"),
             pipeline(20, 2),
+            pipeline(30, 3),
         ],
         "jobs": [
             job(100, 10, name="build", user="root", artifacts=archive, trace="built\n"),
@@ -57,6 +59,12 @@ def document() -> dict[str, Any]:
             job(110, 11, name="build", artifacts=archive),
             job(200, 20, name="build", user="dev", artifacts=archive),
             running(201, 20, "upload", user="dev"),
+            # What the destructive operations are pointed at (SCRATCH), so that the archives
+            # above stay downloadable all run long.
+            job(106, 10, "failed", name="scratch", user="dev", artifacts=archive),
+            job(107, 10, name="scratch-too", artifacts=archive),
+            job(300, 30, name="build", artifacts=archive),
+            job(301, 30, "failed", name="test", artifacts=archive),
         ],
     }
 
@@ -65,6 +73,8 @@ DICTIONARIES: dict[str, list[Any]] = {
     "projects": [1, 2, "fuzz/public", "fuzz/private"],
     "jobs": [100, 101, 102, RUNNING_JOB, 104, 105, 110, 200, 201],
     "runner_jobs": [RUNNING_JOB],
+    "scratch_projects": [3],
+    "scratch_jobs": [101, 105, 106, 107, 300, 301],
     "pipelines": [10, 11, 20],
     "files": ["README.md", "index.html", "dist/app.js", "dist/blob.bin", "docs/a/b.txt"],
     "folders": ["", "dist", "docs", "docs/a", "dist/app.js"],
