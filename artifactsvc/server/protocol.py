@@ -5,7 +5,9 @@ connection must respect: no time limit on the request line and headers (a slowlo
 sending a byte a second holds its connection for ever), no limit on their size (httptools
 keeps every header it is fed), and `limit_concurrency`, which still accepts every connection
 and answers 503 once the count is reached, counting the idle and the slow ones too, so that a
-few thousand silent connections turn every real request into a 503. Here, per connection:
+few thousand silent connections turn every real request into a 503. (Its one parser limit,
+`h11_max_incomplete_event_size`, applies to h11 only; httptools is the parser installed.)
+Here, per connection:
 
 * header timeout: from connecting, or from a request's first byte, to the end of its
   headers (`HTTP_HEADER_TIMEOUT`); past it the connection is closed;
