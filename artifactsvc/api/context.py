@@ -61,14 +61,15 @@ def credentials(request: Request) -> Credentials:
     )
 
 
-def runner_token(request: Request, form_fields: dict[str, str] | None = None) -> str | None:
-    """Where runner endpoints find a job token: header, query (`token`, `job_token`) or a
-    form field named `token`."""
+def runner_token(request: Request) -> str | None:
+    """Where runner endpoints find a job token before reading a body: the JOB-TOKEN header
+    or the query (`token`, `job_token`). A `token` in the body is each route's own affair
+    (api/runner.py), read only within that route's bounds."""
     return (
         request.headers.get("job-token")
         or request.query_params.get("token")
         or request.query_params.get("job_token")
-        or (form_fields or {}).get("token")
+        or None
     )
 
 

@@ -69,7 +69,7 @@ class RawRoute(BaseRoute):
         self._regex = re.compile(f"^{regex}$")
         self._app = request_response(endpoint)
 
-    def _captured(self, path: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    def capture(self, path: str) -> tuple[dict[str, str], dict[str, str]] | None:
         """(decoded, raw) parameters when this route's pattern takes `path`."""
         found = self._regex.match(path)
         if found is None:
@@ -82,7 +82,7 @@ class RawRoute(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return Match.NONE, {}
-        captured = self._captured(raw_path(scope))
+        captured = self.capture(raw_path(scope))
         if captured is None:
             return Match.NONE, {}
         params, raw_params = captured
@@ -109,7 +109,7 @@ def allowed_methods(scope: Scope, *, fallback: RawRoute) -> set[str]:
     path = raw_path(scope)
     methods: set[str] = set()
     for candidate in routes:
-        if isinstance(candidate, RawRoute) and candidate._captured(path) is not None:
+        if isinstance(candidate, RawRoute) and candidate.capture(path) is not None:
             methods |= candidate.methods
     return methods or fallback.methods
 
