@@ -24,6 +24,7 @@ from artifactsvc.api.errors import ApiError, domain_error, http_error
 from artifactsvc.api.middleware import EdgeMiddleware
 from artifactsvc.api.render import Renderer
 from artifactsvc.errors import ArtifactsvcError
+from artifactsvc.lifecycle import Lifecycle
 from artifactsvc.metadata import MetadataStore
 from artifactsvc.metrics import Metrics
 from artifactsvc.objects import ObjectStore
@@ -87,4 +88,5 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.services = services
     app.state.metrics = metrics
+    app.state.lifecycle = Lifecycle()  # the server running the app flips it (server/shutdown.py)
     return app

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from artifactsvc.app import create_app
 from artifactsvc.errors import ArtifactsvcError
 from artifactsvc.importing import ImportError_, import_with_artifacts, plan_import
@@ -27,23 +25,15 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     configure(settings.log_format)
     import asyncio
 
+    from artifactsvc.server.shutdown import serve_app, serve_workers
+
     asyncio.run(migrate(settings))
-    # Each worker process builds its own app, so uvicorn gets an import string and a factory.
-    factory = workers > 1
-    app = "artifactsvc.cli:app_from_env" if factory else create_app(settings)
-    # uvicorn's access log prints query strings, which may carry tokens: ours redacts them.
-    uvicorn.run(
-        app,
-        factory=factory,
-        workers=workers,
-        host=host or settings.host,
-        port=port or settings.port,
-        access_log=False,
-        log_config=None,
-        proxy_headers=True,
-        timeout_graceful_shutdown=30,
-    )
-    return 0
+    host = host or settings.host
+    port = port or settings.port
+    if workers > 1:
+        return serve_workers(settings, host, port, workers)
+    app = create_app(settings)
+    return serve_app(app, app.state.lifecycle, settings, host, port)
 
 
 async def migrate(settings: Settings, *, report: bool = False) -> int:

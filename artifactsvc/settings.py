@@ -208,6 +208,75 @@ SETTINGS: tuple[Setting, ...] = (
         "the newest successful pipeline of each ref keeps its artifacts",
     ),
     Setting("LOG_FORMAT", "text", _one_of("text", "json"), "`text`, or `json` (one object a line)"),
+    # -- the edge: what a connection or a request may hold before it is refused ----------------
+    Setting(
+        "JOB_UPDATE_MAX_BYTES",
+        "16384",
+        _integer(256, 2**20),
+        "bytes of a `PUT /jobs/:id` body, read into memory (never to disk) before the `token` in"
+        " it is checked; a larger body is 413",
+    ),
+    Setting(
+        "UPLOAD_FORM_MAX_BYTES",
+        "65536",
+        _integer(1024, 2**24),
+        "bytes of an upload's form outside the file's content (fields, part headers, boundaries);"
+        " more is 400",
+    ),
+    Setting(
+        "UPLOAD_FORM_MAX_PARTS",
+        "16",
+        _integer(1, 1000),
+        "parts of an upload's form, the file and every field counted (a repeated name too);"
+        " more is 400",
+    ),
+    Setting(
+        "HTTP_HEADER_TIMEOUT",
+        "10",
+        _seconds,
+        "seconds a connection has to send a request's line and headers, from its first byte (or"
+        " from connecting); then it is closed",
+    ),
+    Setting(
+        "HTTP_KEEPALIVE_TIMEOUT",
+        "5",
+        _integer(1, 3600),
+        "seconds an idle keep-alive connection stays open (uvicorn's `timeout_keep_alive`)",
+    ),
+    Setting(
+        "HTTP_MAX_HEADER_BYTES",
+        "65536",
+        _integer(1024, 2**24),
+        "bytes of a request's line and headers; more is 431 and the connection is closed",
+    ),
+    Setting(
+        "HTTP_MAX_CONNECTIONS",
+        "1000",
+        _integer(1, 1_000_000),
+        "open connections per process; at the cap the longest-idle connection (keep-alive, or"
+        " still sending its headers) is closed for a new one, which is refused (503) when every"
+        " connection is busy",
+    ),
+    Setting(
+        "SHUTDOWN_DRAIN",
+        "5",
+        _seconds,
+        "seconds after SIGTERM the listener keeps accepting (readiness answers 503) even with"
+        " nothing in flight",
+    ),
+    Setting(
+        "SHUTDOWN_GRACE",
+        "30",
+        _seconds,
+        "seconds after SIGTERM in-flight requests have to finish (the listener stays open for"
+        " probes meanwhile); then they are aborted and the process exits 0",
+    ),
+    Setting(
+        "METRICS_TOKEN",
+        None,
+        str,
+        "when set, `/metrics` requires `Authorization: Bearer <token>` (401 otherwise)",
+    ),
 )
 
 
@@ -253,6 +322,17 @@ class Settings:
     default_expire_in: int | None = field(default_factory=_default("DEFAULT_EXPIRE_IN"))
     keep_latest_artifacts: bool = field(default_factory=_default("KEEP_LATEST_ARTIFACTS"))
     log_format: str = field(default_factory=_default("LOG_FORMAT"))
+    job_update_max_bytes: int = field(default_factory=_default("JOB_UPDATE_MAX_BYTES"))
+    upload_form_max_bytes: int = field(default_factory=_default("UPLOAD_FORM_MAX_BYTES"))
+    upload_form_max_parts: int = field(default_factory=_default("UPLOAD_FORM_MAX_PARTS"))
+    http_header_timeout: float = field(default_factory=_default("HTTP_HEADER_TIMEOUT"))
+    http_keepalive_timeout: int = field(default_factory=_default("HTTP_KEEPALIVE_TIMEOUT"))
+    http_max_header_bytes: int = field(default_factory=_default("HTTP_MAX_HEADER_BYTES"))
+    http_max_connections: int = field(default_factory=_default("HTTP_MAX_CONNECTIONS"))
+    shutdown_drain: float = field(default_factory=_default("SHUTDOWN_DRAIN"))
+    shutdown_grace: float = field(default_factory=_default("SHUTDOWN_GRACE"))
+    # A secret: kept out of the dataclass's repr (tracebacks, logs).
+    metrics_token: str | None = field(default_factory=_default("METRICS_TOKEN"), repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -261,6 +341,10 @@ class Settings:
         values = _resolve(os.environ if environ is None else environ)
         if values["DOWNLOAD_MODE"] == "redirect" and not values["STORAGE_URL"].startswith("s3://"):
             raise _config_error("DOWNLOAD_MODE", "redirect", "proxy unless STORAGE_URL is s3://")
+        if values["SHUTDOWN_DRAIN"] > values["SHUTDOWN_GRACE"]:
+            raise _config_error(
+                "SHUTDOWN_DRAIN", str(values["SHUTDOWN_DRAIN"]), "at most SHUTDOWN_GRACE"
+            )
         return cls(**{name.lower(): value for name, value in values.items()})
 
 

@@ -18,6 +18,7 @@ from tests.support.apps import app_client, app_settings
 from tests.support.database import query
 from tests.support.documents import job, pipeline, project, user
 from tests.support.processes import REPO, run_artifactsvc
+from tests.support.zips import sample_zip
 
 TABLES = (
     "users", "tokens", "projects", "members", "job_token_allowlist", "pipelines", "jobs",
@@ -321,3 +322,60 @@ def test_references_may_point_at_stored_rows(database_url: str, tmp_path: Path) 
         found = client.get("/api/v4/projects/1/jobs/70", headers=alice).json()
     assert [j["id"] for j in listed] == [71]
     assert found["user"]["username"] == "root"
+
+
+# -- artifact paths stay inside the import file's folder (issue item 10) -----------------------
+
+
+def with_artifact(path: str) -> dict[str, Any]:
+    document = good_document()
+    document["jobs"][0]["artifacts"] = [{"file_type": "archive", "path": path}]
+    return document
+
+
+def outside_paths(folder: Path) -> list[tuple[str, str]]:
+    """(case, path as written in the file) for a readable zip outside `folder`, named every
+    way that leads there; `folder` gets the symlinks the cases need."""
+    outside = folder.parent / f"{folder.name}-outside"
+    outside.mkdir()
+    secret = outside / "secret.zip"
+    secret.write_bytes(sample_zip())
+    (folder / "link.zip").symlink_to(secret)
+    (folder / "linked-dir").symlink_to(outside, target_is_directory=True)
+    return [
+        ("dot-dot", f"../{outside.name}/secret.zip"),
+        ("dot-dot-inside-first", f"sub/../../{outside.name}/secret.zip"),
+        ("absolute", str(secret)),
+        ("symlinked-file", "link.zip"),
+        ("symlinked-folder", "linked-dir/secret.zip"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["dot-dot", "dot-dot-inside-first", "absolute", "symlinked-file", "symlinked-folder"],
+)
+def test_an_artifact_path_outside_the_import_folder_is_refused(
+    sqlite_url: str, tmp_path: Path, case: str
+) -> None:
+    folder = tmp_path / "import"
+    folder.mkdir()
+    path = dict(outside_paths(folder))[case]
+
+    result = import_file(sqlite_url, write(folder, with_artifact(path)))
+
+    assert_rejected(result, "jobs[0].artifacts[0].path: outside the import file's folder")
+    assert all(rows == [] for rows in snapshot(sqlite_url).values())
+    assert not (folder / "objects").exists() or not any((folder / "objects").rglob("*.zip"))
+
+
+def test_an_artifact_path_inside_the_import_folder_is_read(sqlite_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "import"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.zip").write_bytes(sample_zip())
+    (folder / "inner-link.zip").symlink_to(folder / "sub" / "a.zip")
+
+    for path in ("sub/a.zip", "sub/../sub/a.zip", "inner-link.zip"):
+        result = import_file(sqlite_url, write(folder, with_artifact(path)))
+
+        assert result.returncode == 0, (path, result.stderr)

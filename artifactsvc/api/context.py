@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import Message
 
 from artifactsvc.access import Access, Principal
 from artifactsvc.api.errors import BadRequest, PayloadTooLarge
@@ -60,14 +61,15 @@ def credentials(request: Request) -> Credentials:
     )
 
 
-def runner_token(request: Request, form_fields: dict[str, str] | None = None) -> str | None:
-    """Where runner endpoints find a job token: header, query (`token`, `job_token`) or a
-    form field named `token`."""
+def runner_token(request: Request) -> str | None:
+    """Where runner endpoints find a job token before reading a body: the JOB-TOKEN header
+    or the query (`token`, `job_token`). A `token` in the body is each route's own affair
+    (api/runner.py), read only within that route's bounds."""
     return (
         request.headers.get("job-token")
         or request.query_params.get("token")
         or request.query_params.get("job_token")
-        or (form_fields or {}).get("token")
+        or None
     )
 
 
@@ -96,23 +98,58 @@ async def project_access(
     return await services(request).auth.project_access(caller, request.path_params["id"])
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    """Clients send `{}` (or nothing) on GET/POST/DELETE; anything but an object is a 400."""
-    content_type = request.headers.get("content-type", "")
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, in memory, if it is at most `limit` bytes; PayloadTooLarge as soon as
+    it is known to be larger (from Content-Length, before reading, or while reading)."""
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_JSON_BODY:
+    if length is not None and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge()
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_JSON_BODY:
+        if len(body) > limit:
             raise PayloadTooLarge()
-    if not body.strip() or "json" not in content_type:
-        return {}
+    return bytes(body)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest() from None
     if not isinstance(parsed, dict):
         raise BadRequest()
     return parsed
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """Clients send `{}` (or nothing) on GET/POST/DELETE; anything but an object is a 400."""
+    content_type = request.headers.get("content-type", "")
+    body = await read_body(request, MAX_JSON_BODY)
+    if not body.strip() or "json" not in content_type:
+        return {}
+    return _json_object(body)
+
+
+async def small_form(request: Request, limit: int) -> dict[str, str]:
+    """A small body's parameters as text, as Grape reads them from JSON, a urlencoded form or
+    a multipart form. At most `limit` bytes are read, into memory: a multipart body is parsed
+    from those bytes, never spooled to a temporary file, and may not carry a file."""
+    content_type = request.headers.get("content-type", "")
+    body = await read_body(request, limit)
+    if not body.strip():
+        return {}
+    if "json" in content_type:
+        return {key: str(value) for key, value in _json_object(body).items()}
+    if "form" not in content_type:
+        return {}
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    # Starlette's parser over the bytes already read; files refused (max_files=0), every
+    # part at most the body's size. Its refusals are 400s.
+    form = await Request(request.scope, replay).form(
+        max_files=0, max_fields=1000, max_part_size=limit
+    )
+    return {key: value for key, value in form.items() if isinstance(value, str)}

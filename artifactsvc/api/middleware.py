@@ -4,6 +4,16 @@ A pure ASGI middleware (not BaseHTTPMiddleware) so streamed bodies pass through 
 It sits outside Starlette's own error middleware so that even a 500 carries our headers and
 GitLab's JSON body. Once a response has started, an exception is re-raised: the server then
 aborts the connection, and a truncated body never looks complete.
+
+Every response carries `Content-Security-Policy: default-src 'none'; sandbox` unless its
+route set one: GitLab's API sends `default-src 'none'` on every response (lib/api/api.rb),
+and `sandbox` makes an HTML or SVG member opened in a browser a document of a unique origin
+with no scripts, whatever its Content-Type and Content-Disposition say.
+
+A response that starts while much of the request's body is still unread (an upload refused
+before its file, a body over its limit) says `Connection: close`: the server then stops
+reading instead of draining an unbounded body to keep the connection (server/protocol.py
+closes it gently, so the client still reads the answer).
 """
 
 from __future__ import annotations
@@ -28,6 +38,21 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"SAMEORIGIN"),
 ]
+CONTENT_SECURITY_POLICY = b"default-src 'none'; sandbox"
+# Unread request bytes a keep-alive connection may still drain after its answer (a `{}` that
+# a GET handler ignores); beyond this, or of unknown length, the connection is closed.
+DRAIN_AFTER_ANSWER = 64 * 1024
+
+
+def _declared_body(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The request body's length: 0 for none, None for unknown (chunked)."""
+    length = 0
+    for name, value in headers:
+        if name == b"transfer-encoding" and value.strip().lower() != b"identity":
+            return None
+        if name == b"content-length" and value.strip().isdigit():
+            length = int(value.strip())
+    return length
 
 
 class EdgeMiddleware:
@@ -46,6 +71,24 @@ class EdgeMiddleware:
         status = 0
         sent = 0
         completed = False
+        declared = _declared_body(list(scope.get("headers") or []))
+        received = 0
+        body_done = declared == 0
+
+        async def receive_counted() -> Message:
+            nonlocal received, body_done
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                body_done = body_done or not message.get("more_body", False)
+            elif message["type"] == "http.disconnect":
+                body_done = True
+            return message
+
+        def unread_is_large() -> bool:
+            if body_done:
+                return False
+            return declared is None or declared - received > DRAIN_AFTER_ANSWER
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status, sent, completed
@@ -58,6 +101,10 @@ class EdgeMiddleware:
                     not in (b"x-request-id", b"x-content-type-options", b"x-frame-options")
                 ]
                 headers += [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY))
+                if unread_is_large():
+                    headers.append((b"connection", b"close"))
                 message["headers"] = headers
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
@@ -65,7 +112,7 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive_counted, send_with_headers)
         except ClientDisconnect:
             # The client went away (an aborted upload): nothing to answer, nothing broken.
             # Logged as nginx's 499; whatever was half-written has already been cleaned up.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
@@ -15,6 +17,9 @@ async def liveness(request: Request) -> Response:
 
 
 async def readiness(request: Request) -> Response:
+    if request.app.state.lifecycle.draining:
+        # Shutting down (SIGTERM): out of the load balancer while in-flight requests finish.
+        return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
     answered = await services(request).health.readiness()
     checks = {name: "ok" if ok else "failed" for name, ok in answered.items()}
     ready = all(answered.values())
@@ -25,8 +30,23 @@ async def readiness(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    expected = services(request).settings.metrics_token
+    if expected is not None and not _bearer_matches(request, expected):
+        return JSONResponse(
+            {"message": "401 Unauthorized"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     return PlainTextResponse(
         request.app.state.metrics.render(), media_type="text/plain; version=0.0.4"
+    )
+
+
+def _bearer_matches(request: Request, expected: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # compare_digest: the time taken says nothing about how much of the token was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), expected.encode()
     )
 
 

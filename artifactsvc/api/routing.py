@@ -76,16 +76,23 @@ class RawRoute(BaseRoute):
         self._regex = re.compile(f"^{regex}$")
         self._app = request_response(endpoint)
 
+    def capture(self, path: str) -> tuple[dict[str, str], dict[str, str]] | None:
+        """(decoded, raw) parameters when this route's pattern takes `path`."""
+        found = self._regex.match(path)
+        if found is None:
+            return None
+        params = {name: decode_segment(value) for name, value in found.groupdict().items()}
+        if any(params[name] not in values for name, values in self.only.items()):
+            return None
+        return params, found.groupdict()
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return Match.NONE, {}
-        found = self._regex.match(raw_path(scope))
-        if found is None:
+        captured = self.capture(raw_path(scope))
+        if captured is None:
             return Match.NONE, {}
-        params = {name: decode_segment(value) for name, value in found.groupdict().items()}
-        if any(params[name] not in values for name, values in self.only.items()):
-            return Match.NONE, {}
-        raw_params = found.groupdict()
+        params, raw_params = captured
         child = {"path_params": params, "raw_path_params": raw_params, "endpoint": self.endpoint}
         if scope["method"] in self.methods:
             return Match.FULL, child
@@ -93,11 +100,25 @@ class RawRoute(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in self.methods:
-            raise HTTPException(status_code=405, headers={"Allow": ", ".join(sorted(self.methods))})
+            allowed = ", ".join(sorted(allowed_methods(scope, fallback=self)))
+            raise HTTPException(status_code=405, headers={"Allow": allowed})
         await self._app(scope, receive, send)
 
     def __repr__(self) -> str:
         return f"RawRoute({self.pattern!r}, methods={sorted(self.methods)})"
+
+
+def allowed_methods(scope: Scope, *, fallback: RawRoute) -> set[str]:
+    """Every method some route serves at this path: Starlette hands a 405 to the first route
+    whose pattern matched, but others (`GET` and `DELETE .../artifacts`) may serve it too."""
+    router = scope.get("router")
+    routes = getattr(router, "routes", None) or [fallback]
+    path = raw_path(scope)
+    methods: set[str] = set()
+    for candidate in routes:
+        if isinstance(candidate, RawRoute) and candidate.capture(path) is not None:
+            methods |= candidate.methods
+    return methods or fallback.methods
 
 
 def route(

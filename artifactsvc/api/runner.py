@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from artifactsvc.api import spec as S
-from artifactsvc.api.context import json_body, runner_token, services
+from artifactsvc.api.context import runner_token, services, small_form
 from artifactsvc.api.downloads import serve_download
 from artifactsvc.api.errors import BadRequest, PayloadTooLarge
-from artifactsvc.api.multipart import StreamingForm
+from artifactsvc.api.multipart import FormLimits, StreamingForm
 from artifactsvc.api.params import boolean, path_id
 from artifactsvc.api.routing import RawRoute, route
 from artifactsvc.artifact_types import (
@@ -32,7 +32,6 @@ from artifactsvc.uploads import Upload
 
 PREFIX = "/api/v4/jobs/{id}"
 MAX_TRACE_PATCH = 8 * 1024 * 1024
-MULTIPART_SLACK = 1024 * 1024  # headers and boundaries around the file part
 # Gitlab::Ci::Trace::UPDATE_FREQUENCY_DEFAULT. GitLab answers 3 only while someone watches the
 # log in its web page (`being_watched!`, set by the UI's trace poll, not by the API); this
 # service has no such page, so the runner is always told GitLab's default.
@@ -61,11 +60,25 @@ async def upload_artifacts(request: Request) -> Response:
     svc = services(request)
     job_id = path_id(request.path_params["id"], kind="job_id")
     length = request.headers.get("content-length")
-    form = StreamingForm(request)
-    await form.until_file()
-    job = await svc.auth.runner_job(job_id, runner_token(request, form.fields))
-    limit = svc.settings.max_artifact_size
-    if length is not None and length.isdigit() and int(length) > limit + MULTIPART_SLACK:
+    settings = svc.settings
+    form = StreamingForm(
+        request, FormLimits(settings.upload_form_max_bytes, settings.upload_form_max_parts)
+    )
+    token = runner_token(request)
+    if token is not None:
+        # gitlab-runner sends its Job-Token header: authenticated before a byte of the body
+        # is read.
+        job = await svc.auth.runner_job(job_id, token)
+        await form.until_file()
+    else:
+        # Only a `token` field can authenticate: the fields before the file are read (bounded
+        # by FormLimits, in memory), the file's first bytes wait there, nothing is stored.
+        await form.until_file()
+        job = await svc.auth.runner_job(job_id, form.fields.get("token"))
+    limit = settings.max_artifact_size
+    # What surrounds the file is at most UPLOAD_FORM_MAX_BYTES (StreamingForm enforces it).
+    slack = settings.upload_form_max_bytes
+    if length is not None and length.isdigit() and int(length) > limit + slack:
         raise PayloadTooLarge()  # refused before a byte is stored
     query = dict(request.query_params)
     _upload_params({**query, **form.fields}, svc.settings.default_expire_in)  # fail fast
@@ -135,14 +148,20 @@ async def patch_trace(request: Request) -> Response:
 
 
 async def update_job(request: Request) -> Response:
+    """gitlab-runner's UpdateJob sends its token in the JSON body only (network/gitlab.go):
+    a token in the header or query is checked before the body is read; without one, at most
+    JOB_UPDATE_MAX_BYTES are read, into memory, and its `token` field decides."""
     svc = services(request)
     job_id = path_id(request.path_params["id"], kind="job_id")
-    content_type = request.headers.get("content-type", "")
-    if "form" in content_type:
-        fields = {key: str(value) for key, value in (await request.form()).items()}
-    else:
-        fields = {key: str(value) for key, value in (await json_body(request)).items()}
-    job = await svc.auth.runner_job(job_id, fields.get("token") or runner_token(request))
+    header_token = runner_token(request)
+    job = None
+    if header_token is not None:
+        job = await svc.auth.runner_job(job_id, header_token)
+    fields = await small_form(request, svc.settings.job_update_max_bytes)
+    body_token = fields.get("token")
+    if job is None or (body_token and body_token != header_token):
+        # GitLab reads params[:token] before the header: a body token has the last word.
+        job = await svc.auth.runner_job(job_id, body_token)
     state = fields.get("state")
     status = job.status
     if state is not None and state != "running":

@@ -40,6 +40,9 @@ class PendingArtifact:
     path: Path
     expire_at: datetime | None
     where: str = ""
+    # (st_dev, st_ino) when planned: store.py opens that file and no other (a path swapped
+    # for a symlink meanwhile is refused).
+    identity: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -86,7 +89,7 @@ class _Planner:
 
     def __init__(self, store: MetadataStore, base: Path) -> None:
         self._store = store
-        self._base = base
+        self._base = base.resolve()
         self.plan = ImportPlan(ImportBatch())
         self._batch = self.plan.batch
         self._usernames: dict[str, int] = {}
@@ -293,11 +296,22 @@ class _Planner:
                 raise a.fail("file_type", "duplicate artifact type for this job")
             seen_types.add(file_type)
             relative = a.text("path", required=True)
+            # Resolved (symlinks and `..` followed) before it is judged: an import reads files
+            # of its own folder only, whatever names or links lead elsewhere.
             artifact_path = (self._base / relative).resolve()
+            if not artifact_path.is_relative_to(self._base):
+                raise a.fail("path", f"outside the import file's folder: {relative}")
             if not artifact_path.is_file():
                 raise a.fail("path", f"no such file: {relative}")
+            found = artifact_path.stat()
             self.plan.artifacts.append(
                 PendingArtifact(
-                    job_id, project_id, file_type, artifact_path, a.time("expire_at"), a.where
+                    job_id,
+                    project_id,
+                    file_type,
+                    artifact_path,
+                    a.time("expire_at"),
+                    a.where,
+                    (found.st_dev, found.st_ino),
                 )
             )

@@ -8,12 +8,13 @@ nothing behind. Rows an import replaces give up their old objects only after the
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import BinaryIO
 
 from artifactsvc.errors import CorruptArchive, InvalidArchive
 from artifactsvc.importing.fields import ImportError_
-from artifactsvc.importing.plan import ImportPlan
+from artifactsvc.importing.plan import ImportPlan, PendingArtifact
 from artifactsvc.models import Artifact
 from artifactsvc.uploads import FILE_TYPES, Upload
 from artifactsvc.wiring import Runtime
@@ -21,8 +22,21 @@ from artifactsvc.wiring import Runtime
 CHUNK = 1024 * 1024
 
 
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as handle:
+def _open_planned(pending: PendingArtifact) -> BinaryIO:
+    """The file the plan checked: not a symlink, the same inode (else ImportError_)."""
+    try:
+        fd = os.open(pending.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as error:
+        raise ImportError_(f"{pending.where}.path: cannot read: {error.strerror}") from None
+    found = os.fstat(fd)
+    if (found.st_dev, found.st_ino) != pending.identity:
+        os.close(fd)
+        raise ImportError_(f"{pending.where}.path: changed while importing")
+    return os.fdopen(fd, "rb")
+
+
+async def _file_chunks(pending: PendingArtifact) -> AsyncIterator[bytes]:
+    with _open_planned(pending) as handle:
         while block := handle.read(CHUNK):
             yield block
 
@@ -48,7 +62,7 @@ async def import_with_artifacts(runtime: Runtime, plan: ImportPlan) -> None:
                     pending.project_id,
                     pending.job_id,
                     functools.partial(_same, upload),
-                    _file_chunks(pending.path),
+                    _file_chunks(pending),
                 )
             except (InvalidArchive, CorruptArchive) as error:
                 raise ImportError_(f"{pending.where}.path: not a readable zip: {error}") from None

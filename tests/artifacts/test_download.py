@@ -18,6 +18,7 @@ ARCHIVE_HEADERS = {
     "content-type", "content-disposition", "content-length", "etag", "last-modified",
     "accept-ranges", "x-request-id", "x-content-type-options", "x-frame-options",
     "vary",  # Origin, as rack-cors says on every /api response (api/cors.py)
+    "content-security-policy",  # default-src 'none'; sandbox (api/middleware.py)
 }  # fmt: skip
 
 
@@ -44,6 +45,7 @@ def test_archive_headers_are_exactly_the_contracts(service: Service, uploaded: b
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "SAMEORIGIN"
     assert headers["vary"] == "Origin"
+    assert headers["content-security-policy"] == "default-src 'none'; sandbox"
 
 
 def test_head_gives_the_headers_and_no_body(service: Service, uploaded: bytes) -> None:

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +31,7 @@ class ServerProcess:
     base_url: str
     pid: int
     log: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
 
 
 @contextmanager
@@ -42,6 +43,9 @@ def server_process(
     port = free_port()
     full_env = {**os.environ, **env, "ARTIFACTSVC_PORT": str(port)}
     full_env.setdefault("ARTIFACTSVC_EXTERNAL_URL", f"http://127.0.0.1:{port}")
+    # Stopped with SIGTERM at teardown: no load balancer to drain from here (tests of the
+    # drain itself set their own).
+    full_env.setdefault("ARTIFACTSVC_SHUTDOWN_DRAIN", "0.1")
     log_path = cwd / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -64,7 +68,7 @@ def server_process(
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        yield ServerProcess(base, process.pid, log_path)
+        yield ServerProcess(base, process.pid, log_path, process)
     finally:
         stop_process(process)
 

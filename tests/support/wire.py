@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import select
 import socket
 import threading
 import time
@@ -189,3 +190,45 @@ def black_hole() -> Iterator[str]:
     """A port that accepts connections (the kernel's backlog) and never answers."""
     with socket.create_server(("127.0.0.1", 0), backlog=64) as listener:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@dataclass
+class EarlyAnswer:
+    """What a client that kept sending its body got: the answer, and how much it had sent."""
+
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+    sent: int  # body bytes sent before the answer arrived (or the server stopped taking them)
+
+
+def chunked(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """`chunks` in HTTP/1.1 chunked framing, ended by the last chunk."""
+    for chunk in chunks:
+        if chunk:
+            yield f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    yield b"0\r\n\r\n"
+
+
+def send_until_answered(
+    base: str, head: list[str], body: Iterable[bytes], *, timeout: float = 30
+) -> EarlyAnswer:
+    """Sends the request line and headers `head` (Host added), then `body` piece by piece
+    until the server answers or stops reading, and reads the answer. A body of gigabytes is
+    never generated past that point."""
+    parts = urlsplit(base)
+    lines = [head[0], f"Host: {parts.netloc}", *head[1:]]
+    sent = 0
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        for chunk in body:
+            if select.select([sock], [], [], 0)[0]:
+                break  # an answer (or the end of the connection) is waiting
+            try:
+                sock.sendall(chunk)
+            except OSError:  # reset, broken pipe, or no longer read at all (timeout)
+                break
+            sent += len(chunk)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return EarlyAnswer(response.status, response.headers, response.read(), sent)
