@@ -279,11 +279,6 @@ def template_matches(template: str, path: str) -> bool:
     return re.fullmatch(pattern, path) is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a 405's Allow names only the first matching route's methods: harden-edge fixes it"
-    " (issue item 10, api/routing.py); remove this mark when that lands",
-)
 def test_a_405_names_every_method_the_document_gives_its_path(
     api: TestClient, doc: dict[str, Any]
 ) -> None:
