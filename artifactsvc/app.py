@@ -43,6 +43,7 @@ def create_app(
     runtime = build_runtime(
         settings, store=store, objects=objects, count_storage=metrics.storage_request
     )
+    metrics.include(runtime.zip_work.render)
     services = Services(
         settings=settings,
         auth=runtime.auth,

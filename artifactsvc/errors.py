@@ -35,6 +35,8 @@ ArtifactsvcError
 │   ├── UnplayableJob
 │   ├── MissingJobName        a by-ref lookup without the job's name
 │   ├── ListingTooLarge       a listing page too far into one folder
+│   ├── TooManyFolders        a listing holding more folders than its bound
+│   ├── InflateBudgetExceeded a file read that would inflate too much before its first byte
 │   └── UnstorableValue       a value the metadata database cannot hold (NUL in text)
 ├── ArtifactTooLarge          an upload over the configured limit
 ├── MemberRangeOutside        a byte range that starts past the end of a member
@@ -43,6 +45,9 @@ ArtifactsvcError
 │   ├── StorageUnavailable    timeouts, refused connections, 5xx: try again later
 │   └── ObjectChanged         the object no longer has the ETag a read was pinned to
 ├── CorruptArchive            a stored archive whose bytes contradict its own directory
+│   └── DamagedArchive        stored bytes that contradict the archive's own directory (a
+│                             member's CRC, sizes, codec data, local header; a directory
+│                             a lazy rebuild cannot parse): the same answer on every read
 ├── MetadataUnavailable       the metadata store does not answer
 ├── Conflict                  a write that contradicts stored rows (a taken username)
 └── ConfigError               invalid settings (start-up only)
@@ -198,6 +203,14 @@ class ListingTooLarge(InvalidInput):
     pass
 
 
+class TooManyFolders(InvalidInput):
+    pass
+
+
+class InflateBudgetExceeded(InvalidInput):
+    pass
+
+
 class UnstorableValue(InvalidInput):
     pass
 
@@ -236,6 +249,15 @@ class ObjectChanged(StorageError):
 
 class CorruptArchive(ArtifactsvcError):
     pass
+
+
+class DamagedArchive(CorruptArchive):
+    """Deterministic for a given archive version (reads are pinned to its ETag), so it is a
+    4xx that names the damage, not a 500 that every retry meets again."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"damaged zip archive: {detail}")
+        self.detail = detail
 
 
 class MetadataUnavailable(ArtifactsvcError):

@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from artifactsvc.access import Access
 from artifactsvc.artifacts import ArtifactService, Download
-from artifactsvc.errors import ArtifactNotFound, NoArchiveToList
+from artifactsvc.errors import ArtifactNotFound, CorruptArchive, NoArchiveToList
 from artifactsvc.indexing import ArchiveIndex
-from artifactsvc.listing import TreePage, check_window, gitlab_folder, list_folder
+from artifactsvc.listing import (
+    DEFAULT_MAX_FOLDERS,
+    TreePage,
+    check_window,
+    gitlab_folder,
+    list_folder,
+)
 from artifactsvc.models import Artifact
 from artifactsvc.objects import ObjectStore
-from artifactsvc.paths import basename
+from artifactsvc.paths import basename, safe_to_extract
+from artifactsvc.pools import ZipWork
 from artifactsvc.streams import StoreSource, from_thread
 from artifactsvc.ziprange import (
     Entry,
     EntryKind,
+    IndexDirectory,
     ensure_readable,
     iter_entries,
     iter_index_buckets,
@@ -35,6 +42,12 @@ from artifactsvc.ziprange import (
     read_member,
     write_zip,
 )
+from artifactsvc.ziprange.control import WorkControl, watched
+from artifactsvc.ziprange.seekindex import choose_point
+
+# A slice starting this far into a deflated member looks for a seek point first (a few small
+# reads of the index, cached); closer ones inflate from the start.
+SEEK_FROM = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -82,18 +95,30 @@ class MemberFile:
         return b"".join([chunk async for chunk in self.read(0, length)])
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one request may cost (settings INFLATE_BUDGET and LISTING_MAX_FOLDERS)."""
+
+    inflate_budget: int | None = None
+    max_folders: int = DEFAULT_MAX_FOLDERS
+
+
 class FileService:
+    """Reads of stored archives, each kind on its own pool of `work` (pools.py)."""
+
     def __init__(
         self,
         artifacts: ArtifactService,
         index: ArchiveIndex,
         objects: ObjectStore,
-        executor: ThreadPoolExecutor,
+        work: ZipWork,
+        limits: ReadLimits = ReadLimits(),  # noqa: B008 (frozen)
     ) -> None:
         self._artifacts = artifacts
         self._index = index
         self._objects = objects
-        self._executor = executor
+        self._work = work
+        self._limits = limits
 
     async def file(self, access: Access, job_id: int, path: str) -> MemberFile:
         """The regular file named exactly `path` in the job's archive; else ArtifactNotFound."""
@@ -130,7 +155,9 @@ class FileService:
 
     async def find(self, artifact: Artifact, path: str) -> MemberFile:
         entry = await self._index.with_index(
-            artifact, lambda directory, sidecar: lookup(directory, sidecar, path, self._index.cache)
+            artifact,
+            lambda directory, sidecar: lookup(directory, sidecar, path, self._index.cache),
+            executor=self._work.reads,
         )
         if entry is None or entry.kind != EntryKind.FILE:
             raise ArtifactNotFound()
@@ -145,12 +172,47 @@ class FileService:
         The last chunk is held back until the member has been verified (CRC, size), so a
         mismatch aborts the response before its final byte: with Content-Length framing a
         body that arrived whole would otherwise pass for a good one.
+
+        A slice that would inflate more than the budget before its first byte is refused
+        (InflateBudgetExceeded, before the response starts); closing the iterator (the client
+        went away) stops the inflate loop at its next step.
         """
         source = self._source(artifact)
-        return from_thread(
-            lambda: _held_back(read_member(source, entry, offset=offset, length=length)),
-            self._executor,
-        )
+        control = WorkControl(self._work.count_inflated)
+        budget = self._limits.inflate_budget
+        seek = self._seek_points(artifact) if offset >= SEEK_FROM else None
+
+        def produce() -> Iterator[bytes]:
+            point = None if seek is None else choose_point(*seek, entry, offset, self._index.cache)
+            chunks = read_member(
+                source,
+                entry,
+                offset=offset,
+                length=length,
+                control=control,
+                budget=budget,
+                point=point,
+            )
+            return _held_back(chunks)
+
+        return from_thread(produce, self._work.reads, on_stop=lambda: self._stop(control))
+
+    def _seek_points(self, artifact: Artifact) -> tuple[StoreSource, IndexDirectory] | None:
+        """The sidecar and directory of the artifact's index, when it has seek points (the row
+        carries the directory; one built before seek points existed has none)."""
+        if artifact.index_directory is None or artifact.index_key is None:
+            return None
+        try:
+            directory = IndexDirectory.from_bytes(artifact.index_directory)
+        except CorruptArchive:
+            return None
+        if directory.seek is None or directory.archive_etag != artifact.etag:
+            return None
+        return self._index.sidecar(artifact.index_key, directory), directory
+
+    def _stop(self, control: WorkControl) -> None:
+        control.cancel()
+        self._work.cancelled.add()
 
     async def tree(
         self,
@@ -165,15 +227,19 @@ class FileService:
         """One page of the folder's listing, sorted by path, with folders implied by paths."""
         artifact = await self._artifacts.archive_for(access, job_id)
         check_window(offset, limit)
+        control = WorkControl()
         return await self._index.with_index(
             artifact,
             lambda directory, sidecar: list_folder(
-                iter_index_entries(sidecar, directory),
+                watched(iter_index_entries(sidecar, directory), control),
                 folder,
                 recursive=recursive,
                 offset=offset,
                 limit=limit,
+                max_folders=self._limits.max_folders,
             ),
+            executor=self._work.listings,
+            control=control,
         )
 
     async def gitlab_tree(
@@ -193,19 +259,27 @@ class FileService:
         except ArtifactNotFound:
             raise NoArchiveToList() from None
         check_window(offset, limit)
+        control = WorkControl()
         return await self._index.with_index(
             artifact,
             lambda directory, sidecar: gitlab_folder(
-                iter_index_buckets(sidecar, directory),
+                watched(iter_index_buckets(sidecar, directory), control, every=1),
                 folder,
                 recursive=recursive,
                 offset=offset,
                 limit=limit,
+                max_folders=self._limits.max_folders,
             ),
+            executor=self._work.listings,
+            control=control,
         )
 
     async def folder_zip(self, access: Access, job_id: int, folder: str) -> AsyncIterator[bytes]:
-        """The folder as a new zip, members copied still compressed (no re-deflate)."""
+        """The folder as a new zip, members copied still compressed (no re-deflate).
+
+        Entries whose names could land outside the folder they are extracted to (`..`, a
+        leading `/`, backslashes, drive letters, NUL: paths.safe_to_extract) are left out,
+        as GitLab's listing leaves them out; symlinks are not copied at all."""
         artifact = await self._artifacts.archive_for(access, job_id)
         directory, _ = await self._index.directory(artifact)
         archive = self._source(artifact)
@@ -220,16 +294,19 @@ class FileService:
             )
             chosen = (
                 entry
-                for entry in listed
+                for entry in watched(listed, control)
                 if entry.name.startswith(prefix)
                 and entry.kind in (EntryKind.FILE, EntryKind.DIRECTORY)
+                and safe_to_extract(entry.name)
             )
             first = next(chosen, None)
             if first is None:
                 raise ArtifactNotFound()
-            yield from write_zip(iter_raw_members(archive, _readable(first, chosen)))
+            readable = _readable(first, chosen)
+            yield from write_zip(iter_raw_members(archive, readable, control=control))
 
-        return from_thread(produce, self._executor)
+        control = WorkControl()
+        return from_thread(produce, self._work.folder_zips, on_stop=lambda: self._stop(control))
 
     def _source(self, artifact: Artifact) -> StoreSource:
         loop = asyncio.get_running_loop()

@@ -14,20 +14,35 @@ import dataclasses
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from artifactsvc.errors import CorruptArchive, ObjectNotFound
+from artifactsvc import pools
+from artifactsvc.errors import CorruptArchive, DamagedArchive, ObjectNotFound
 from artifactsvc.metadata import ArtifactStore
 from artifactsvc.models import Artifact, utcnow
 from artifactsvc.objects import ObjectInfo, ObjectStore
 from artifactsvc.streams import StoreSource
 from artifactsvc.ziprange import BucketCache, IndexDirectory, build_index
+from artifactsvc.ziprange.control import WorkControl
 
 T = TypeVar("T")
 
 SPOOL_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class IndexLimits:
+    """What an index build is held to and records (settings MAX_PATH_DEPTH, MAX_NAME_BYTES,
+    SEEK_POINT_SPACING, INDEX_INFLATE_BUDGET); None: unbounded."""
+
+    max_depth: int | None = None
+    max_name_bytes: int | None = None
+    seek_spacing: int = 0
+    """Seek points in large deflated members about this many bytes apart (0: none)."""
+    seek_budget: int = 0
+    """The most an index build inflates to record them."""
 
 
 @dataclass(frozen=True)
@@ -38,19 +53,37 @@ class BuiltIndex:
 
 
 async def index_archive(
-    objects: ObjectStore, info: ObjectInfo, executor: ThreadPoolExecutor, index_key: str
+    objects: ObjectStore,
+    info: ObjectInfo,
+    executor: ThreadPoolExecutor,
+    index_key: str,
+    *,
+    limits: IndexLimits = IndexLimits(),  # noqa: B008 (frozen, so shared safely)
 ) -> BuiltIndex:
     """Parse the archive's central directory once and store its index as a sidecar object.
 
-    Raises InvalidArchive when the object is not a zip, CorruptArchive when it is damaged.
-    The sidecar is spooled to a temporary file (never held in memory) and then uploaded.
+    Raises InvalidArchive when the object is not a zip or breaks `limits`, CorruptArchive
+    when it is damaged. The sidecar is spooled to a temporary file (never held in memory)
+    and then uploaded. A caller that goes away stops the build at its next entry.
     """
     loop = asyncio.get_running_loop()
+    control = WorkControl()
     with tempfile.TemporaryFile() as spool:
         source = StoreSource.of(objects, info, loop)
-        directory = await loop.run_in_executor(
-            executor, lambda: build_index(source, spool, etag=info.etag)
-        )
+
+        def build() -> IndexDirectory:
+            return build_index(
+                source,
+                spool,
+                etag=info.etag,
+                max_depth=limits.max_depth,
+                max_name_bytes=limits.max_name_bytes,
+                control=control,
+                seek_spacing=limits.seek_spacing,
+                seek_budget=limits.seek_budget,
+            )
+
+        directory = await pools.call(executor, build, control)
         size = spool.seek(0, 2)
         spool.seek(0)
 
@@ -72,10 +105,12 @@ class ArchiveIndex:
         executor: ThreadPoolExecutor,
         *,
         cache_bytes: int = 64 << 20,
+        limits: IndexLimits = IndexLimits(),  # noqa: B008 (frozen)
     ) -> None:
         self._store = store
         self._objects = objects
         self._executor = executor
+        self._limits = limits
         self.cache = BucketCache(cache_bytes)
         self._rebuilds: dict[tuple[str, str], asyncio.Future[tuple[IndexDirectory, str]]] = {}
 
@@ -105,28 +140,42 @@ class ArchiveIndex:
         # overwrite the sidecar whose offsets this directory holds. The one the row no longer
         # names is left to `gc`.
         index_key = f"{artifact.object_key}.index-{uuid.uuid4().hex}"
-        built = await index_archive(self._objects, info, self._executor, index_key)
+        try:
+            built = await index_archive(
+                self._objects, info, self._executor, index_key, limits=self._limits
+            )
+        except CorruptArchive as error:
+            # The archive itself is damaged (our index is not involved): every rebuild would
+            # meet the same bytes, so it is a 4xx, not a 500 retried for ever.
+            raise DamagedArchive(str(error)) from None
         await self._store.set_artifact_index(artifact, index_key, built.directory.to_bytes())
         return built.directory, index_key
 
-    def _sidecar(self, key: str, directory: IndexDirectory) -> StoreSource:
+    def sidecar(self, key: str, directory: IndexDirectory) -> StoreSource:
         loop = asyncio.get_running_loop()
         return StoreSource(self._objects, key, directory.sidecar_size, None, loop)
 
     async def with_index(
-        self, artifact: Artifact, work: Callable[[IndexDirectory, StoreSource], T]
+        self,
+        artifact: Artifact,
+        work: Callable[[IndexDirectory, StoreSource], T],
+        *,
+        executor: Executor,
+        control: WorkControl | None = None,
     ) -> T:
-        """`work(directory, sidecar)` on the pool. Lookups only read the sidecar, so one that
+        """`work(directory, sidecar)` on `executor`. Lookups only read the sidecar, so one that
         vanished or is damaged (deleted by hand, a partial restore, a truncated copy) is
-        rebuilt once and the work done again."""
-        loop = asyncio.get_running_loop()
+        rebuilt once and the work done again. A caller that goes away cancels `control`,
+        which long work checks as it goes."""
 
         async def attempt(directory: IndexDirectory, key: str) -> T:
-            sidecar = self._sidecar(key, directory)
-            return await loop.run_in_executor(self._executor, lambda: work(directory, sidecar))
+            sidecar = self.sidecar(key, directory)
+            return await pools.call(executor, lambda: work(directory, sidecar), control)
 
         try:
             return await attempt(*await self.directory(artifact))
+        except DamagedArchive:
+            raise
         except (ObjectNotFound, CorruptArchive):
             stale = dataclasses.replace(artifact, index_directory=None)
             return await attempt(*await self.directory(stale))

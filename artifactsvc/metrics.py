@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 
 class Metrics:
@@ -13,6 +14,11 @@ class Metrics:
         self._requests: Counter[tuple[str, str]] = Counter()
         self._bytes_sent = 0
         self._storage: Counter[str] = Counter()
+        self._sources: list[Callable[[], list[str]]] = []
+
+    def include(self, source: Callable[[], list[str]]) -> None:
+        """Lines another part renders itself (the zip pools' gauges), appended to ours."""
+        self._sources.append(source)
 
     def request(self, method: str, status: int, sent: int) -> None:
         with self._lock:
@@ -41,4 +47,6 @@ class Metrics:
             ]
             for verb, count in sorted(self._storage.items()):
                 lines.append(f'artifactsvc_storage_requests_total{{verb="{verb}"}} {count}')
+        for source in self._sources:
+            lines += source()
         return "\n".join(lines) + "\n"

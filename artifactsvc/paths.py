@@ -8,11 +8,13 @@ a 400 before storage is touched.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from artifactsvc.errors import InvalidPath
 
 MAX_PATH_BYTES = 4096
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def validate_artifact_path(path: str) -> str:
@@ -39,6 +41,24 @@ def validate_directory(path: str | None) -> str:
     if path is None or path in ("", "/"):
         return ""
     return validate_artifact_path(path.rstrip("/") if path.endswith("/") else path)
+
+
+def safe_to_extract(name: str) -> bool:
+    """Whether an entry name may be copied into a zip we write: it must name a path inside the
+    folder it is extracted to, on any system. Go's archive/zip calls the same names insecure
+    (`!filepath.IsLocal(name) || strings.Contains(name, "\\")`), and GitLab's listing leaves
+    out every entry its INVALID_PATH_PATTERN matches; such entries are left out. Refused:
+    `..` or `.` segments, empty segments, a leading `/`, backslashes (a Windows separator:
+    `..\\x`), a drive letter (`C:x`, `C:/x`), NUL and other control characters, more than
+    MAX_PATH_BYTES."""
+    path = name[:-1] if name.endswith("/") else name
+    if "\\" in path or _DRIVE.match(path):
+        return False
+    try:
+        validate_artifact_path(path)
+    except InvalidPath:
+        return False
+    return True
 
 
 def basename(path: str) -> str:

@@ -277,6 +277,69 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "when set, `/metrics` requires `Authorization: Bearer <token>` (401 otherwise)",
     ),
+    # -- archives: index-time bounds, read budgets, the zip thread pools ----------------------
+    Setting(
+        "MAX_PATH_DEPTH",
+        "128",
+        _integer(1, 65535),
+        "most `/`-separated segments an archive entry's name may have; an upload with a deeper"
+        " entry is refused (400)",
+    ),
+    Setting(
+        "MAX_NAME_BYTES",
+        "4096",
+        _integer(1, 65535),
+        "longest archive entry name, in UTF-8 bytes (the longest path a file route accepts);"
+        " an upload with a longer one is refused (400)",
+    ),
+    Setting(
+        "LISTING_MAX_FOLDERS",
+        "250000",
+        _integer(1, 2**31),
+        "most folders one listing may hold in memory (about 100 bytes each); a listing past it"
+        " is refused (400: list a subfolder instead)",
+    ),
+    Setting(
+        "INFLATE_BUDGET",
+        "268435456",
+        _integer(0, 2**62),
+        "bytes one file read may inflate and throw away before its first byte (the part of a"
+        " compressed member before a `Range` start); a read costing more is refused (400)",
+    ),
+    Setting(
+        "SEEK_POINT_SPACING",
+        "4194304",
+        _integer(0, 2**40),
+        "bytes between the seek points recorded at upload in large deflated members (each"
+        " keeps a 32 KiB window, compressed): a `Range` deep into one inflates about this much;"
+        " `0`: none",
+    ),
+    Setting(
+        "INDEX_INFLATE_BUDGET",
+        "4294967296",
+        _integer(0, 2**62),
+        "bytes one upload's index build may inflate to record seek points and check those"
+        " members (about 15 s at 270 MB/s); members past it get none",
+    ),
+    Setting(
+        "MEMBER_READ_THREADS",
+        "8",
+        _integer(1, 256),
+        "threads that read and inflate single files out of archives",
+    ),
+    Setting("LISTING_THREADS", "2", _integer(1, 256), "threads that build listing pages"),
+    Setting(
+        "FOLDER_ZIP_THREADS",
+        "2",
+        _integer(1, 256),
+        "threads that write folders as new zips (`artifacts_tree/archive`)",
+    ),
+    Setting(
+        "INDEX_THREADS",
+        "2",
+        _integer(1, 256),
+        "threads that build archive indexes (at upload, and lazy rebuilds)",
+    ),
 )
 
 
@@ -333,6 +396,16 @@ class Settings:
     shutdown_grace: float = field(default_factory=_default("SHUTDOWN_GRACE"))
     # A secret: kept out of the dataclass's repr (tracebacks, logs).
     metrics_token: str | None = field(default_factory=_default("METRICS_TOKEN"), repr=False)
+    max_path_depth: int = field(default_factory=_default("MAX_PATH_DEPTH"))
+    max_name_bytes: int = field(default_factory=_default("MAX_NAME_BYTES"))
+    listing_max_folders: int = field(default_factory=_default("LISTING_MAX_FOLDERS"))
+    inflate_budget: int = field(default_factory=_default("INFLATE_BUDGET"))
+    seek_point_spacing: int = field(default_factory=_default("SEEK_POINT_SPACING"))
+    index_inflate_budget: int = field(default_factory=_default("INDEX_INFLATE_BUDGET"))
+    member_read_threads: int = field(default_factory=_default("MEMBER_READ_THREADS"))
+    listing_threads: int = field(default_factory=_default("LISTING_THREADS"))
+    folder_zip_threads: int = field(default_factory=_default("FOLDER_ZIP_THREADS"))
+    index_threads: int = field(default_factory=_default("INDEX_THREADS"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

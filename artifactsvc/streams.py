@@ -1,11 +1,13 @@
 """Bytes between the event loop and worker threads, bounded both ways.
 
-- `read_ahead` and `from_thread`: one bounded pump (`_Pump`) fed by a task (an async
-  iterator: storage reads) or by a pool thread (a blocking generator: the synchronous
-  `ziprange` code). Up to `depth` chunks wait read ahead of the consumer, so producing
-  (storage reads, inflating) and consuming (socket writes) overlap instead of taking turns;
-  memory is bounded by `depth` chunks. Closing the consumer early stops the producer at its
-  next chunk and closes what it reads.
+- `read_ahead` and `from_thread`: a bounded queue fed by a task (an async iterator: storage
+  reads) or by a pool thread (a blocking generator: the synchronous `ziprange` code). Up to
+  `depth` chunks wait read ahead of the consumer, so producing (storage reads, inflating) and
+  consuming (socket writes) overlap instead of taking turns; memory is bounded by `depth`
+  chunks. A thread producing for a slow consumer goes back to the pool once its queue has
+  been full for `LINGER` (a slow client must not hold a zip thread), and the generator goes
+  on later on whichever thread. Closing the consumer early stops the producer at its next
+  chunk and closes what it reads.
 - `StoreSource` and `sync_iter`: the other direction, a `ziprange.RangeSource` over the async
   ObjectStore for code running on a worker thread.
 
@@ -19,11 +21,13 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 
 from artifactsvc.objects import ObjectInfo, ObjectStore
 
 READ_AHEAD = 4
+# How long a producing thread waits for a slow consumer before it goes back to the pool.
+LINGER = 0.05
 _DONE = object()
 
 
@@ -55,68 +59,122 @@ async def read_ahead(
 
 
 async def from_thread(
-    produce: Callable[[], Iterator[bytes]], executor: Executor, *, depth: int = READ_AHEAD
+    produce: Callable[[], Iterator[bytes]],
+    executor: Executor,
+    *,
+    depth: int = READ_AHEAD,
+    on_stop: Callable[[], None] | None = None,
+    linger: float = LINGER,
 ) -> AsyncGenerator[bytes, None]:
     """The chunks of `produce()`, generated on `executor` with up to `depth` read ahead.
 
-    The generator runs on one pool thread from start to end (one hop, not one per chunk);
-    closing this iterator early stops it at its next chunk and closes it there."""
+    The generator runs on a pool thread while it has room to read ahead. When `depth` chunks
+    wait unread for `linger` seconds (a slow client), the thread goes back to the pool and
+    the generator is resumed, on some pool thread, once the consumer takes a chunk: a slow
+    reader holds memory for `depth` chunks, never a thread. A fast consumer keeps it on one
+    thread from start to end (one hop, not one per chunk). Closing this iterator early
+    stops the generator at its next chunk, closes it on the pool, and calls `on_stop` (which
+    can reach into work that yields nothing for a long time: an inflate loop skipping to a
+    Range). A task still waiting for a thread is withdrawn."""
     loop = asyncio.get_running_loop()
-    pump = _Pump(depth, threaded=True)
+    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=depth)
+    slots = threading.Semaphore(depth)
+    lock = threading.Lock()
+    state = _Producer()
+
+    def put(item: object) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def run() -> None:
-        generator: Iterator[bytes] | None = None
+        # One turn on a pool thread: produce while a slot frees within `linger`, else park.
         try:
-            # Even making the iterator may read storage (and fail), which waits on the loop:
-            # never on the loop, and its error reaches the consumer like any other.
-            generator = produce()
-            for chunk in generator:
-                if pump.stopped or not pump.put_from_thread(loop, chunk):
+            while not state.stopped:
+                if not slots.acquire(timeout=linger):
+                    with lock:
+                        if not slots.acquire(blocking=False):
+                            state.parked = True  # the consumer resumes us when it takes one
+                            return
+                if state.stopped:
+                    slots.release()
                     return
-            pump.put_from_thread(loop, _DONE)
-        except BaseException as error:  # handed to the consumer, re-raised there
-            pump.put_from_thread(loop, error)
-        finally:
-            closer = getattr(generator, "close", None)
-            if closer is not None:
-                closer()
+                try:
+                    if state.generator is None:
+                        # Even making the iterator may read storage (and fail), which waits
+                        # on the loop: never on the loop, and its error reaches the consumer.
+                        state.generator = produce()
+                    chunk = next(state.generator)
+                except StopIteration:
+                    state.finished = True
+                    put(_DONE)
+                    return
+                except BaseException as error:  # handed to the consumer, re-raised there
+                    state.finished = True
+                    put(error)
+                    return
+                put(chunk)
+        except BaseException as error:  # an executor shutting down, an interpreter exiting
+            state.finished = True
+            put(error)
 
-    thread = loop.run_in_executor(executor, run)
-
+    state.turn = executor.submit(run)
+    ended = False
     try:
-        while (chunk := await pump.get()) is not None:
-            yield chunk
+        while True:
+            item = await queue.get()
+            with lock:
+                slots.release()
+                wake = state.parked and not state.finished
+                state.parked = False
+            if wake:
+                state.turn = executor.submit(run)
+            if item is _DONE:
+                ended = True
+                break
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, bytes)
+            yield item
     finally:
-        pump.stopped = True  # seen by the producer at its next chunk, or while it waits
-        await thread
+        state.stopped = True  # seen by the producer at its next chunk, or while it waits
+        if not ended and on_stop is not None:
+            on_stop()
+        turn = state.turn
+        if turn is not None and not turn.cancel():
+            await asyncio.wait([asyncio.wrap_future(turn)])
+        closer = getattr(state.generator, "close", None)
+        if closer is not None and not state.finished:
+            # Closing runs the generator's cleanup (closing storage streams): on the pool,
+            # unless it is shut down (the process is stopping).
+            try:
+                closing = executor.submit(closer)
+            except RuntimeError:
+                closer()
+            else:
+                await asyncio.wrap_future(closing)
+
+
+class _Producer:
+    """Where a `from_thread` generator is: its iterator, the pool task that last ran it, and
+    whether it is parked (waiting for the consumer), finished, or stopped by the consumer."""
+
+    def __init__(self) -> None:
+        self.generator: Iterator[bytes] | None = None
+        self.turn: Future[None] | None = None
+        self.parked = False
+        self.finished = False
+        self.stopped = False
 
 
 class _Pump:
-    """The bounded queue between one producer (a task, or a thread) and its consumer, and how
-    the consumer ends. At most `depth` chunks wait unread, whichever the producer."""
+    """The bounded queue between a producing task and its consumer, and how the consumer
+    ends: at most `depth` chunks wait unread."""
 
-    def __init__(self, depth: int, *, threaded: bool = False) -> None:
+    def __init__(self, depth: int) -> None:
         self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=depth)
-        self.stopped = False
-        # A thread cannot await the queue: it takes a slot first, and never waits on the loop.
-        self._slots = threading.Semaphore(depth) if threaded else None
-
-    def put_from_thread(self, loop: asyncio.AbstractEventLoop, item: object) -> bool:
-        """Waits (on this thread) while `depth` chunks are unread; False once stopped."""
-        assert self._slots is not None
-        while not self._slots.acquire(timeout=0.1):
-            if self.stopped:
-                return False
-        if self.stopped:
-            return False
-        loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        return True
 
     async def get(self) -> bytes | None:
         """The next chunk, None at the end; the producer's error is raised here."""
         item = await self.queue.get()
-        if self._slots is not None:
-            self._slots.release()
         if item is _DONE:
             return None
         if isinstance(item, BaseException):

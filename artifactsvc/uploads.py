@@ -27,7 +27,7 @@ from artifactsvc.errors import (
     InvalidArchive,
     InvalidDotenv,
 )
-from artifactsvc.indexing import index_archive
+from artifactsvc.indexing import IndexLimits, index_archive
 from artifactsvc.metadata import ArtifactStore
 from artifactsvc.models import Artifact, Job, utcnow
 from artifactsvc.objects import ObjectInfo, ObjectStore
@@ -58,10 +58,12 @@ class UploadService:
         executor: ThreadPoolExecutor,
         max_size: int,
         clock: Callable[[], datetime] = utcnow,
+        limits: IndexLimits = IndexLimits(),  # noqa: B008 (frozen)
     ) -> None:
         self._store = store
         self._objects = objects
         self._executor = executor
+        self._limits = limits
         self.max_size = max_size
         self._clock = clock
 
@@ -138,7 +140,9 @@ class UploadService:
             if upload.file_type == "archive":
                 index_key = f"{key}.index"
                 try:
-                    built = await index_archive(self._objects, info, self._executor, index_key)
+                    built = await index_archive(
+                        self._objects, info, self._executor, index_key, limits=self._limits
+                    )
                 except CorruptArchive as error:
                     # Damaged on arrival: the upload is unreadable (400), our store is fine.
                     raise InvalidArchive(f"damaged zip archive: {error}") from None

@@ -3,8 +3,8 @@
 AuthService       identities, projects                      auth.py
 JobService        jobs, traces, projects; artifact hooks    jobs.py
 ArtifactService   artifacts, jobs; objects; auth            artifacts.py
-UploadService     artifacts; objects; zip pool              uploads.py
-FileService       artifact lookups; archive index; objects  files.py
+UploadService     artifacts; objects; index pool            uploads.py
+FileService       artifact lookups; archive index; objects; zip pools  files.py
 Housekeeping      artifacts; objects                        housekeeping.py
 HealthService     the metadata store and objects            health.py
 """
@@ -17,22 +17,23 @@ from dataclasses import dataclass
 
 from artifactsvc.artifacts import ArtifactService
 from artifactsvc.auth import AuthService
-from artifactsvc.files import FileService
+from artifactsvc.files import FileService, ReadLimits
 from artifactsvc.health import HealthService
 from artifactsvc.housekeeping import Housekeeping
-from artifactsvc.indexing import ArchiveIndex
+from artifactsvc.indexing import ArchiveIndex, IndexLimits
 from artifactsvc.jobs import JobService
 from artifactsvc.metadata import MetadataStore, open_metadata_store
 from artifactsvc.objects import ObjectStore, open_object_store
 from artifactsvc.objects.instrumented import InstrumentedObjectStore
 from artifactsvc.pipelines import PipelineService
+from artifactsvc.pools import ZipWork
 from artifactsvc.settings import Settings
 from artifactsvc.uploads import UploadService
 
 # Storage threads block on network reads; zip threads on storage and zlib. Sized on purpose
-# and kept apart, so a burst of downloads cannot starve the index builders or vice versa.
+# and kept apart, so a burst of downloads cannot starve the index builders or vice versa; the
+# zip work has a pool per kind (pools.ZipWork), each sized by its own setting.
 STORAGE_THREADS = 32
-ZIP_THREADS = 8
 
 
 @dataclass
@@ -48,11 +49,11 @@ class Runtime:
     housekeeping: Housekeeping
     health: HealthService
     storage_executor: ThreadPoolExecutor
-    zip_executor: ThreadPoolExecutor
+    zip_work: ZipWork
     owns_store: bool
 
     def close(self) -> None:
-        self.zip_executor.shutdown(wait=False, cancel_futures=True)
+        self.zip_work.shutdown()
         self.storage_executor.shutdown(wait=False, cancel_futures=True)
         if self.owns_store:
             self.store.close()
@@ -66,7 +67,18 @@ def build_runtime(
     count_storage: Callable[[str], None] | None = None,
 ) -> Runtime:
     storage_executor = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="storage")
-    zip_executor = ThreadPoolExecutor(ZIP_THREADS, thread_name_prefix="zip")
+    zip_work = ZipWork.of(
+        reads=settings.member_read_threads,
+        listings=settings.listing_threads,
+        folder_zips=settings.folder_zip_threads,
+        indexes=settings.index_threads,
+    )
+    limits = IndexLimits(
+        settings.max_path_depth,
+        settings.max_name_bytes,
+        settings.seek_point_spacing,
+        settings.index_inflate_budget,
+    )
     metadata = store if store is not None else open_metadata_store(settings.database_url)
     blobs = (
         objects
@@ -86,7 +98,7 @@ def build_runtime(
     artifacts = ArtifactService(
         metadata.artifacts, metadata.jobs, blobs, auth, keep_latest=keep_latest
     )
-    index = ArchiveIndex(metadata.artifacts, blobs, zip_executor)
+    index = ArchiveIndex(metadata.artifacts, blobs, zip_work.indexes, limits=limits)
     return Runtime(
         store=metadata,
         objects=blobs,
@@ -95,12 +107,22 @@ def build_runtime(
         pipelines=PipelineService(metadata.jobs, metadata.identities),
         artifacts=artifacts,
         uploads=UploadService(
-            metadata.artifacts, blobs, executor=zip_executor, max_size=settings.max_artifact_size
+            metadata.artifacts,
+            blobs,
+            executor=zip_work.indexes,
+            max_size=settings.max_artifact_size,
+            limits=limits,
         ),
-        files=FileService(artifacts, index, blobs, zip_executor),
+        files=FileService(
+            artifacts,
+            index,
+            blobs,
+            zip_work,
+            ReadLimits(settings.inflate_budget, settings.listing_max_folders),
+        ),
         housekeeping=Housekeeping(metadata.artifacts, blobs, keep_latest=keep_latest),
         health=HealthService(metadata, blobs),
         storage_executor=storage_executor,
-        zip_executor=zip_executor,
+        zip_work=zip_work,
         owns_store=store is None,
     )

@@ -120,3 +120,24 @@ def test_an_error_while_making_the_generator_reaches_the_consumer() -> None:
                 pass
 
     run(go())
+
+
+def test_a_slow_consumer_gives_its_thread_back_to_the_pool() -> None:
+    """One pool thread, two readers: the first stops reading after one chunk (a slow client);
+    its producer parks once its queue has been full for a moment, so the second reader's
+    producer gets the thread and runs to its end; then the first reads the rest."""
+    pool = ThreadPoolExecutor(1)
+    slow, fast = Produced(), Produced()
+
+    async def go() -> tuple[int, int]:
+        first = from_thread(lambda: slow.blocking(50), pool)
+        assert await first.__anext__() == CHUNK
+        second = [chunk async for chunk in from_thread(lambda: fast.blocking(50), pool)]
+        rest = [chunk async for chunk in first]
+        return len(second), 1 + len(rest)
+
+    try:
+        assert run(go()) == (50, 50)
+    finally:
+        pool.shutdown()
+    assert slow.closed.is_set() and fast.closed.is_set()

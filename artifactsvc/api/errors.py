@@ -10,7 +10,8 @@ clients match on them: `{"message": "404 Project Not Found"}`,
     ApiError                  input the edge refuses before any service runs
     ├── BadRequest            a malformed parameter (`field` set) or body
     ├── PayloadTooLarge       a body over its limit
-    └── RangeNotSatisfiable   a Range header that does not fit the representation
+    ├── RangeNotSatisfiable   a Range header that does not fit the representation
+    └── ClientGone            the client left before its response started (499, logged only)
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class RangeNotSatisfiable(ApiError):
         self.size = size
 
 
+class ClientGone(ApiError):
+    """Nobody reads the answer; its status only shows in the log line and the metrics."""
+
+
 # Looked up along the exception's MRO: the most specific class wins. A detail the error
 # carries is appended to 400 and 403 messages ("400 Bad request - damaged zip archive: ...").
 MESSAGES: dict[type[Exception], tuple[int, str]] = {
@@ -76,11 +81,15 @@ MESSAGES: dict[type[Exception], tuple[int, str]] = {
     errors.ArtifactTooLarge: (413, "413 Request Entity Too Large"),
     PayloadTooLarge: (413, "413 Request Entity Too Large"),
     errors.MemberRangeOutside: (416, "416 Range Not Satisfiable"),
+    ClientGone: (499, "499 Client Closed Request"),
     RangeNotSatisfiable: (416, "416 Range Not Satisfiable"),
     errors.StorageUnavailable: (503, "503 Service Unavailable"),
     errors.MetadataUnavailable: (503, "503 Service Unavailable"),
     errors.ObjectChanged: (503, "503 Service Unavailable"),
     errors.StorageError: (502, "502 Bad Gateway"),
+    # A damaged member is the same on every read (pinned to the archive's ETag): a 400 that
+    # says what is wrong, as for encrypted members, rather than a 500 retried for ever.
+    errors.DamagedArchive: (400, "400 Bad request"),
     errors.CorruptArchive: (500, "500 Internal Server Error"),
 }
 

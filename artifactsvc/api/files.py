@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from artifactsvc.api import listings
 from artifactsvc.api import spec as S
 from artifactsvc.api.context import project_access, services
+from artifactsvc.api.disconnect import unless_disconnected
 from artifactsvc.api.downloads import prime, serve_download
 from artifactsvc.api.headers import content_disposition, http_date, quoted
 from artifactsvc.api.mime import SNIFF_BYTES, by_extension, sniff
@@ -54,7 +55,7 @@ async def serve_file(request: Request, member: MemberFile, *, sniffed: bool) -> 
     if not streams:
         headers.setdefault("Content-Type", by_extension(member.path))
         return Response(status_code=status, headers=headers)
-    head, body = await prime(member.read(offset, length))
+    head, body = await unless_disconnected(request, prime(member.read(offset, length)))
     headers.setdefault("Content-Type", sniff(head) if sniffed else by_extension(member.path))
     return StreamingResponse(body, status_code=status, headers=headers)
 

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from artifactsvc.access import Access
 from artifactsvc.api.context import project_access, services
+from artifactsvc.api.disconnect import unless_disconnected
 from artifactsvc.api.downloads import primed
 from artifactsvc.api.headers import content_disposition
 from artifactsvc.api.pagination import ARRAY_COUNT_LIMIT, OffsetPage, offset_headers, offset_page
@@ -89,13 +90,16 @@ async def gitlab_tree(request: Request) -> Response:
     asked = await listing_request(request)
     page = asked.page
     svc = services(request)
-    found = await svc.files.gitlab_tree(
-        asked.access,
-        asked.job_id,
-        asked.folder,
-        recursive=asked.recursive,
-        offset=page.offset,
-        limit=page.per_page,
+    found = await unless_disconnected(
+        request,
+        svc.files.gitlab_tree(
+            asked.access,
+            asked.job_id,
+            asked.folder,
+            recursive=asked.recursive,
+            offset=page.offset,
+            limit=page.per_page,
+        ),
     )
     headers = offset_headers(
         request, svc.settings.external_url, page, found.total, count_limit=ARRAY_COUNT_LIMIT
@@ -107,13 +111,16 @@ async def tree(request: Request) -> Response:
     asked = await listing_request(request)
     page = asked.page
     svc = services(request)
-    found = await svc.files.tree(
-        asked.access,
-        asked.job_id,
-        asked.folder,
-        recursive=asked.recursive,
-        offset=page.offset,
-        limit=page.per_page,
+    found = await unless_disconnected(
+        request,
+        svc.files.tree(
+            asked.access,
+            asked.job_id,
+            asked.folder,
+            recursive=asked.recursive,
+            offset=page.offset,
+            limit=page.per_page,
+        ),
     )
     headers = offset_headers(request, svc.settings.external_url, page, found.total)
     return JSONResponse([_entry_json(item) for item in found.entries], headers=headers)
@@ -125,7 +132,8 @@ async def tree_archive(request: Request) -> Response:
     access.require_read_artifacts()
     job_id = path_id(request.path_params["job_id"], kind="job_id")
     name = f"{basename(folder) or 'artifacts'}.zip"
-    body = await primed(await services(request).files.folder_zip(access, job_id, folder))
+    zipped = await services(request).files.folder_zip(access, job_id, folder)
+    body = await unless_disconnected(request, primed(zipped))
     return StreamingResponse(
         body,
         headers={

@@ -9,7 +9,7 @@ Store and Deflate run inline on zlib; LZMA (14) inline on the standard library's
 decoder, because stream-unzip does not handle it; Deflate64 (9) and bzip2 (12) through
 stream-unzip, fed a synthesized single-member zip (a local header carrying the central
 directory's sizes and CRC, no data descriptor, then the data and a central-directory
-signature to end it). Codec errors and data that ends early or runs on become CorruptArchive.
+signature to end it). Codec errors and data that ends early or runs on become DamagedArchive.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 
 import stream_unzip
 
-from artifactsvc.errors import CorruptArchive
+from artifactsvc.errors import DamagedArchive
 from artifactsvc.ziprange.central import ZIP64_LIMIT, Entry
 
 STORED, DEFLATED, DEFLATE64, BZIP2, LZMA = 0, 8, 9, 12, 14
@@ -39,7 +39,7 @@ def decompress(entry: Entry, raw: Iterable[bytes]) -> Iterator[bytes]:
         return _unlzma(raw)
     if entry.method in (DEFLATE64, BZIP2):
         return _via_stream_unzip(entry, raw)
-    raise CorruptArchive(f"unsupported compression method {entry.method}")
+    raise DamagedArchive(f"unsupported compression method {entry.method}")
 
 
 def _inflate(raw: Iterable[bytes]) -> Iterator[bytes]:
@@ -48,7 +48,7 @@ def _inflate(raw: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in raw:
             if inflater.eof:
                 if chunk:
-                    raise CorruptArchive("data after the end of a deflate stream")
+                    raise DamagedArchive("data after the end of a deflate stream")
                 continue
             data = chunk
             while data and not inflater.eof:
@@ -57,14 +57,14 @@ def _inflate(raw: Iterable[bytes]) -> Iterator[bytes]:
                     yield out
                 data = inflater.unconsumed_tail
             if inflater.unused_data:
-                raise CorruptArchive("data after the end of a deflate stream")
+                raise DamagedArchive("data after the end of a deflate stream")
         while not inflater.eof:
             out = inflater.decompress(b"", OUTPUT_CHUNK)
             if not out:
-                raise CorruptArchive("deflate stream ends early")
+                raise DamagedArchive("deflate stream ends early")
             yield out
     except zlib.error as e:
-        raise CorruptArchive(f"bad deflate data: {e}") from None
+        raise DamagedArchive(f"bad deflate data: {e}") from None
 
 
 def _unlzma(raw: Iterable[bytes]) -> Iterator[bytes]:
@@ -79,7 +79,7 @@ def _unlzma(raw: Iterable[bytes]) -> Iterator[bytes]:
                 decoder, chunk = _lzma_decoder(head)
             if decoder.eof:
                 if chunk:
-                    raise CorruptArchive("data after the end of an LZMA stream")
+                    raise DamagedArchive("data after the end of an LZMA stream")
                 continue
             out = decoder.decompress(chunk, OUTPUT_CHUNK)
             while True:
@@ -89,18 +89,18 @@ def _unlzma(raw: Iterable[bytes]) -> Iterator[bytes]:
                     break
                 out = decoder.decompress(b"", OUTPUT_CHUNK)
             if decoder.unused_data:
-                raise CorruptArchive("data after the end of an LZMA stream")
+                raise DamagedArchive("data after the end of an LZMA stream")
     except lzma.LZMAError as e:
-        raise CorruptArchive(f"bad LZMA data: {e}") from None
+        raise DamagedArchive(f"bad LZMA data: {e}") from None
     if decoder is None:
-        raise CorruptArchive("LZMA member ends inside its properties")
+        raise DamagedArchive("LZMA member ends inside its properties")
 
 
 def _lzma_decoder(head: bytes) -> tuple[lzma.LZMADecompressor, bytes]:
     (size,) = struct.unpack_from("<H", head, 2)
     props = head[4 : 4 + size]
     if size != 5 or props[0] >= 9 * 5 * 5:
-        raise CorruptArchive("bad LZMA properties")
+        raise DamagedArchive("bad LZMA properties")
     lc, rest = props[0] % 9, props[0] // 9
     lp, pb = rest % 5, rest // 5
     (dict_size,) = struct.unpack_from("<I", props, 1)
@@ -139,4 +139,4 @@ def _via_stream_unzip(entry: Entry, raw: Iterable[bytes]) -> Iterator[bytes]:
     # bad data: a copy from before the stream's start is a ValueError (BackwardsTooFar), a
     # broken Huffman table an IndexError or KeyError (found by tests/fuzz/zips.py).
     except (stream_unzip.UnzipError, ValueError, IndexError, KeyError) as e:
-        raise CorruptArchive(f"bad compressed data: {type(e).__name__}") from None
+        raise DamagedArchive(f"bad compressed data: {type(e).__name__}") from None

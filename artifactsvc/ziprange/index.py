@@ -4,8 +4,10 @@ An index is built once per archive (`build.build_index`, at upload) into a sidec
 
     [directory][bucket 0 records][bucket 1 records]...[bucket B-1 records]
 
-    directory = header | archive ETag | (B + 1) x u64 bucket offsets | CRC-32 of all before
-    header    = magic, version, archive size, entry count, CD offset, CD size, B, salt (16 B)
+    directory = header | archive ETag | (B + 1) x u64 bucket offsets | [seek] | CRC-32 of all
+    header    = magic, version, flags, archive size, entry count, CD offset, CD size, B, salt
+    seek      = u64 offset, u64 length of the seek points' contents (flags bit 0; `seek.py`),
+                which follow the buckets: [windows][a table per member][contents]
     record    = name len u16, raw-name len u16, kind u8 (bit 7: raw name stored), flags u16,
                 method u16, mode u32, crc32 u32, local header offset u64, compressed size u64,
                 uncompressed size u64, mtime i64, name (UTF-8), raw name (only when it differs)
@@ -46,6 +48,8 @@ VERSION = 1
 HEADER = struct.Struct("<8sHHQQQQI16sH")
 RECORD = struct.Struct("<HHBHHIIQQQq")
 _OFFSET = struct.Struct("<Q")
+_SEEK = struct.Struct("<QQ")
+FLAG_SEEK = 0x0001
 _CRC = struct.Struct("<I")
 _RAW_STORED = 0x80
 _FIRST_READ = 1 << 16
@@ -63,6 +67,9 @@ class IndexDirectory:
     salt: bytes
     offsets: tuple[int, ...]
     """B + 1 absolute offsets into the sidecar; bucket i is offsets[i]:offsets[i + 1]."""
+    seek: tuple[int, int] | None = None
+    """(offset, length) in the sidecar of the seek points' table of contents (`seek`); None
+    for an index built before seek points existed (flags bit 0 clear)."""
 
     @property
     def bucket_count(self) -> int:
@@ -74,7 +81,7 @@ class IndexDirectory:
 
     @property
     def sidecar_size(self) -> int:
-        return self.offsets[-1]
+        return self.offsets[-1] if self.seek is None else max(self.offsets[-1], sum(self.seek))
 
     def bucket_of(self, name: str | bytes) -> int:
         return bucket_of(_key(name), self.salt, self.bucket_count)
@@ -92,7 +99,7 @@ class IndexDirectory:
         head = HEADER.pack(
             MAGIC,
             VERSION,
-            0,
+            0 if self.seek is None else FLAG_SEEK,
             self.archive_size,
             self.entry_count,
             self.cd_offset,
@@ -102,29 +109,35 @@ class IndexDirectory:
             len(etag),
         )
         body = head + etag + struct.pack(f"<{len(self.offsets)}Q", *self.offsets)
+        if self.seek is not None:
+            body += _SEEK.pack(*self.seek)
         return body + _CRC.pack(zlib.crc32(body))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> IndexDirectory:
         if len(data) < HEADER.size:
             raise CorruptArchive("index directory truncated")
-        magic, version, _, size, count, cd_offset, cd_size, buckets, salt, etag_len = (
+        magic, version, flags, size, count, cd_offset, cd_size, buckets, salt, etag_len = (
             HEADER.unpack_from(data)
         )
         if magic != MAGIC or version != VERSION:
             raise CorruptArchive("not an index of a known version")
-        end = directory_length(buckets, etag_len)
+        end = directory_length(buckets, etag_len, seek=bool(flags & FLAG_SEEK))
         if len(data) < end or zlib.crc32(data[: end - 4]) != _CRC.unpack_from(data, end - 4)[0]:
             raise CorruptArchive("index directory truncated or damaged")
         etag = data[HEADER.size : HEADER.size + etag_len].decode("utf-8")
         offsets = struct.unpack_from(f"<{buckets + 1}Q", data, HEADER.size + etag_len)
         if offsets[0] != end or any(a > b for a, b in zip(offsets, offsets[1:], strict=False)):
             raise CorruptArchive("index bucket offsets are not ascending")
-        return cls(size, etag, count, cd_offset, cd_size, salt, offsets)
+        seek = None
+        if flags & FLAG_SEEK:
+            seek = _SEEK.unpack_from(data, HEADER.size + etag_len + _OFFSET.size * (buckets + 1))
+        return cls(size, etag, count, cd_offset, cd_size, salt, offsets, seek)
 
 
-def directory_length(bucket_count: int, etag_len: int) -> int:
-    return HEADER.size + etag_len + _OFFSET.size * (bucket_count + 1) + _CRC.size
+def directory_length(bucket_count: int, etag_len: int, *, seek: bool = False) -> int:
+    extra = _SEEK.size if seek else 0
+    return HEADER.size + etag_len + _OFFSET.size * (bucket_count + 1) + extra + _CRC.size
 
 
 def bucket_of(key: bytes, salt: bytes, bucket_count: int) -> int:
@@ -253,7 +266,7 @@ def read_directory(sidecar: RangeSource) -> IndexDirectory:
     if len(head) < HEADER.size:
         raise CorruptArchive("index sidecar truncated")
     fields = HEADER.unpack_from(head)
-    length = directory_length(fields[7], fields[9])
+    length = directory_length(fields[7], fields[9], seek=bool(fields[2] & FLAG_SEEK))
     if length > len(head):
         head += sidecar.read(len(head), length - len(head))
     return IndexDirectory.from_bytes(head[:length])

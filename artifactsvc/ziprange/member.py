@@ -4,12 +4,13 @@ The central directory (via the index) gives the local header's offset and the co
 size, but not the local header's length: its name and extra field may differ from the
 central ones (zip64 and timestamp extras usually do). `member_range` therefore covers the
 30-byte local header, the central name length plus `HEADER_SLACK` (1 KiB) for the local name
-and extra, and the compressed data. A local header whose name + extra exceed that slack is
-rejected as CorruptArchive rather than costing a second read; real archivers stay far below.
+and extra, and the compressed data. A local header whose name + extra exceed that slack (the
+format allows 64 KiB of extra; real archivers stay far below) costs a second read of just the
+bytes missing (`Run.reach`), never a refusal.
 
 `iter_member` parses the local header at the start of that range, then yields the member's
 uncompressed bytes (`decompress`), counting them against the declared size (more, a zip bomb,
-or fewer: CorruptArchive as soon as it shows) and checking the CRC-32 whenever the member was
+or fewer: DamagedArchive as soon as it shows) and checking the CRC-32 whenever the member was
 decompressed to its end. With `offset`/`length` it yields only that slice of the uncompressed
 bytes: a compressed member is decompressed from its start and the prefix dropped, and reading
 stops once the slice is out (its CRC then goes unchecked). `read_member` does all this over a
@@ -17,7 +18,13 @@ stops once the slice is out (its CRC then goes unchecked). `read_member` does al
 exactly the slice) instead of one read through everything before the slice.
 
 Encrypted members and unknown methods raise InvalidArchive from `ensure_readable`, which
-`read_member` calls before returning, so the caller can refuse before it starts a response.
+`read_member` calls before returning, so the caller can refuse before it starts a response;
+so does a slice that would inflate more than the caller's budget before its first byte
+(InflateBudgetExceeded). A `WorkControl` is consulted for every inflated chunk: cancelling it
+stops the read inside its inflate loop.
+
+Every way a member's bytes contradict its entry (local header, sizes, CRC, codec data) is
+DamagedArchive: deterministic for the archive version a read is pinned to, so a 4xx.
 """
 
 from __future__ import annotations
@@ -26,9 +33,16 @@ import struct
 import zlib
 from collections.abc import Iterable, Iterator
 
-from artifactsvc.errors import CorruptArchive, InvalidArchive, MemberRangeOutside
+from artifactsvc.errors import (
+    DamagedArchive,
+    InflateBudgetExceeded,
+    InvalidArchive,
+    MemberRangeOutside,
+)
 from artifactsvc.ziprange.central import Entry
+from artifactsvc.ziprange.control import WorkControl
 from artifactsvc.ziprange.decompress import STORED, SUPPORTED_METHODS, decompress
+from artifactsvc.ziprange.seek import SeekPoint, inflate_from
 from artifactsvc.ziprange.source import RangeSource
 
 LOCAL_SIG = b"PK\x03\x04"
@@ -44,7 +58,7 @@ def ensure_readable(entry: Entry) -> None:
     if entry.method not in SUPPORTED_METHODS:
         raise InvalidArchive(f"unsupported compression method {entry.method}")
     if entry.method == STORED and entry.compressed_size != entry.uncompressed_size:
-        raise CorruptArchive("stored member whose sizes differ")
+        raise DamagedArchive("stored member whose sizes differ")
 
 
 def clamp_range(entry: Entry, offset: int = 0, length: int | None = None) -> tuple[int, int]:
@@ -75,15 +89,13 @@ def member_range(
 def local_header_length(header: bytes, entry: Entry) -> int:
     """Length of the local header (30 + name + extra) at the start of `header`."""
     if len(header) < LOCAL.size:
-        raise CorruptArchive(f"archive ends inside the local header of {entry.name!r}")
+        raise DamagedArchive(f"archive ends inside the local header of {entry.name!r}")
     sig, _, _, method, *_, name_len, extra_len = LOCAL.unpack_from(header)
     if sig != LOCAL_SIG:
-        raise CorruptArchive(f"no local header where {entry.name!r} should start")
+        raise DamagedArchive(f"no local header where {entry.name!r} should start")
     if method != entry.method:
-        raise CorruptArchive(f"local and central compression methods of {entry.name!r} differ")
+        raise DamagedArchive(f"local and central compression methods of {entry.name!r} differ")
     length: int = LOCAL.size + name_len + extra_len
-    if length > max_header_length(entry):
-        raise CorruptArchive(f"local header of {entry.name!r} is longer than the slack allows")
     return length
 
 
@@ -106,7 +118,7 @@ class ChunkReader:
         while have < n:
             chunk = next(self._it, None)
             if chunk is None:
-                raise CorruptArchive("archive ends inside a member")
+                raise DamagedArchive("archive ends inside a member")
             parts.append(chunk)
             have += len(chunk)
         data = b"".join(parts)
@@ -121,7 +133,7 @@ class ChunkReader:
         while n > 0:
             chunk = next(self._it, None)
             if chunk is None:
-                raise CorruptArchive("archive ends inside a member")
+                raise DamagedArchive("archive ends inside a member")
             if len(chunk) > n:
                 chunk, self._buf = chunk[:n], chunk[n:]
             n -= len(chunk)
@@ -139,32 +151,61 @@ def iter_raw_member(chunks: Iterable[bytes], entry: Entry) -> Iterator[bytes]:
 
 
 def iter_member(
-    chunks: Iterable[bytes], entry: Entry, *, offset: int = 0, length: int | None = None
+    chunks: Iterable[bytes],
+    entry: Entry,
+    *,
+    offset: int = 0,
+    length: int | None = None,
+    control: WorkControl | None = None,
 ) -> Iterator[bytes]:
     """The uncompressed bytes (or a slice of them) of the member starting `chunks`."""
     ensure_readable(entry)
     offset, length = clamp_range(entry, offset, length)
     if length == 0:
         return
-    if entry.method == STORED:
-        raw = iter_raw_member(chunks, entry)
-        if offset + length < entry.uncompressed_size:
-            # Only the prefix up to the slice was requested (see member_range).
-            raw = ChunkReader(raw).iter(offset + length)
-        yield from _checked(raw, entry, offset, length)
-        return
-    yield from _checked(decompress(entry, iter_raw_member(chunks, entry)), entry, offset, length)
+    yield from _member_bytes(ChunkReader(chunks), entry, offset, length, control)
 
 
-def _checked(out: Iterator[bytes], entry: Entry, offset: int, length: int) -> Iterator[bytes]:
+def _member_bytes(
+    reader: ChunkReader,
+    entry: Entry,
+    offset: int,
+    length: int,
+    control: WorkControl | None,
+    run: Run | None = None,
+) -> Iterator[bytes]:
+    header = reader.read(LOCAL.size)
+    header_length = local_header_length(header, entry)
+    # Only the prefix up to the slice of a stored member is read (see member_range).
+    size = offset + length if entry.method == STORED else entry.compressed_size
+    if run is not None:
+        # A local name + extra longer than the slack: one more read, of just what is missing.
+        run.reach(entry.local_header_offset + header_length + size)
+    reader.read(header_length - LOCAL.size)
+    raw = reader.iter(size)
+    out = raw if entry.method == STORED else decompress(entry, raw)
+    yield from _checked(out, entry, offset, length, control)
+
+
+def _checked(
+    out: Iterator[bytes], entry: Entry, offset: int, length: int, control: WorkControl | None
+) -> Iterator[bytes]:
     size = entry.uncompressed_size
     end = offset + length
     pos = 0
     crc = 0
+    inflating = entry.method != STORED
     for chunk in out:
         n = len(chunk)
+        if control is not None:
+            # Between inflate steps, not only between the chunks handed on: a slice deep
+            # into a member inflates for a long time before its first byte.
+            if inflating:
+                control.inflated(n)
+            else:
+                control.step()
         if pos + n > size:
-            raise CorruptArchive(f"{entry.name!r} decompresses past its declared size")
+            raise DamagedArchive(f"{entry.name!r} decompresses past its declared size")
         crc = zlib.crc32(chunk, crc)
         lo, hi = max(offset - pos, 0), min(end - pos, n)
         if lo < hi:
@@ -173,25 +214,122 @@ def _checked(out: Iterator[bytes], entry: Entry, offset: int, length: int) -> It
         if pos >= end and end < size:
             return
     if pos != size:
-        raise CorruptArchive(f"{entry.name!r} is shorter than its declared size")
+        raise DamagedArchive(f"{entry.name!r} is shorter than its declared size")
     if crc != entry.crc32:
-        raise CorruptArchive(f"CRC-32 mismatch in {entry.name!r}")
+        raise DamagedArchive(f"CRC-32 mismatch in {entry.name!r}")
 
 
 def read_member(
-    source: RangeSource, entry: Entry, *, offset: int = 0, length: int | None = None
+    source: RangeSource,
+    entry: Entry,
+    *,
+    offset: int = 0,
+    length: int | None = None,
+    control: WorkControl | None = None,
+    budget: int | None = None,
+    point: SeekPoint | None = None,
 ) -> Iterator[bytes]:
-    """Check the entry now, then return its bytes: one ranged read, two for a far stored slice.
+    """Check the entry now, then return its bytes: one ranged read, two for a far stored slice
+    (or for a local header longer than the slack, or from a seek point).
 
-    Nothing is read for an empty member or slice.
+    Nothing is read for an empty member or slice. `budget`: the most a compressed member may
+    inflate and throw away before the slice starts; more is InflateBudgetExceeded, raised
+    here, before anything is read. `point`: a seek point of this (deflated) member at or
+    before `offset`, where inflating starts instead of at the member's beginning.
     """
     ensure_readable(entry)
     offset, length = clamp_range(entry, offset, length)
     if length == 0:
         return iter(())
+    skip = offset - (point.out if point is not None else 0)
+    if entry.method != STORED and budget is not None and skip > budget:
+        raise InflateBudgetExceeded(
+            f"a range starting {offset} bytes into {entry.name!r} would inflate more than"
+            f" {budget} bytes before its first byte; ask for an earlier range"
+        )
+    if point is not None:
+        header = source.read(entry.local_header_offset, max_header_length(entry))
+        start = entry.local_header_offset + local_header_length(header, entry)
+        skipped = point.bit // 8
+        n = entry.compressed_size - skipped
+        raw = ChunkReader(source.stream(start + skipped, n)).iter(n)
+        return _sliced(inflate_from(point, raw), entry, point.out, offset, length, control)
     if entry.method == STORED and offset > STORED_SEEK_THRESHOLD:
         header = source.read(entry.local_header_offset, max_header_length(entry))
         start, n = stored_slice_range(entry, local_header_length(header, entry), offset, length)
-        return ChunkReader(source.stream(start, n)).iter(n)
+        return _steps(ChunkReader(source.stream(start, n)).iter(n), control)
     start, n = member_range(entry, source.size, offset=offset, length=length)
-    return iter_member(source.stream(start, n), entry, offset=offset, length=length)
+    run = Run(source, start, n)
+    return _member_bytes(ChunkReader(run), entry, offset, length, control, run)
+
+
+def _sliced(
+    out: Iterator[bytes],
+    entry: Entry,
+    pos: int,
+    offset: int,
+    length: int,
+    control: WorkControl | None,
+) -> Iterator[bytes]:
+    """`_checked` for output that starts at `pos`, past the member's beginning: the sizes are
+    checked, the CRC cannot be (it needs every byte)."""
+    end = offset + length
+    for chunk in out:
+        n = len(chunk)
+        if control is not None:
+            control.inflated(n)
+        if pos + n > entry.uncompressed_size:
+            raise DamagedArchive(f"{entry.name!r} decompresses past its declared size")
+        lo, hi = max(offset - pos, 0), min(end - pos, n)
+        if lo < hi:
+            yield chunk if (lo, hi) == (0, n) else chunk[lo:hi]
+        pos += n
+        if pos >= end:
+            return
+    raise DamagedArchive(f"{entry.name!r} is shorter than its declared size")
+
+
+def _steps(chunks: Iterator[bytes], control: WorkControl | None) -> Iterator[bytes]:
+    for chunk in chunks:
+        if control is not None:
+            control.step()
+        yield chunk
+
+
+class Run:
+    """One ranged read of an archive that can be lengthened at its end (`reach`): a member
+    whose local header is longer than the slack then costs a second read of what is missing,
+    instead of being refused. The total stays clamped at the archive's end."""
+
+    def __init__(self, source: RangeSource, start: int, length: int) -> None:
+        self._source = source
+        self.end = start + length
+        self._streams: list[Iterator[bytes]] = [iter(source.stream(start, length))]
+
+    def __iter__(self) -> Run:
+        return self
+
+    def __next__(self) -> bytes:
+        while self._streams:
+            chunk = next(self._streams[0], None)
+            if chunk is not None:
+                return chunk
+            _close(self._streams.pop(0))
+        raise StopIteration
+
+    def reach(self, end: int) -> None:
+        end = min(end, self._source.size)
+        if end > self.end:
+            self._streams.append(iter(self._source.stream(self.end, end - self.end)))
+            self.end = end
+
+    def close(self) -> None:
+        for stream in self._streams:
+            _close(stream)
+        self._streams.clear()
+
+
+def _close(stream: Iterator[bytes]) -> None:
+    closer = getattr(stream, "close", None)
+    if closer is not None:
+        closer()

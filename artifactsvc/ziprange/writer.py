@@ -10,7 +10,7 @@ sits past 4 GiB; `zip64=True` forces both everywhere.
 
 Memory stays flat: the central directory records (46 bytes + name + extras, ~100 bytes an
 entry) are spooled to a temp file once they pass 8 MiB, and member bytes pass straight through.
-A member's compressed bytes are counted against its entry; a difference is CorruptArchive.
+A member's compressed bytes are counted against its entry; a difference is DamagedArchive.
 Encrypted members are refused (InvalidArchive): their extras are not carried over. Names are
 written as UTF-8 (flag bit 11 when not ASCII), whatever encoding the source used.
 
@@ -24,7 +24,7 @@ import struct
 import tempfile
 from collections.abc import Iterable, Iterator
 
-from artifactsvc.errors import CorruptArchive, InvalidArchive
+from artifactsvc.errors import DamagedArchive, InvalidArchive
 from artifactsvc.ziprange.central import (
     CENTRAL,
     CENTRAL_SIG,
@@ -34,11 +34,13 @@ from artifactsvc.ziprange.central import (
     EntryKind,
     unix_to_dos,
 )
+from artifactsvc.ziprange.control import WorkControl
 from artifactsvc.ziprange.eocd import EOCD, EOCD64, EOCD64_SIG, EOCD_SIG, LOCATOR, LOCATOR_SIG
 from artifactsvc.ziprange.member import (
     LOCAL,
     LOCAL_SIG,
     ChunkReader,
+    Run,
     local_header_length,
     max_header_length,
 )
@@ -68,7 +70,7 @@ def write_zip(
                     break
                 yield chunk
             if copied != entry.compressed_size:
-                raise CorruptArchive(f"{entry.name!r}: compressed bytes differ from its size")
+                raise DamagedArchive(f"{entry.name!r}: compressed bytes differ from its size")
             central.write(record)
             offset += len(local) + copied
             count += 1
@@ -149,6 +151,7 @@ def iter_raw_members(
     *,
     max_gap: int = 1 << 16,
     max_run: int = 4096,
+    control: WorkControl | None = None,
 ) -> Iterator[tuple[Entry, Iterator[bytes]]]:
     """Pair each entry with its compressed bytes, in the order given, for `write_zip`.
 
@@ -157,7 +160,8 @@ def iter_raw_members(
     entries stream through). Given in archive order, as a central directory usually is, a
     whole folder costs a handful of reads; in any other order each run is just shorter.
     Each pair's bytes must be consumed before the next pair is requested; whatever is left
-    is skipped.
+    is skipped. A local header longer than the slack lengthens the run's read (`Run.reach`).
+    `control` is checked between members.
     """
     pending = iter(entries)
     following = next(pending, None)
@@ -174,16 +178,20 @@ def iter_raw_members(
             end = max(end, _range_end(following, source.size))
             following = next(pending, None)
         start = run[0].local_header_offset
-        reader = ChunkReader(source.stream(start, end - start))
+        stream = Run(source, start, end - start)
+        reader = ChunkReader(stream)
         pos = start
         for entry in run:
+            if control is not None:
+                control.step()
             gap = entry.local_header_offset - pos
             if gap < 0:
-                raise CorruptArchive(f"{entry.name!r} overlaps the member before it")
+                raise DamagedArchive(f"{entry.name!r} overlaps the member before it")
             for _ in reader.iter(gap):
                 pass
             header = reader.read(LOCAL.size)
             skip = local_header_length(header, entry) - LOCAL.size
+            stream.reach(entry.local_header_offset + LOCAL.size + skip + entry.compressed_size)
             reader.read(skip)
             data = reader.iter(entry.compressed_size)
             yield entry, data

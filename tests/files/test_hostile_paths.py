@@ -7,10 +7,15 @@ entries literally named `../evil.txt` and `/abs.txt` (an archive may name anythi
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import pytest
 
+from tests.files.conftest import World
+from tests.support.lying_zips import Raw, raw_zip
+from tests.support.service import upload_archive
 from tests.support.wire import raw_request
 
 P = "/api/v4/projects/1"
@@ -141,3 +146,42 @@ def test_the_path_limit_counts_bytes_not_characters(server: str) -> None:
     target = f"{P}/jobs/11/artifacts/{'%E6%97%A5' * 1366}"
 
     assert raw_request(server, target).status == 400
+
+
+HOSTILE_NAMES = [
+    b"../../etc/passwd",
+    b"/etc/absolute.txt",
+    b"..\\..\\windows\\evil.txt",
+    b"ok\\..\\..\\evil.txt",
+    b"C:/windows/drive.txt",
+    b"c:relative.txt",
+    b"nul\x00byte.txt",
+    b"ok/../../climbs.txt",
+    b"ok/./dot.txt",
+    b"ok//empty.txt",
+]
+SAFE_NAMES = [b"ok/fine.txt", b"ok/colon:fine.txt", b"ok/deeper/also.txt", b"top.txt"]
+
+
+@pytest.fixture(scope="module")
+def hostile_archive(world: World) -> None:
+    members = [Raw(name, b"x" + name, b"x" + name) for name in HOSTILE_NAMES + SAFE_NAMES]
+    upload_archive(world.client, 66, raw_zip(members))
+
+
+@pytest.mark.parametrize(("folder", "kept"), [("", SAFE_NAMES), ("ok", SAFE_NAMES[:3])])
+def test_a_folder_zip_never_copies_a_name_that_climbs_out_when_extracted(
+    server: str, hostile_archive: None, folder: str, kept: list[bytes]
+) -> None:
+    """As Go's archive/zip calls them insecure, and GitLab's listing leaves them out: `..`,
+    absolute names, backslashes, drive letters, NUL; they are skipped, the rest is copied."""
+    query = f"?path={folder}" if folder else ""
+    reply = raw_request(server, f"{P}/jobs/66/artifacts_tree/archive{query}")
+
+    assert (reply.status, reply.complete) == (200, True)
+    with zipfile.ZipFile(io.BytesIO(reply.body)) as copy:
+        names = [info.filename for info in copy.infolist()]
+        assert sorted(names) == sorted(name.decode() for name in kept)
+        assert all(copy.read(name) == b"x" + name.encode() for name in names)
+    for name in HOSTILE_NAMES:
+        assert name not in reply.body

@@ -166,7 +166,8 @@ def test_folder_archive_copies_members_still_compressed(world: World, path: str)
     with folder_zip(world, 11, path) as copy:
         assert copy.testzip() is None  # every CRC checks out
         members = [i for i in copy.infolist() if not i.is_dir()]
-        expected = [n for n in MAIN_FILES if n.startswith(f"{path}/")]
+        # A backslash is a separator where the zip may be extracted: such names are left out.
+        expected = [n for n in MAIN_FILES if n.startswith(f"{path}/") and "\\" not in n]
         assert sorted(i.filename for i in members) == sorted(expected)
         for info in members:
             source = original[info.filename]
@@ -190,7 +191,9 @@ def test_whole_archive_as_a_folder_zip_keeps_files_and_directories(world: World)
     with folder_zip(world, 11, None) as copy:
         assert copy.testzip() is None
         names = {i.filename for i in copy.infolist()}
-    assert set(MAIN_FILES) | {"dir/", "dir/inside.txt"} == names  # symlinks are left out
+    # Symlinks are left out, and so are names a backslash would make climb when extracted.
+    kept = {name for name in MAIN_FILES if "\\" not in name}
+    assert kept | {"dir/", "dir/inside.txt"} == names
 
 
 def test_folder_archive_of_a_streamed_archive_drops_the_data_descriptors(world: World) -> None:

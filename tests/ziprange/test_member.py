@@ -1,6 +1,7 @@
 import bz2
 import io
 import random
+import struct
 import time
 import tracemalloc
 import zipfile
@@ -10,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from stream_zip import ZIP_64, stream_zip
 
-from artifactsvc.errors import CorruptArchive, InvalidArchive, MemberRangeOutside
+from artifactsvc.errors import CorruptArchive, DamagedArchive, InvalidArchive, MemberRangeOutside
 from artifactsvc.ziprange import (
     BytesSource,
     CountingSource,
@@ -29,7 +30,7 @@ from tests.support.lying_zips import (
     set_method,
     set_sizes,
 )
-from tests.support.zips import WHEN, index_of, make_zip, stream_zip_bytes
+from tests.support.zips import WHEN, index_of, make_zip, noise, stream_zip_bytes
 
 TEXT = b"".join(b"line %d of some text, %s\n" % (i, b"abc" * (i % 7)) for i in range(20_000))
 NAMES = [
@@ -51,8 +52,9 @@ def entry_of(data: bytes, name: str) -> Entry:
     return entry
 
 
-def read(data: bytes, name: str, **kw: int) -> bytes:
-    return b"".join(read_member(BytesSource(data), entry_of(data, name), **kw))
+def read(data: bytes, name: str, offset: int = 0, length: int | None = None) -> bytes:
+    entry = entry_of(data, name)
+    return b"".join(read_member(BytesSource(data), entry, offset=offset, length=length))
 
 
 @pytest.fixture(scope="module")
@@ -203,15 +205,35 @@ def test_archive_cut_inside_a_member_is_corrupt() -> None:
             b"".join(read_member(cut, entry))
 
 
-def test_local_header_lying_about_its_lengths_is_corrupt() -> None:
+def test_local_header_lying_about_its_lengths_is_a_damaged_member() -> None:
     data = make_zip([("a.txt", TEXT, zipfile.ZIP_DEFLATED)])
     local = local_offset(data, "a.txt")
-    with pytest.raises(CorruptArchive, match="slack"):
+    with pytest.raises(DamagedArchive, match="ends inside"):
         read(patch(data, local + 28, "<H", 0xFFFF), "a.txt")
     with pytest.raises(CorruptArchive):
         read(patch(data, local + 26, "<H", 4), "a.txt")
     with pytest.raises(CorruptArchive, match="no local header"):
         read(patch(data, local, "<4s", b"XXXX"), "a.txt")
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
+def test_local_extra_longer_than_the_slack_costs_a_second_read_not_a_refusal(method: int) -> None:
+    """The format allows 64 KiB of local extra field; the one ranged read covers 1 KiB of it."""
+    extra = struct.pack("<HH", 0xCAFE, 60_000) + noise(60_000, 5)
+    info = zipfile.ZipInfo("long.txt", date_time=(2024, 1, 1, 0, 0, 0))
+    info.compress_type = method
+    info.extra = extra  # zipfile writes it into the local header as well
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr(info, TEXT)
+    data = buf.getvalue()
+    assert data_offset(data, "long.txt") - local_offset(data, "long.txt") > 60_000
+    source = CountingSource(BytesSource(data))
+    entry = entry_of(data, "long.txt")
+
+    assert b"".join(read_member(source, entry)) == TEXT
+    assert source.requests == 2
+    assert source.bytes_read <= 30 + len("long.txt") + len(extra) + entry.compressed_size + 1024
 
 
 def test_deflate_stream_shorter_than_its_compressed_size_is_corrupt() -> None:
