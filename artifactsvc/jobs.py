@@ -134,13 +134,16 @@ class JobService:
             raise TokenJobNotFound()
         return await self.view(job), project
 
-    async def list_jobs(self, access: Access, query: JobQuery, offset: int, limit: int) -> Page:
-        """A page of jobs; `limit` 0 only counts. Keyset queries (`before_id`) are not counted."""
+    async def list_jobs(
+        self, access: Access, query: JobQuery, offset: int, limit: int, *, count: bool
+    ) -> Page:
+        """A page of jobs, and with `count` their total (None without); `limit` 0 reads no
+        jobs. Only lists GitLab counts should count: a COUNT(*) reads every matching row."""
         access.require_read_jobs()
         if query.pipeline_id is not None:
             await load_pipeline(self._jobs, access, query.pipeline_id)
         jobs = await self._jobs.jobs(query, offset, limit) if limit else []
-        total = None if query.before_id is not None else await self._jobs.count_jobs(query)
+        total = await self._jobs.count_jobs(query) if count else None
         return Page([await self.view(job) for job in jobs], total)
 
     async def live_artifacts(self, job: Job) -> list[Artifact]:

@@ -18,6 +18,8 @@ ROOT = {"PRIVATE-TOKEN": "glpat-root"}
 SMALL = "/api/v4/projects/foo%2Fbar"  # 45 jobs: 101..145
 BIG = "/api/v4/projects/big%2Fkeyset"  # 260 jobs: 1001..1260
 MOVING = "/api/v4/projects/moving%2Ftarget"  # 30 jobs: 2001..2030, changed while walked
+RETRIED = "/api/v4/projects/with%2Fretries"  # 12 jobs: 3001..3012, every third retried
+RETRIED_IDS = list(range(3012, 3000, -1))
 SMALL_IDS = list(range(145, 100, -1))
 BIG_IDS = list(range(1260, 1000, -1))
 STATUS_CYCLE = ("success", "failed", "running", "pending", "canceled")
@@ -32,17 +34,20 @@ def world() -> dict[str, object]:
             project(2, "big/keyset"),
             project(3, "many/pipelines"),
             project(4, "moving/target"),
+            project(5, "with/retries"),
         ],
         "pipelines": [
             pipeline(1, 1),
             pipeline(2, 2),
             pipeline(4, 4),
+            pipeline(5, 5),
             *(pipeline(100 + n, 3) for n in range(25)),
         ],
         "jobs": [
             *many_jobs(1, 1, 101, 45),
             *many_jobs(2, 2, 1001, 260),
             *(job(2001 + n, 4, "failed") for n in range(30)),
+            *(job(3001 + n, 5, "failed", retried=n % 3 == 0) for n in range(12)),
         ],
     }
 
@@ -79,7 +84,7 @@ def walk(api: TestClient, url: str, **kwargs: Any) -> tuple[list[int], list[http
 
 
 def test_a_middle_page_has_every_header(api: TestClient) -> None:
-    response = api.get(f"{SMALL}/jobs?per_page=10&page=2", headers=ROOT)
+    response = api.get(f"{SMALL}/pipelines/1/jobs?per_page=10&page=2", headers=ROOT)
 
     assert [j["id"] for j in response.json()] == SMALL_IDS[10:20]
     assert {k: response.headers[k] for k in (
@@ -95,6 +100,22 @@ def test_a_middle_page_has_every_header(api: TestClient) -> None:
     }  # fmt: skip
 
 
+def test_a_projects_jobs_are_not_counted(api: TestClient) -> None:
+    """GitLab lists a project's jobs `without_count`: no total, no rel="last"."""
+    response = api.get(f"{SMALL}/jobs?per_page=10&page=2", headers=ROOT)
+
+    assert [j["id"] for j in response.json()] == SMALL_IDS[10:20]
+    assert {k: response.headers[k] for k in (
+        "x-page", "x-per-page", "x-next-page", "x-prev-page",
+    )} == {"x-page": "2", "x-per-page": "10", "x-next-page": "3", "x-prev-page": "1"}  # fmt: skip
+    assert "x-total" not in response.headers and "x-total-pages" not in response.headers
+    found = links(response)
+    assert sorted(found) == ["first", "next", "prev"]
+    assert {rel: page_of(url) for rel, url in found.items()} == {
+        "prev": 1, "next": 3, "first": 1,
+    }  # fmt: skip
+
+
 def test_first_page_has_no_prev_and_last_page_no_next(api: TestClient) -> None:
     first = api.get(f"{SMALL}/jobs?per_page=10", headers=ROOT)
     last = api.get(f"{SMALL}/jobs?per_page=10&page=5", headers=ROOT)
@@ -105,14 +126,14 @@ def test_first_page_has_no_prev_and_last_page_no_next(api: TestClient) -> None:
     assert [j["id"] for j in last.json()] == SMALL_IDS[40:]
     assert (last.headers["x-next-page"], last.headers["x-prev-page"]) == ("", "4")
     assert "next" not in links(last)
-    assert page_of(links(last)["last"]) == 5
+    assert sorted(links(last)) == ["first", "prev"]  # a last page found without counting
 
 
 def test_default_page_size_is_20(api: TestClient) -> None:
     response = api.get(f"{SMALL}/jobs", headers=ROOT)
 
     assert [j["id"] for j in response.json()] == SMALL_IDS[:20]
-    assert (response.headers["x-per-page"], response.headers["x-total-pages"]) == ("20", "3")
+    assert (response.headers["x-per-page"], response.headers["x-next-page"]) == ("20", "2")
 
 
 def test_per_page_above_100_is_clamped_to_100(api: TestClient) -> None:
@@ -120,7 +141,7 @@ def test_per_page_above_100_is_clamped_to_100(api: TestClient) -> None:
 
     assert len(response.json()) == 100
     assert response.headers["x-per-page"] == "100"
-    assert response.headers["x-total-pages"] == "3"
+    assert response.headers["x-next-page"] == "2"
     assert parse_qs(urlsplit(links(response)["next"]).query)["per_page"] == ["100"]
 
 
@@ -129,7 +150,8 @@ def test_a_page_past_the_end_is_empty(api: TestClient, page: str) -> None:
     response = api.get(f"{SMALL}/jobs?per_page=10&page={page}", headers=ROOT)
 
     assert (response.status_code, response.json()) == (200, [])
-    assert (response.headers["x-total"], response.headers["x-next-page"]) == ("45", "")
+    assert (response.headers["x-next-page"], response.headers["x-prev-page"]) == ("", "")
+    assert "x-total" not in response.headers
 
 
 def test_following_next_links_lists_every_job_once(api: TestClient) -> None:
@@ -147,7 +169,7 @@ def test_link_urls_are_absolute_and_keep_the_query_and_encoded_path(api: TestCli
     expected = [i for i in SMALL_IDS if STATUS_CYCLE[(i - 101) % 5] in ("success", "failed")]
     assert [j["id"] for j in response.json()] == expected[:5]
     found = links(response)
-    assert sorted(found) == ["first", "last", "next"]
+    assert sorted(found) == ["first", "next"]
     for url in found.values():
         assert url.startswith(f"{EXTERNAL}/api/v4/projects/foo%2Fbar/jobs?")
         query = parse_qs(urlsplit(url).query)
@@ -236,3 +258,18 @@ def test_keyset_walk_is_stable_while_jobs_are_added(api: TestClient) -> None:
 
     seen = [j["id"] for j in first.json()] + rest
     assert seen == list(range(2030, 2000, -1))
+
+
+@pytest.mark.parametrize("per_page", [1, 5, 20])
+def test_keyset_and_offset_pages_list_the_same_jobs(api: TestClient, per_page: int) -> None:
+    """Retried jobs too: GitLab's project list (`user_project.builds`) keeps them, whichever
+    pagination, while a pipeline's list hides them unless `include_retried`."""
+    keyset, _ = walk(api, f"{RETRIED}/jobs?pagination=keyset&per_page={per_page}", headers=ROOT)
+    offset, _ = walk(api, f"{RETRIED}/jobs?per_page={per_page}", headers=ROOT)
+    scoped, _ = walk(
+        api, f"{RETRIED}/jobs?pagination=keyset&scope=failed&per_page={per_page}", headers=ROOT
+    )
+    pipeline, _ = walk(api, f"{RETRIED}/pipelines/5/jobs?per_page={per_page}", headers=ROOT)
+
+    assert keyset == offset == scoped == RETRIED_IDS
+    assert pipeline == [i for i in RETRIED_IDS if (i - 3001) % 3 != 0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -50,10 +52,10 @@ async def list_pipeline_bridges(request: Request) -> Response:
         include_retried=False,
     )
     page = offset_page(request)
-    found = await svc.jobs.list_jobs(access, query, page.offset, page.per_page)
+    found = await svc.jobs.list_jobs(access, query, page.offset, page.per_page, count=True)
     body = [svc.render.bridge(view, access.project) for view in found.jobs]
     return JSONResponse(
-        body, headers=offset_headers(request, svc.settings.external_url, page, found.total or 0)
+        body, headers=offset_headers(request, svc.settings.external_url, page, found.total)
     )
 
 
@@ -62,11 +64,10 @@ async def _list(request: Request, access: Access, query: JobQuery) -> Response:
     external = svc.settings.external_url
     if query.pipeline_id is None and request.query_params.get("pagination") == "keyset":
         keyset = keyset_page(request)
-        query = JobQuery(
-            project_id=query.project_id, statuses=query.statuses, before_id=keyset.before_id
-        )
+        # Only the cursor changes: the keyset list filters exactly as the offset list does.
+        query = replace(query, before_id=keyset.before_id)
         # One more than a page: whether a next page exists, without counting.
-        result = await svc.jobs.list_jobs(access, query, 0, keyset.per_page + 1)
+        result = await svc.jobs.list_jobs(access, query, 0, keyset.per_page + 1, count=False)
         shown = result.jobs[: keyset.per_page]
         body = [svc.render.job(view, access.project) for view in shown]
         has_more = len(result.jobs) > keyset.per_page
@@ -74,12 +75,25 @@ async def _list(request: Request, access: Access, query: JobQuery) -> Response:
         headers = keyset_headers(request, external, keyset, ids, has_more)
         return JSONResponse(body, headers=headers)
     page = offset_page(request)
+    # GitLab counts a pipeline's jobs, never a project's (`without_count: true`): a project's
+    # page reads one row more to know whether a next page exists.
+    counted = query.pipeline_id is not None
     # Past any data: the same checks (permission, pipeline) and count, but no offset that
     # could overflow the query.
     offset, limit = (0, 0) if page.beyond_any_data else (page.offset, page.per_page)
-    result = await svc.jobs.list_jobs(access, query, offset, limit)
-    body = [svc.render.job(view, access.project) for view in result.jobs]
-    return JSONResponse(body, headers=offset_headers(request, external, page, result.total or 0))
+    extra = 0 if counted or not limit else 1
+    result = await svc.jobs.list_jobs(access, query, offset, limit + extra, count=counted)
+    shown = result.jobs[:limit]
+    body = [svc.render.job(view, access.project) for view in shown]
+    headers = offset_headers(
+        request,
+        external,
+        page,
+        result.total,
+        has_more=len(result.jobs) > len(shown),
+        empty=not shown,
+    )
+    return JSONResponse(body, headers=headers)
 
 
 async def get_job(request: Request) -> Response:
@@ -182,8 +196,9 @@ ROUTES: list[RawRoute] = [
             S.USER_OR_JOB,
             {200: S.json_reply(S.array(S.ref("Job")), headers=("X-Per-Page", "Link"))},
             params=(*S.scopes(JOB_SCOPES), *S.PAGES, *KEYSET, *S.SUDO),
-            description="Offset pages carry X-Page, X-Total and the rest; keyset pages X-Per-Page"
-            " and, unless last, a Link rel=next.",
+            description="Offset pages carry X-Page, X-Next-Page, X-Prev-Page and no total (GitLab"
+            " does not count a project's jobs); keyset pages X-Per-Page and, unless last, a Link"
+            " rel=next.",
             errors=LIST_ERRORS,
         ),
     ),

@@ -66,16 +66,26 @@ def offset_headers(
     request: Request,
     external_url: str,
     page: OffsetPage,
-    total: int,
+    total: int | None,
     *,
     count_limit: int | None = None,
+    has_more: bool = False,
+    empty: bool = False,
 ) -> dict[str, str]:
     """GitLab's offset headers; with `count_limit`, the totals are left out from that many
-    items on, as GitLab does when it pages a list it built in memory."""
-    counted = count_limit is None or total < count_limit
-    total_pages = max(1, math.ceil(total / page.per_page))
-    next_page = page.page + 1 if page.page < total_pages else None
-    prev_page = page.page - 1 if 1 < page.page <= total_pages + 1 else None
+    items on, as GitLab does when it pages a list it built in memory. `total` None: an
+    uncounted list (GitLab's `without_count`): no X-Total, X-Total-Pages or rel="last", and
+    `has_more` (a row past the page was read) decides the next page, and an `empty` page
+    (past the end) has no previous one, as Kaminari's `without_count` pages."""
+    counted = total is not None and (count_limit is None or total < count_limit)
+    if total is not None:
+        total_pages = max(1, math.ceil(total / page.per_page))
+        next_page = page.page + 1 if page.page < total_pages else None
+        prev_page = page.page - 1 if 1 < page.page <= total_pages + 1 else None
+    else:
+        total_pages = 0
+        next_page = page.page + 1 if has_more else None
+        prev_page = page.page - 1 if page.page > 1 and not empty else None
     per_page = str(page.per_page)
 
     def link(number: int, rel: str) -> str:

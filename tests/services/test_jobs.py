@@ -83,12 +83,16 @@ def test_list_jobs_gives_newest_first_with_live_artifacts_and_the_count(worlds: 
         await seed_expiry_world(world)
         access = await world.access(Person.REPORTER, PRIVATE)
 
-        page = await world.runtime.jobs.list_jobs(access, JobQuery(project_id=PRIVATE), 0, 2)
+        page = await world.runtime.jobs.list_jobs(
+            access, JobQuery(project_id=PRIVATE), 0, 2, count=True
+        )
 
         assert [view.job.id for view in page.jobs] == [12, 11]
         assert [[a.job_id for a in view.live] for view in page.jobs] == [[12], [11]]
         assert page.total == 3
-        rest = await world.runtime.jobs.list_jobs(access, JobQuery(project_id=PRIVATE), 2, 2)
+        rest = await world.runtime.jobs.list_jobs(
+            access, JobQuery(project_id=PRIVATE), 2, 2, count=True
+        )
         assert [(view.job.id, view.live) for view in rest.jobs] == [(10, ())]
 
     worlds.run(scenario)
@@ -147,7 +151,9 @@ def test_retry_creates_one_new_pending_job_and_marks_the_old_retried(worlds: Wor
         assert view.job.user_id == Person.DEVELOPER  # the one who retried it
         assert view.job.retried is False
         assert (await world.job(10)).retried is True
-        page = await world.runtime.jobs.list_jobs(access, JobQuery(project_id=PRIVATE), 0, 20)
+        page = await world.runtime.jobs.list_jobs(
+            access, JobQuery(project_id=PRIVATE), 0, 20, count=True
+        )
         assert [(v.job.id, v.job.status) for v in page.jobs] == [(11, "pending"), (10, "failed")]
 
     worlds.run(scenario)
@@ -161,7 +167,9 @@ def test_retry_refuses_a_running_job(worlds: Worlds) -> None:
         with pytest.raises(JobNotRetryable):
             await world.runtime.jobs.retry(access, 10)
         assert (
-            await world.runtime.jobs.list_jobs(access, JobQuery(project_id=PRIVATE), 0, 0)
+            await world.runtime.jobs.list_jobs(
+                access, JobQuery(project_id=PRIVATE), 0, 0, count=True
+            )
         ).total == 1
 
     worlds.run(scenario)
@@ -176,7 +184,9 @@ def test_retry_refuses_a_job_already_retried(worlds: Worlds) -> None:
         with pytest.raises(JobNotRetryable):
             await world.runtime.jobs.retry(access, 10)
         assert (
-            await world.runtime.jobs.list_jobs(access, JobQuery(project_id=PRIVATE), 0, 0)
+            await world.runtime.jobs.list_jobs(
+                access, JobQuery(project_id=PRIVATE), 0, 0, count=True
+            )
         ).total == 2
 
     worlds.run(scenario)
