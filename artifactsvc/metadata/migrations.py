@@ -168,6 +168,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         "maintainer, none); rows from before it are public, GitLab's default",
         ("ALTER TABLE artifacts ADD COLUMN accessibility TEXT NOT NULL DEFAULT 'public'",),
     ),
+    Migration(
+        4,
+        "jobs_current_by_pipeline: a pipeline's current (not retried) jobs, newest first, read"
+        " from the index (`pipeline_id = ? AND kind = ? AND retried = 0 ORDER BY id DESC`); a"
+        " project's list (retried included, GitLab's `user_project.builds`) has jobs_by_project",
+        (
+            "CREATE INDEX IF NOT EXISTS jobs_current_by_pipeline"
+            " ON jobs (pipeline_id, kind, retried, id)",
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -45,5 +45,10 @@ class SqlImports:
                 rows.upsert(conn, "job_traces", trace, ("job_id",))
             for artifact in batch.artifacts:
                 rows.upsert(conn, "artifacts", rows.artifact_row(artifact), ("job_id", "file_type"))
+            # A bulk import leaves the planner without statistics (PostgreSQL's autovacuum
+            # gets to them minutes later): without them a keyset page over a million jobs
+            # took 1.4-1.8 s instead of milliseconds. ANALYZE counts this transaction's own
+            # rows, and both dialects spell it the same.
+            conn.execute("ANALYZE")
 
         await self._db.write(run)
