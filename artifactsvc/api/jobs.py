@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from artifactsvc.access import Access
 from artifactsvc.api import spec as S
@@ -17,6 +17,7 @@ from artifactsvc.api.pagination import (
     offset_page,
 )
 from artifactsvc.api.params import body_boolean, boolean, path_id, scopes
+from artifactsvc.api.responses import JSONResponse
 from artifactsvc.api.routing import RawRoute, route
 from artifactsvc.auth import require_authenticated
 from artifactsvc.models import JOB_SCOPES, JobQuery
@@ -69,7 +70,7 @@ async def _list(request: Request, access: Access, query: JobQuery) -> Response:
         # One more than a page: whether a next page exists, without counting.
         result = await svc.jobs.list_jobs(access, query, 0, keyset.per_page + 1, count=False)
         shown = result.jobs[: keyset.per_page]
-        body = [svc.render.job(view, access.project) for view in shown]
+        body = svc.render.jobs(shown, access.project)
         has_more = len(result.jobs) > keyset.per_page
         ids = [view.job.id for view in shown]
         headers = keyset_headers(request, external, keyset, ids, has_more)
@@ -84,7 +85,7 @@ async def _list(request: Request, access: Access, query: JobQuery) -> Response:
     extra = 0 if counted or not limit else 1
     result = await svc.jobs.list_jobs(access, query, offset, limit + extra, count=counted)
     shown = result.jobs[:limit]
-    body = [svc.render.job(view, access.project) for view in shown]
+    body = svc.render.jobs(shown, access.project)
     headers = offset_headers(
         request,
         external,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from artifactsvc.access import Access
 from artifactsvc.api.context import project_access, services
@@ -23,6 +23,7 @@ from artifactsvc.api.downloads import primed
 from artifactsvc.api.headers import content_disposition
 from artifactsvc.api.pagination import ARRAY_COUNT_LIMIT, OffsetPage, offset_headers, offset_page
 from artifactsvc.api.params import boolean, path_id, strict_text
+from artifactsvc.api.responses import JSONResponse
 from artifactsvc.listing import TreeEntry
 from artifactsvc.models import format_time
 from artifactsvc.paths import basename, validate_directory

@@ -7,12 +7,13 @@ its set is `{"error": "<name> does not have a valid value"}`.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from artifactsvc.api import spec as S
 from artifactsvc.api.context import project_access, services
 from artifactsvc.api.pagination import offset_headers, offset_page
 from artifactsvc.api.params import choice, optional_boolean, path_id, timestamp
+from artifactsvc.api.responses import JSONResponse
 from artifactsvc.api.routing import RawRoute, route
 from artifactsvc.models import (
     JOB_STATUSES,

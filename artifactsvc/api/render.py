@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from artifactsvc.models import Job, JobView, Pipeline, Project, User, format_time, utcnow
 
 Json = dict[str, Any]
+
+
+@dataclass
+class Memo:
+    """What a list renders once and shares: users by id, (commit, pipeline) by pipeline id."""
+
+    users: dict[int | None, Json | None] = field(default_factory=dict)
+    pipelines: dict[int, tuple[Json, Json]] = field(default_factory=dict)
 
 
 class Renderer:
@@ -119,10 +129,31 @@ class Renderer:
             commit.setdefault(key, None)
         return commit
 
-    def job_basic(self, job: Job, project: Project, *, now: datetime | None = None) -> Json:
+    def job_basic(
+        self, job: Job, project: Project, *, now: datetime | None = None, memo: Memo | None = None
+    ) -> Json:
         now = now or utcnow()
         pipeline = job.pipeline
         assert pipeline is not None, "jobs are loaded with their pipeline"
+        if memo is None:
+            user, commit, shown_pipeline = (
+                self.user(job.user),
+                self.commit(pipeline),
+                self.pipeline(pipeline, project.path_with_namespace),
+            )
+        else:
+            # A page's jobs share a few users and pipelines: each is rendered once, and the
+            # encoder writes the same (never mutated) dict again.
+            user_key = job.user.id if job.user is not None else None
+            if user_key not in memo.users:
+                memo.users[user_key] = self.user(job.user)
+            user = memo.users[user_key]
+            if pipeline.id not in memo.pipelines:
+                memo.pipelines[pipeline.id] = (
+                    self.commit(pipeline),
+                    self.pipeline(pipeline, project.path_with_namespace),
+                )
+            commit, shown_pipeline = memo.pipelines[pipeline.id]
         return {
             "id": job.id,
             "status": job.status,
@@ -138,16 +169,28 @@ class Renderer:
             "erased_at": format_time(job.erased_at),
             "duration": _duration(job, now),
             "queued_duration": _queued_duration(job, now),
-            "user": self.user(job.user),
-            "commit": self.commit(pipeline),
-            "pipeline": self.pipeline(pipeline, project.path_with_namespace),
+            "user": user,
+            "commit": commit,
+            "pipeline": shown_pipeline,
             "web_url": f"{self.base}/{project.path_with_namespace}/-/jobs/{job.id}",
             "project": {"ci_job_token_scope_enabled": False},
         }
 
-    def job(self, view: JobView, project: Project, *, now: datetime | None = None) -> Json:
+    def jobs(self, views: Sequence[JobView], project: Project) -> list[Json]:
+        """A page of jobs, at one `now`, each user and pipeline rendered once."""
+        now, memo = utcnow(), Memo()
+        return [self.job(view, project, now=now, memo=memo) for view in views]
+
+    def job(
+        self,
+        view: JobView,
+        project: Project,
+        *,
+        now: datetime | None = None,
+        memo: Memo | None = None,
+    ) -> Json:
         job, live = view.job, view.live
-        body = self.job_basic(job, project, now=now)
+        body = self.job_basic(job, project, now=now, memo=memo)
         archive = next((a for a in live if a.file_type == "archive"), None)
         if archive is not None:
             body["artifacts_file"] = {"filename": archive.filename, "size": archive.size}
