@@ -27,11 +27,13 @@ from artifactsvc.errors import (
     Unauthenticated,
 )
 from artifactsvc.metadata import IdentityStore, ProjectStore
-from artifactsvc.models import ADMIN, Job, Project
+from artifactsvc.models import ADMIN, Job, PersonalToken, Project
+from artifactsvc.ttlcache import TtlCache
 
 # Ci::HasStatus::EXECUTING_STATUSES: a job being canceled gracefully still runs on its runner,
 # which goes on sending its log, its artifacts and its final state with the job's token.
 EXECUTING = frozenset({"running", "canceling"})
+NOT_MEMBER = -1
 
 
 def hash_token(token: str) -> str:
@@ -56,9 +58,18 @@ class AuthService:
     """Credentials to a principal, a principal to its standing in a project, job tokens to
     their running job. The one place that applies the CI job token allowlist."""
 
-    def __init__(self, identities: IdentityStore, projects: ProjectStore) -> None:
+    def __init__(
+        self, identities: IdentityStore, projects: ProjectStore, *, cache_ttl: float = 0
+    ) -> None:
+        """`cache_ttl` (AUTH_CACHE_TTL): seconds a personal token's user, a project and a
+        membership found are reused; a revoked token, a blocked user or a changed role takes
+        effect within it. Job tokens are never cached: their job's state decides."""
         self._identities = identities
         self._projects = projects
+        self._tokens: TtlCache[str, PersonalToken] = TtlCache(cache_ttl)
+        self._found_projects: TtlCache[str, Project] = TtlCache(cache_ttl)
+        # A member's level, or NOT_MEMBER: an absent membership is remembered too, as a value.
+        self._levels: TtlCache[tuple[int, int], int] = TtlCache(cache_ttl)
 
     async def authenticate(
         self, credentials: Credentials, *, job_token_allowed: bool = True, write: bool = False
@@ -67,7 +78,8 @@ class AuthService:
         `job_token_allowed`); elsewhere it is ignored, as GitLab ignores it. `write`: the
         request changes something, which a `read_api` token may not do."""
         if credentials.user_token:
-            found = await self._identities.personal_token(hash_token(credentials.user_token))
+            digest = hash_token(credentials.user_token)
+            found = await self._tokens.get(digest, lambda: self._identities.personal_token(digest))
             if found is None or found.user.state != "active":
                 raise InvalidToken()
             if not (found.scopes & ({"api"} if write else {"api", "read_api"})):
@@ -137,7 +149,7 @@ class AuthService:
             if project.visibility == "public":
                 return Access(project, principal, 0)
             raise ProjectNotFound()
-        level = ADMIN if user.admin else await self._identities.member_level(project.id, user.id)
+        level = ADMIN if user.admin else await self._member_level(project.id, user.id)
         visible = level is not None or project.visibility in ("public", "internal")
         if principal.job is not None:
             in_scope = await self.job_token_reaches(principal.job, project.id)
@@ -150,7 +162,18 @@ class AuthService:
             raise ProjectNotFound()
         return Access(project, principal, level or 0)
 
+    async def _member_level(self, project_id: int, user_id: int) -> int | None:
+        async def load() -> int:
+            level = await self._identities.member_level(project_id, user_id)
+            return NOT_MEMBER if level is None else level
+
+        level = await self._levels.get((project_id, user_id), load)
+        return None if level == NOT_MEMBER else level
+
     async def _find_project(self, project_ref: str) -> Project | None:
+        return await self._found_projects.get(project_ref, lambda: self._load_project(project_ref))
+
+    async def _load_project(self, project_ref: str) -> Project | None:
         if "\x00" in project_ref or not _is_utf8(project_ref):
             return None  # names no project (and neither database can even compare it)
         if project_ref.isascii() and project_ref.isdigit():

@@ -106,6 +106,16 @@ def _duration(text: str) -> int | None:
         raise _Invalid(text, 'a duration such as "30 days" or "never"') from None
 
 
+def _cache_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 300:  # also false for nan
+        raise _Invalid(text, "a number of seconds from 0 to 300")
+    return value
+
+
 def _host(text: str) -> str:
     if not _HOST.match(text):
         raise _Invalid(text, "an IP address or host name to listen on")
@@ -272,6 +282,14 @@ SETTINGS: tuple[Setting, ...] = (
         " probes meanwhile); then they are aborted and the process exits 0",
     ),
     Setting(
+        "AUTH_CACHE_TTL",
+        "5",
+        _cache_seconds,
+        "seconds a personal token's user, a project and a membership, once found, are reused"
+        " without asking the database; a revoked token, a blocked user or a changed role takes"
+        " effect within it. `0`: no cache",
+    ),
+    Setting(
         "METRICS_TOKEN",
         None,
         str,
@@ -395,6 +413,7 @@ class Settings:
     shutdown_drain: float = field(default_factory=_default("SHUTDOWN_DRAIN"))
     shutdown_grace: float = field(default_factory=_default("SHUTDOWN_GRACE"))
     # A secret: kept out of the dataclass's repr (tracebacks, logs).
+    auth_cache_ttl: float = field(default_factory=_default("AUTH_CACHE_TTL"))
     metrics_token: str | None = field(default_factory=_default("METRICS_TOKEN"), repr=False)
     max_path_depth: int = field(default_factory=_default("MAX_PATH_DEPTH"))
     max_name_bytes: int = field(default_factory=_default("MAX_NAME_BYTES"))

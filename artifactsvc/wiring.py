@@ -94,7 +94,7 @@ def build_runtime(
     if count_storage is not None:
         blobs = InstrumentedObjectStore(blobs, count_storage)
     keep_latest = settings.keep_latest_artifacts
-    auth = AuthService(metadata.identities, metadata.projects)
+    auth = AuthService(metadata.identities, metadata.projects, cache_ttl=settings.auth_cache_ttl)
     artifacts = ArtifactService(
         metadata.artifacts, metadata.jobs, blobs, auth, keep_latest=keep_latest
     )
