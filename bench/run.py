@@ -13,6 +13,7 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
+from bench.api import api_figures
 from bench.archives import build_files_archive, build_stream_archive
 from bench.figures import Figure
 from bench.indexing import index_figures, index_runs, make_archive
@@ -21,7 +22,7 @@ from bench.sizes import GiB, Sizes
 from bench.transfer import downloads, memory_figure, throughput_figure, upload, upload_with_peak
 from bench.world import FILES_JOB, STREAM_JOB, host_description, running_world
 
-PARTS = ("reads", "transfer", "index")
+PARTS = ("reads", "transfer", "index", "api")
 _START = time.monotonic()
 
 
@@ -51,7 +52,10 @@ def run(sizes: Sizes, root: Path, *, parts: Collection[str] = PARTS) -> list[Fig
             warm, transfer, cold = _service_figures(sizes, workdir, parts)
         if "index" in parts:
             index = _index_figures(sizes, workdir)
-        return [*warm, *transfer, *index, *cold]
+        api: list[Figure] = []
+        if "api" in parts:
+            api = _api_figures(sizes, workdir)
+        return [*warm, *transfer, *index, *cold, *api]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -126,3 +130,11 @@ def _index_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
     found = index_runs(archive, spill, rounds=sizes.index_rounds)
     machine = f"{host_description()}, archive a local file under {workdir.parent}"
     return index_figures(found, archive, machine)
+
+
+def _api_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
+    """The Jobs API against a bare Starlette app, and keyset pages over a large project."""
+    jobs = 100_000 if sizes.name == "quick" else 1_000_000
+    api = workdir / "api"
+    api.mkdir()
+    return api_figures(f"sqlite:///{api}/meta.db", api, jobs=jobs, requests=2000, log=log)
