@@ -57,7 +57,11 @@ class SqlArtifacts:
 
     async def delete_artifacts(self, job_id: int) -> list[Artifact]:
         def run(conn: Connection) -> list[Artifact]:
-            found = conn.fetch("SELECT * FROM artifacts WHERE job_id = ?", (job_id,))
+            # Locked: of two deletes (or a delete and an erase) racing, the second waits and
+            # then finds nothing, so each object is deleted by one caller only.
+            found = conn.fetch(
+                f"SELECT * FROM artifacts WHERE job_id = ?{conn.row_lock}", (job_id,)
+            )
             conn.execute("DELETE FROM artifacts WHERE job_id = ?", (job_id,))
             return [rows.artifact(row) for row in found]
 

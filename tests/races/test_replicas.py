@@ -100,3 +100,18 @@ def test_two_expire_commands_at_once_delete_each_artifact_once(replicas: Replica
     found = query(replicas.database_url, f"SELECT 1 FROM artifacts WHERE job_id IN ({marks})", jobs)
     assert found == []
     assert [key for job_id in jobs for key in _objects(replicas, job_id)] == []
+
+
+def test_concurrent_deletes_through_both_replicas_leave_nothing(replicas: Replicas) -> None:
+    job_id = replicas.job("running")
+    upload_archive(replicas.clients[0], job_id, sample_zip(seed=job_id))
+    finish(replicas.clients[0], job_id)
+
+    answers = replicas.at_once(
+        4, lambda c: c.delete(f"/api/v4/projects/1/jobs/{job_id}/artifacts", headers=ADMIN)
+    )
+
+    assert 204 in [a.status_code for a in answers]
+    assert {a.status_code for a in answers} <= {204, 404}, [a.text for a in answers]
+    assert query(replicas.database_url, "SELECT 1 FROM artifacts WHERE job_id = ?", (job_id,)) == []
+    assert _objects(replicas, job_id) == []
