@@ -1,7 +1,8 @@
 """Two real `artifactsvc serve` processes on one database (a SQLite file, or one PostgreSQL
 schema) and one moto bucket: what several replicas behind a load balancer share.
 
-One pair of servers per module and database, seeded once; each test takes jobs of its own.
+One pair of servers per database for the whole package, seeded once (a process start costs
+seconds); each test takes jobs of its own.
 Project 1 as the artifact suite seeds it, plus: jobs 1000-1199 running (runner suite),
 5000-5049 failed (retryable), 5100-5149 pending (cancelable), 5200-5249 manual (playable).
 """
@@ -70,7 +71,7 @@ def race_world() -> dict[str, Any]:
     return document
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def replicas(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Replicas]:
