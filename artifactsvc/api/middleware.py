@@ -88,6 +88,7 @@ class EdgeMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.monotonic()
+        self.metrics.started()
         status = 0
         sent = 0
         completed = False
@@ -159,7 +160,14 @@ class EdgeMiddleware:
             )
             await send_with_headers({"type": "http.response.body", "body": body})
         finally:
-            self.metrics.request(scope["method"], status or 500, sent)
+            self.metrics.request(
+                scope["method"],
+                status or 500,
+                sent,
+                route=route_template(scope),
+                received=received,
+                seconds=time.monotonic() - started,
+            )
             query = scope.get("query_string", b"").decode("latin-1")
             target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
             if query:
