@@ -37,7 +37,10 @@ def access_records(log: Path, count: int) -> list[dict[str, Any]]:
 
 def test_json_logs_are_one_object_a_line_with_ids_and_never_a_token(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/meta.db"
-    import_document(url, world(), tmp_path)
+    document = world()
+    (running,) = [j for j in document["jobs"] if j["id"] == 8]
+    running["user"] = "guest"  # a job token acts for its job's user
+    import_document(url, document, tmp_path)
     env = {
         "ARTIFACTSVC_DATABASE_URL": url,
         "ARTIFACTSVC_STORAGE_URL": str(tmp_path / "objects"),
@@ -48,7 +51,7 @@ def test_json_logs_are_one_object_a_line_with_ids_and_never_a_token(tmp_path: Pa
         ("GET", f"{P}/jobs/7/trace?private_token={ROOT_TOKEN}", {}, None),
         ("GET", f"{P}/jobs?private%5Ftoken={GUEST_TOKEN}", {}, None),
         ("GET", f"{P}/jobs", {"PRIVATE-TOKEN": TOKENS[3]}, None),
-        ("GET", f"{P}/jobs/7", {"JOB-TOKEN": JOB_TOKEN}, None),
+        ("GET", "/api/v4/job", {"JOB-TOKEN": JOB_TOKEN}, None),
         ("POST", f"/api/v4/jobs/8/artifacts?token={JOB_TOKEN}", {}, sample_zip()),
         ("GET", "/-/readiness", {}, None),
     ]
@@ -72,6 +75,8 @@ def test_json_logs_are_one_object_a_line_with_ids_and_never_a_token(tmp_path: Pa
     assert by_id["json-0"]["route"] == "/api/v4/projects/{id}/jobs"
     assert by_id["json-0"]["user_id"] == 1 and by_id["json-0"]["status"] == 200
     assert by_id["json-3"]["status"] == 401 and "user_id" not in by_id["json-3"]
+    assert (by_id["json-4"]["status"], by_id["json-4"]["job_id"]) == (200, 8)
+    assert by_id["json-4"]["user_id"] == 2
     assert by_id["json-5"]["route"] == "/api/v4/jobs/{id}/artifacts"
     assert by_id["json-5"]["bytes_received"] > 0
     assert by_id["json-6"]["route"] == "/-/readiness"
