@@ -44,6 +44,7 @@ def create_app(
         settings, store=store, objects=objects, count_storage=metrics.storage_request
     )
     metrics.include(runtime.zip_work.render)
+    metrics.include_cache(runtime.index_cache)
     services = Services(
         settings=settings,
         auth=runtime.auth,

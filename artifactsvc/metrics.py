@@ -16,6 +16,8 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from artifactsvc.ziprange import BucketCache
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 SIZE_BUCKETS = tuple(float(1 << shift) for shift in range(10, 34, 2))  # 1 KiB .. 8 GiB
 UPLOAD_ROUTE = "/api/v4/jobs/{id}/artifacts"
@@ -70,6 +72,20 @@ class Metrics:
     def include(self, source: Callable[[], list[str]]) -> None:
         """Lines another part renders itself (the zip pools' gauges), appended to ours."""
         self._sources.append(source)
+
+    def include_cache(self, cache: BucketCache) -> None:
+        """The index bucket cache's hits and misses (a miss costs a ranged GET of the sidecar)."""
+
+        def render() -> list[str]:
+            name = "artifactsvc_index_cache_lookups_total"
+            return [
+                f"# HELP {name} Index bucket lookups in this process's cache.",
+                f"# TYPE {name} counter",
+                f'{name}{{result="hit"}} {cache.hits}',
+                f'{name}{{result="miss"}} {cache.misses}',
+            ]
+
+        self.include(render)
 
     def started(self) -> None:
         self._in_flight.inc()

@@ -29,6 +29,7 @@ from artifactsvc.pipelines import PipelineService
 from artifactsvc.pools import ZipWork
 from artifactsvc.settings import Settings
 from artifactsvc.uploads import UploadService
+from artifactsvc.ziprange import BucketCache
 
 # Storage threads block on network reads; zip threads on storage and zlib. Sized on purpose
 # and kept apart, so a burst of downloads cannot starve the index builders or vice versa; the
@@ -50,6 +51,7 @@ class Runtime:
     health: HealthService
     storage_executor: ThreadPoolExecutor
     zip_work: ZipWork
+    index_cache: BucketCache
     owns_store: bool
 
     def close(self) -> None:
@@ -124,5 +126,6 @@ def build_runtime(
         health=HealthService(metadata, blobs),
         storage_executor=storage_executor,
         zip_work=zip_work,
+        index_cache=index.cache,
         owns_store=store is None,
     )

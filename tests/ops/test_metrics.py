@@ -4,6 +4,8 @@ with the requests made, labelled by route template."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import httpx2
@@ -41,6 +43,7 @@ def test_metrics_from_a_real_multiprocess_server_move_with_requests(tmp_path: Pa
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
     }
     archive = sample_zip()
+    member_path = zipfile.ZipFile(io.BytesIO(archive)).namelist()[0]
     jobs = "/api/v4/projects/{id}/jobs"
     with server_process(env, cwd=tmp_path) as server:
         before = scrape(server.base_url)
@@ -59,6 +62,12 @@ def test_metrics_from_a_real_multiprocess_server_move_with_requests(tmp_path: Pa
             f"{server.base_url}{P}/jobs/8/artifacts", headers={"PRIVATE-TOKEN": ROOT_TOKEN}
         )
         assert download.content == archive
+        for _ in range(2):  # one member of the new archive: cold (index bucket GET), then warm
+            member = httpx2.get(
+                f"{server.base_url}{P}/jobs/8/artifacts/{member_path}",
+                headers={"PRIVATE-TOKEN": ROOT_TOKEN},
+            )
+            assert member.status_code == 200, member.text
         after = scrape(server.base_url)
 
     def moved(name: str, **labels: str) -> float:
@@ -74,5 +83,7 @@ def test_metrics_from_a_real_multiprocess_server_move_with_requests(tmp_path: Pa
     assert moved("artifactsvc_upload_size_bytes_count") == 1
     assert moved("artifactsvc_upload_size_bytes_sum") >= len(archive)
     assert sum(v for (n, _), v in after.items() if n == "artifactsvc_storage_requests_total") > 0
+    lookups = "artifactsvc_index_cache_lookups_total"
+    assert moved(lookups, result="miss") >= 1 and moved(lookups, result="hit") >= 1
     # The scrape itself is in flight while it renders.
     assert value(after, "artifactsvc_http_in_flight") >= 1
