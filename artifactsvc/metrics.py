@@ -68,6 +68,12 @@ class Metrics:
         self._storage = Counter(
             "artifactsvc_storage_requests", "Object storage requests.", ["verb"], registry=r
         )
+        self._storage_errors = Counter(
+            "artifactsvc_storage_errors",
+            "Object storage requests that failed, by verb and error class.",
+            ["verb", "error"],
+            registry=r,
+        )
 
     def include(self, source: Callable[[], list[str]]) -> None:
         """Lines another part renders itself (the zip pools' gauges), appended to ours."""
@@ -111,6 +117,9 @@ class Metrics:
 
     def storage_request(self, verb: str) -> None:
         self._storage.labels(verb).inc()
+
+    def storage_error(self, verb: str, error: str) -> None:
+        self._storage_errors.labels(verb, error).inc()
 
     def render(self) -> str:
         try:

@@ -67,6 +67,7 @@ def build_runtime(
     store: MetadataStore | None = None,
     objects: ObjectStore | None = None,
     count_storage: Callable[[str], None] | None = None,
+    count_storage_error: Callable[[str, str], None] | None = None,
 ) -> Runtime:
     storage_executor = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="storage")
     zip_work = ZipWork.of(
@@ -94,7 +95,7 @@ def build_runtime(
         )
     )
     if count_storage is not None:
-        blobs = InstrumentedObjectStore(blobs, count_storage)
+        blobs = InstrumentedObjectStore(blobs, count_storage, count_error=count_storage_error)
     keep_latest = settings.keep_latest_artifacts
     auth = AuthService(metadata.identities, metadata.projects)
     artifacts = ArtifactService(

@@ -68,6 +68,20 @@ def test_metrics_from_a_real_multiprocess_server_move_with_requests(tmp_path: Pa
                 headers={"PRIVATE-TOKEN": ROOT_TOKEN},
             )
             assert member.status_code == 200, member.text
+        missing = httpx2.get(
+            f"{server.base_url}{P}/jobs/7/artifacts", headers={"PRIVATE-TOKEN": ROOT_TOKEN}
+        )
+        assert missing.status_code == 404
+        # Storage broken under the server: the objects directory replaced by a file.
+        (tmp_path / "objects").rename(tmp_path / "gone")
+        (tmp_path / "objects").write_bytes(b"")
+        again = httpx2.post(
+            f"{server.base_url}/api/v4/jobs/8/artifacts",
+            headers={"JOB-TOKEN": JOB_TOKEN},
+            files={"file": ("artifacts.zip", archive)},
+            timeout=10,
+        )
+        assert again.status_code == 502, again.text
         after = scrape(server.base_url)
 
     def moved(name: str, **labels: str) -> float:
@@ -83,6 +97,12 @@ def test_metrics_from_a_real_multiprocess_server_move_with_requests(tmp_path: Pa
     assert moved("artifactsvc_upload_size_bytes_count") == 1
     assert moved("artifactsvc_upload_size_bytes_sum") >= len(archive)
     assert sum(v for (n, _), v in after.items() if n == "artifactsvc_storage_requests_total") > 0
+    errors = {
+        dict(labels)["verb"]: v
+        for (n, labels), v in after.items()
+        if n == "artifactsvc_storage_errors_total"
+    }
+    assert errors.get("put", 0) >= 1, errors
     lookups = "artifactsvc_index_cache_lookups_total"
     assert moved(lookups, result="miss") >= 1 and moved(lookups, result="hit") >= 1
     # The scrape itself is in flight while it renders.
