@@ -41,9 +41,14 @@ def create_app(
     """The ASGI app. `store`/`objects` may be injected (tests); otherwise built from settings."""
     metrics = Metrics()
     runtime = build_runtime(
-        settings, store=store, objects=objects, count_storage=metrics.storage_request
+        settings,
+        store=store,
+        objects=objects,
+        count_storage=metrics.storage_request,
+        count_storage_error=metrics.storage_error,
     )
     metrics.include(runtime.zip_work.render)
+    metrics.include_cache(runtime.index_cache)
     services = Services(
         settings=settings,
         auth=runtime.auth,

@@ -8,7 +8,7 @@ from pathlib import Path
 from artifactsvc.app import create_app
 from artifactsvc.errors import ArtifactsvcError
 from artifactsvc.importing import ImportError_, import_with_artifacts, plan_import
-from artifactsvc.logs import configure
+from artifactsvc.logs import command_result, configure
 from artifactsvc.metadata import open_metadata_store
 from artifactsvc.settings import Settings
 from artifactsvc.wiring import build_runtime
@@ -45,7 +45,13 @@ async def migrate(settings: Settings, *, report: bool = False) -> int:
         store.close()
     if report:
         done = ", ".join(map(str, applied)) if applied else "none"
-        print(f"schema at version {version}; migrations applied now: {done}")
+        command_result(
+            settings.log_format,
+            "migrate",
+            f"schema at version {version}; migrations applied now: {done}",
+            schema_version=version,
+            applied=list(applied),
+        )
     return 0
 
 
@@ -90,13 +96,19 @@ async def expire(settings: Settings) -> int:
         await runtime.store.migrate()
         report = await runtime.housekeeping.expire()
     except ArtifactsvcError as error:
-        print(f"artifactsvc expire: {describe(error)}", file=sys.stderr)
+        message = f"artifactsvc expire: {describe(error)}"
+        command_result(settings.log_format, "expire", message, failed=True)
         return 1
     finally:
         runtime.close()
-    print(
+    command_result(
+        settings.log_format,
+        "expire",
         f"expired {report.deleted} artifacts ({report.bytes} bytes);"
-        f" {report.failed} objects left for gc"
+        f" {report.failed} objects left for gc",
+        deleted=report.deleted,
+        bytes=report.bytes,
+        failed_objects=report.failed,
     )
     return 0
 
@@ -107,9 +119,15 @@ async def gc(settings: Settings) -> int:
         await runtime.store.migrate()
         orphans, aborted = await runtime.housekeeping.gc()
     except ArtifactsvcError as error:
-        print(f"artifactsvc gc: {describe(error)}", file=sys.stderr)
+        command_result(settings.log_format, "gc", f"artifactsvc gc: {describe(error)}", failed=True)
         return 1
     finally:
         runtime.close()
-    print(f"removed {orphans} orphaned objects; aborted {aborted} stale uploads")
+    command_result(
+        settings.log_format,
+        "gc",
+        f"removed {orphans} orphaned objects; aborted {aborted} stale uploads",
+        orphans=orphans,
+        aborted_uploads=aborted,
+    )
     return 0

@@ -16,9 +16,11 @@ from typing import Protocol
 from artifactsvc.access import Access, Principal
 from artifactsvc.auth import hash_token
 from artifactsvc.errors import (
+    ArtifactsvcError,
     InvalidJobState,
     JobNotErasable,
     JobNotFound,
+    JobNotProcessing,
     JobNotRetryable,
     TokenJobNotFound,
     UnplayableJob,
@@ -40,6 +42,7 @@ CANCELABLE = frozenset(
 )
 COMPLETE = frozenset({"success", "failed", "canceled", "skipped"})
 RETRYABLE = frozenset({"success", "failed", "canceled"})
+WAITING_FOR_PLAY = frozenset({"manual", "scheduled"})
 
 
 def is_cancelable(job: Job) -> bool:
@@ -180,7 +183,13 @@ class JobService:
         if not (is_cancelable(job) or (force and job.status == "canceling")):
             return await self.view(job)  # GitLab answers 201 with the job unchanged
         now = self._clock()
-        await self._jobs.update_job(job.id, {"status": "canceled", "finished_at": now})
+        # Decided by the row: of cancels racing through several replicas one changes it; the
+        # others, as GitLab, answer with the job as it is then.
+        await self._jobs.update_job(
+            job.id,
+            {"status": "canceled", "finished_at": now},
+            statuses={"canceling"} if force and job.status == "canceling" else CANCELABLE,
+        )
         return await self._reload(job)
 
     async def retry(self, access: Access, job_id: int) -> JobView:
@@ -188,7 +197,7 @@ class JobService:
         access.require_developer()
         if not is_retryable(job):
             raise JobNotRetryable()
-        return await self._clone(access, job)
+        return await self._clone(access, job, JobNotRetryable)
 
     async def play(self, access: Access, job_id: int) -> JobView:
         """Runs a manual job, runs a delayed one now, or replays a finished manual build."""
@@ -197,12 +206,16 @@ class JobService:
         if not is_playable(job):
             raise UnplayableJob()
         if job.status in COMPLETE:
-            return await self._clone(access, job)  # replaying a finished manual job retries it
+            # Replaying a finished manual job retries it.
+            return await self._clone(access, job, UnplayableJob)
         user = access.principal.user
-        await self._jobs.update_job(
+        played = await self._jobs.update_job(
             job.id,
             {"status": "pending", "queued_at": self._clock(), "user_id": user.id if user else None},
+            statuses=WAITING_FOR_PLAY,
         )
+        if not played:
+            raise UnplayableJob()  # played meanwhile (through another replica, perhaps)
         return await self._reload(job)
 
     async def erase(self, access: Access, job_id: int) -> JobView:
@@ -211,10 +224,13 @@ class JobService:
             raise InvalidJobState()
         if not is_erasable(job):
             raise JobNotErasable()
+        # The job is claimed first, in one conditional UPDATE: of erases racing one goes on
+        # to delete, the others are refused as GitLab refuses an erased job.
+        if not await self._jobs.update_job(job.id, {"erased_at": self._clock()}, unerased=True):
+            raise JobNotErasable()
         if self._artifacts is not None:
             await self._artifacts.erase_job_artifacts(job)
         await self._traces.delete_trace(job.id)
-        await self._jobs.update_job(job.id, {"erased_at": self._clock()})
         return await self._reload(job)
 
     # -- what the job's runner reports ---------------------------------------------------------
@@ -228,7 +244,11 @@ class JobService:
         changes: dict[str, object] = {"status": state, "finished_at": self._clock()}
         if state == "failed":
             changes["failure_reason"] = failure_reason or "unknown_failure"
-        await self._jobs.update_job(job.id, changes)
+        # Only the state the job was authenticated in moves: a cancel or a second report that
+        # won the race leaves this one refused, as GitLab refuses a job no longer running.
+        if not await self._jobs.update_job(job.id, changes, statuses={job.status}):
+            current = await self._jobs.job_by_id(job.id)
+            raise JobNotProcessing(current.status if current is not None else job.status)
         return state
 
     async def append_trace(self, job: Job, start: int | None, data: bytes) -> int:
@@ -238,7 +258,7 @@ class JobService:
             start = len(await self._traces.trace(job.id) or b"")
         return await self._traces.append_trace(job.id, start, data)
 
-    async def _clone(self, access: Access, job: Job) -> JobView:
+    async def _clone(self, access: Access, job: Job, refusal: type[ArtifactsvcError]) -> JobView:
         user = access.principal.user
         now = self._clock()
         new_id = await self._jobs.retry_job(
@@ -259,7 +279,10 @@ class JobService:
                 token_hash=hash_token(secrets.token_urlsafe(32)),
                 created_at=now,
             ),
+            statuses=RETRYABLE,
         )
+        if new_id is None:
+            raise refusal()  # retried meanwhile (through another replica, perhaps)
         return await self.view(await load_job(self._jobs, job.project_id, new_id, kind=None))
 
     async def _reload(self, job: Job) -> JobView:

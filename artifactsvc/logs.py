@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -48,3 +49,22 @@ def configure(log_format: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+
+
+def command_result(
+    log_format: str, command: str, message: str, *, failed: bool = False, **fields: object
+) -> None:
+    """A background command's one line of outcome (expire, gc, migrate, import): the text as
+    before, or with `json` one object holding the same figures as fields. To stdout, or to
+    stderr when it `failed`."""
+    if log_format == "json":
+        body = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "level": "error" if failed else "info",
+            "logger": "artifactsvc.commands",
+            "command": command,
+            "msg": message,
+            **fields,
+        }
+        message = json.dumps(body, default=str)
+    print(message, file=sys.stderr if failed else sys.stdout, flush=True)

@@ -1,52 +1,134 @@
-"""A few Prometheus counters, rendered in the text exposition format. No client library:
-the set is small and fixed, and this keeps the hot path to a dict increment."""
+"""The service's Prometheus metrics, through prometheus-client.
+
+Each app owns a `CollectorRegistry` (tests build many apps in one process). When
+PROMETHEUS_MULTIPROC_DIR names a directory (read by prometheus-client itself, before the
+workers start), values live in that directory's files and `/metrics` renders every
+worker's through a `MultiProcessCollector`, so `serve --workers N` reports the sum; gauges
+then add up live processes. Lines other parts render themselves (the zip pools') are
+appended as they are, per process.
+
+Labels are bounded: a route is its template (`/api/v4/projects/{id}/jobs`), never a path."""
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from artifactsvc.ziprange import BucketCache
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+SIZE_BUCKETS = tuple(float(1 << shift) for shift in range(10, 34, 2))  # 1 KiB .. 8 GiB
+UPLOAD_ROUTE = "/api/v4/jobs/{id}/artifacts"
 
 
 class Metrics:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: Counter[tuple[str, str]] = Counter()
-        self._bytes_sent = 0
-        self._storage: Counter[str] = Counter()
+        self.registry = CollectorRegistry(auto_describe=True)
         self._sources: list[Callable[[], list[str]]] = []
+        r = self.registry
+        self._requests = Counter(
+            "artifactsvc_http_requests",
+            "HTTP requests served, by method and status class.",
+            ["method", "status"],
+            registry=r,
+        )
+        self._routes = Counter(
+            "artifactsvc_http_route_requests",
+            "HTTP requests served, by route template and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self._latency = Histogram(
+            "artifactsvc_http_request_duration_seconds",
+            "Time from a request's start to its last byte, by route template.",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._sent = Counter(
+            "artifactsvc_http_response_bytes", "Response body bytes sent.", registry=r
+        )
+        self._received = Counter(
+            "artifactsvc_http_request_bytes", "Request body bytes received.", registry=r
+        )
+        self._uploads = Histogram(
+            "artifactsvc_upload_size_bytes",
+            "Bodies of accepted artifact uploads.",
+            buckets=SIZE_BUCKETS,
+            registry=r,
+        )
+        self._in_flight = Gauge(
+            "artifactsvc_http_in_flight",
+            "Requests (streams included) being answered now.",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self._storage = Counter(
+            "artifactsvc_storage_requests", "Object storage requests.", ["verb"], registry=r
+        )
+        self._storage_errors = Counter(
+            "artifactsvc_storage_errors",
+            "Object storage requests that failed, by verb and error class.",
+            ["verb", "error"],
+            registry=r,
+        )
 
     def include(self, source: Callable[[], list[str]]) -> None:
         """Lines another part renders itself (the zip pools' gauges), appended to ours."""
         self._sources.append(source)
 
-    def request(self, method: str, status: int, sent: int) -> None:
-        with self._lock:
-            self._requests[(method, f"{status // 100}xx")] += 1
-            self._bytes_sent += sent
+    def include_cache(self, cache: BucketCache) -> None:
+        """The index bucket cache's hits and misses (a miss costs a ranged GET of the sidecar)."""
+
+        def render() -> list[str]:
+            name = "artifactsvc_index_cache_lookups_total"
+            return [
+                f"# HELP {name} Index bucket lookups in this process's cache.",
+                f"# TYPE {name} counter",
+                f'{name}{{result="hit"}} {cache.hits}',
+                f'{name}{{result="miss"}} {cache.misses}',
+            ]
+
+        self.include(render)
+
+    def started(self) -> None:
+        self._in_flight.inc()
+
+    def request(
+        self,
+        method: str,
+        status: int,
+        sent: int,
+        *,
+        route: str = "unmatched",
+        received: int = 0,
+        seconds: float = 0.0,
+    ) -> None:
+        self._in_flight.dec()
+        self._requests.labels(method, f"{status // 100}xx").inc()
+        self._routes.labels(route, method, str(status)).inc()
+        self._latency.labels(route, method).observe(seconds)
+        self._sent.inc(sent)
+        self._received.inc(received)
+        if route == UPLOAD_ROUTE and status == 201:
+            self._uploads.observe(received)
 
     def storage_request(self, verb: str) -> None:
-        with self._lock:
-            self._storage[verb] += 1
+        self._storage.labels(verb).inc()
+
+    def storage_error(self, verb: str, error: str) -> None:
+        self._storage_errors.labels(verb, error).inc()
 
     def render(self) -> str:
-        with self._lock:
-            lines = [
-                "# HELP artifactsvc_http_requests_total HTTP requests served.",
-                "# TYPE artifactsvc_http_requests_total counter",
-            ]
-            for (method, status), count in sorted(self._requests.items()):
-                labels = f'method="{method}",status="{status}"'
-                lines.append(f"artifactsvc_http_requests_total{{{labels}}} {count}")
-            lines += [
-                "# HELP artifactsvc_http_response_bytes_total Response body bytes sent.",
-                "# TYPE artifactsvc_http_response_bytes_total counter",
-                f"artifactsvc_http_response_bytes_total {self._bytes_sent}",
-                "# HELP artifactsvc_storage_requests_total Object storage requests.",
-                "# TYPE artifactsvc_storage_requests_total counter",
-            ]
-            for verb, count in sorted(self._storage.items()):
-                lines.append(f'artifactsvc_storage_requests_total{{verb="{verb}"}} {count}')
+        try:
+            combined = CollectorRegistry()
+            MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+            text = generate_latest(combined).decode()
+        except ValueError:  # PROMETHEUS_MULTIPROC_DIR unset: this process's values
+            text = generate_latest(self.registry).decode()
+        lines = [text.rstrip("\n")]
         for source in self._sources:
             lines += source()
         return "\n".join(lines) + "\n"

@@ -29,6 +29,7 @@ from artifactsvc.pipelines import PipelineService
 from artifactsvc.pools import ZipWork
 from artifactsvc.settings import Settings
 from artifactsvc.uploads import UploadService
+from artifactsvc.ziprange import BucketCache
 
 # Storage threads block on network reads; zip threads on storage and zlib. Sized on purpose
 # and kept apart, so a burst of downloads cannot starve the index builders or vice versa; the
@@ -50,6 +51,7 @@ class Runtime:
     health: HealthService
     storage_executor: ThreadPoolExecutor
     zip_work: ZipWork
+    index_cache: BucketCache
     owns_store: bool
 
     def close(self) -> None:
@@ -65,6 +67,7 @@ def build_runtime(
     store: MetadataStore | None = None,
     objects: ObjectStore | None = None,
     count_storage: Callable[[str], None] | None = None,
+    count_storage_error: Callable[[str, str], None] | None = None,
 ) -> Runtime:
     storage_executor = ThreadPoolExecutor(STORAGE_THREADS, thread_name_prefix="storage")
     zip_work = ZipWork.of(
@@ -92,7 +95,7 @@ def build_runtime(
         )
     )
     if count_storage is not None:
-        blobs = InstrumentedObjectStore(blobs, count_storage)
+        blobs = InstrumentedObjectStore(blobs, count_storage, count_error=count_storage_error)
     keep_latest = settings.keep_latest_artifacts
     auth = AuthService(metadata.identities, metadata.projects, cache_ttl=settings.auth_cache_ttl)
     artifacts = ArtifactService(
@@ -124,5 +127,6 @@ def build_runtime(
         health=HealthService(metadata, blobs),
         storage_executor=storage_executor,
         zip_work=zip_work,
+        index_cache=index.cache,
         owns_store=store is None,
     )

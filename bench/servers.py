@@ -18,7 +18,8 @@ from bench.procstat import Memory, memory
 from tests.support.processes import server_process
 
 START_TIMEOUT = 30.0
-_STORAGE = re.compile(r'^artifactsvc_storage_requests_total\{verb="(\w+)"\} (\d+)$', re.M)
+# prometheus-client writes counter values as floats (`12.0`).
+_STORAGE = re.compile(r'^artifactsvc_storage_requests_total\{verb="(\w+)"\} ([0-9.e+]+)$', re.M)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Service:
         """The server's own count of object-storage requests so far, by verb."""
         response = http.get(f"{self.base_url}/metrics")
         response.raise_for_status()
-        return {verb: int(n) for verb, n in _STORAGE.findall(response.text)}
+        return {verb: int(float(n)) for verb, n in _STORAGE.findall(response.text)}
 
     def storage_gets(self, http: httpx.Client) -> int:
         return self.storage_requests(http).get("get", 0)

@@ -10,6 +10,7 @@ import pytest
 
 from artifactsvc.auth import hash_token
 from artifactsvc.errors import Conflict
+from artifactsvc.jobs import RETRYABLE
 from artifactsvc.metadata import ImportBatch, JobQuery, NewJob, open_metadata_store
 from artifactsvc.models import Job, Project, User, utcnow
 from tests.support.documents import job, pipeline, project, user
@@ -43,11 +44,14 @@ def test_concurrent_retries_get_distinct_new_ids(seeded: str) -> None:
         store = open_metadata_store(seeded)
         try:
             new_ids = await asyncio.gather(
-                *(store.jobs.retry_job(n, new_job(f"retry-{n}")) for n in range(1, 21))
+                *(
+                    store.jobs.retry_job(n, new_job(f"retry-{n}"), statuses=RETRYABLE)
+                    for n in range(1, 21)
+                )
             )
             query = JobQuery(project_id=1, include_retried=False)
             current = [j.id for j in await store.jobs.jobs(query, 0, 100)]
-            return list(new_ids), current
+            return [n for n in new_ids if n is not None], current
         finally:
             store.close()
 

@@ -64,6 +64,26 @@ def new_request_id() -> str:
     return f"{_PROCESS_ID}{next(_REQUEST_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
+def route_template(scope: Scope) -> str:
+    """The pattern the router matched (`/api/v4/projects/{id}/jobs`), never the raw path:
+    a bounded set of values, fit for a metric label. Starlette records the route it chose."""
+    route = scope.get("route")
+    template = getattr(route, "pattern", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) else "unmatched"
+
+
+def caller_fields(scope: Scope) -> dict[str, int]:
+    """Who asked, as ids (never a token): what api/context.py's `principal` cached."""
+    for key in ("artifactsvc.principal.True", "artifactsvc.principal.False"):
+        caller = scope.get(key)
+        if caller is not None:
+            fields = {"user_id": caller.user.id} if caller.user is not None else {}
+            if caller.job is not None:
+                fields["job_id"] = caller.job.id
+            return fields
+    return {}
+
+
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -77,6 +97,7 @@ class EdgeMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.monotonic()
+        self.metrics.started()
         status = 0
         sent = 0
         completed = False
@@ -148,11 +169,19 @@ class EdgeMiddleware:
             )
             await send_with_headers({"type": "http.response.body", "body": body})
         finally:
-            self.metrics.request(scope["method"], status or 500, sent)
+            self.metrics.request(
+                scope["method"],
+                status or 500,
+                sent,
+                route=route_template(scope),
+                received=received,
+                seconds=time.monotonic() - started,
+            )
             query = scope.get("query_string", b"").decode("latin-1")
             target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
             if query:
                 target += "?" + redact_query(query)
+            duration_ms = (time.monotonic() - started) * 1000
             access_log.info(
                 "%s %s %s %d %dB %.1fms",
                 request_id,
@@ -160,5 +189,18 @@ class EdgeMiddleware:
                 target,
                 status or 500,
                 sent,
-                (time.monotonic() - started) * 1000,
+                duration_ms,
+                extra={
+                    "fields": {
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "route": route_template(scope),
+                        "path": target,
+                        "status": status or 500,
+                        "duration_ms": round(duration_ms, 1),
+                        "bytes_sent": sent,
+                        "bytes_received": received,
+                        **caller_fields(scope),
+                    }
+                },
             )

@@ -8,6 +8,7 @@ off the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -95,8 +96,25 @@ class JobStore(Protocol):
     async def job_by_id(self, job_id: int) -> Job | None: ...
     async def jobs(self, query: JobQuery, offset: int, limit: int) -> list[Job]: ...
     async def count_jobs(self, query: JobQuery) -> int: ...
-    async def update_job(self, job_id: int, changes: dict[str, Any]) -> None: ...
-    async def retry_job(self, old_job_id: int, new_job: NewJob) -> int: ...
+    async def update_job(
+        self,
+        job_id: int,
+        changes: dict[str, Any],
+        *,
+        statuses: Collection[str] | None = None,
+        unerased: bool = False,
+    ) -> bool:
+        """Applies `changes` in one conditional UPDATE: only while the job's status is one of
+        `statuses` (and, with `unerased`, it is not erased). False when the job was not in
+        that state (a racing transition won); JobNotFound when unguarded and missing."""
+        ...
+
+    async def retry_job(
+        self, old_job_id: int, new_job: NewJob, *, statuses: Collection[str]
+    ) -> int | None:
+        """Marks the old job retried and creates `new_job` in one transaction, only while the
+        old one is in `statuses` and not retried; the new id, or None (another retry won)."""
+        ...
 
 
 class TraceStore(Protocol):

@@ -284,6 +284,18 @@ def upsert(conn: Connection, table: str, row: Row, key: tuple[str, ...]) -> None
     )
 
 
+def insert_new(conn: Connection, table: str, row: Row, key: tuple[str, ...]) -> bool:
+    """`INSERT ... ON CONFLICT (key) DO NOTHING`; False when a row with that key exists (or
+    is being inserted by a transaction that then commits: PostgreSQL waits for it)."""
+    columns = list(row)
+    changed = conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        f" ON CONFLICT ({', '.join(key)}) DO NOTHING",
+        [db_value(value) for value in row.values()],
+    )
+    return changed > 0
+
+
 def db_value(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)

@@ -36,14 +36,16 @@ class SqlArtifacts:
         self._db = db
 
     async def insert_artifact(self, artifact: Artifact) -> None:
+        """One artifact per job and type, decided by the primary key in one statement: of
+        uploads racing through any number of replicas exactly one inserts, the others get
+        Conflict (a SELECT first would let two of them pass under READ COMMITTED)."""
+
         def run(conn: Connection) -> None:
-            taken = conn.fetch(
-                "SELECT 1 AS taken FROM artifacts WHERE job_id = ? AND file_type = ?",
-                (artifact.job_id, artifact.file_type),
+            inserted = rows.insert_new(
+                conn, "artifacts", rows.artifact_row(artifact), ("job_id", "file_type")
             )
-            if taken:
+            if not inserted:
                 raise Conflict(f"job {artifact.job_id} already has a {artifact.file_type}")
-            rows.upsert(conn, "artifacts", rows.artifact_row(artifact), ("job_id", "file_type"))
 
         await self._db.write(run)
 
@@ -55,7 +57,11 @@ class SqlArtifacts:
 
     async def delete_artifacts(self, job_id: int) -> list[Artifact]:
         def run(conn: Connection) -> list[Artifact]:
-            found = conn.fetch("SELECT * FROM artifacts WHERE job_id = ?", (job_id,))
+            # Locked: of two deletes (or a delete and an erase) racing, the second waits and
+            # then finds nothing, so each object is deleted by one caller only.
+            found = conn.fetch(
+                f"SELECT * FROM artifacts WHERE job_id = ?{conn.row_lock}", (job_id,)
+            )
             conn.execute("DELETE FROM artifacts WHERE job_id = ?", (job_id,))
             return [rows.artifact(row) for row in found]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from artifactsvc.errors import JobNotFound
@@ -103,21 +103,42 @@ class SqlJobs:
         )
         return int(found[0]["n"])
 
-    async def update_job(self, job_id: int, changes: dict[str, Any]) -> None:
+    async def update_job(
+        self,
+        job_id: int,
+        changes: dict[str, Any],
+        *,
+        statuses: Collection[str] | None = None,
+        unerased: bool = False,
+    ) -> bool:
         unknown = set(changes) - JOB_COLUMNS
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         assignments = ", ".join(f"{column} = ?" for column in changes)
         values = [rows.db_value(value) for value in changes.values()]
+        where, params = _guard(job_id, statuses, unerased=unerased, unretried=False)
+        guarded = statuses is not None or unerased
 
-        def run(conn: Connection) -> None:
-            if conn.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job_id)) == 0:
+        def run(conn: Connection) -> bool:
+            changed = conn.execute(
+                f"UPDATE jobs SET {assignments} WHERE {where}", (*values, *params)
+            )
+            if changed == 0 and not guarded:
                 raise JobNotFound(str(job_id))
+            return changed > 0
 
-        await self._db.write(run)
+        return await self._db.write(run)
 
-    async def retry_job(self, old_job_id: int, new_job: NewJob) -> int:
-        def run(conn: Connection) -> int:
+    async def retry_job(
+        self, old_job_id: int, new_job: NewJob, *, statuses: Collection[str]
+    ) -> int | None:
+        where, params = _guard(old_job_id, statuses, unerased=False, unretried=True)
+
+        def run(conn: Connection) -> int | None:
+            # The conditional UPDATE is the decision: a concurrent retry of the same job waits
+            # on its row lock and then finds it retried already (0 rows).
+            if conn.execute(f"UPDATE jobs SET retried = 1 WHERE {where}", params) == 0:
+                return None
             conn.lock(NEW_JOB_LOCK)
             next_id = int(conn.fetch("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM jobs")[0]["n"])
             conn.execute(
@@ -143,7 +164,6 @@ class SqlJobs:
                     new_job.downstream_pipeline_id,
                 ),
             )
-            conn.execute("UPDATE jobs SET retried = 1 WHERE id = ?", (old_job_id,))
             return next_id
 
         return await self._db.write(run)
@@ -155,6 +175,23 @@ class SqlJobs:
             )
         )
         return found[0] if found else None
+
+
+def _guard(
+    job_id: int, statuses: Collection[str] | None, *, unerased: bool, unretried: bool
+) -> tuple[str, list[Any]]:
+    """The WHERE of a conditional transition: the row changes only if it is still in a state
+    the transition starts from, so of two racing transitions one changes it."""
+    clauses: list[str] = ["id = ?"]
+    params: list[Any] = [job_id]
+    if statuses is not None:
+        clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
+        params.extend(sorted(statuses))
+    if unerased:
+        clauses.append("erased_at IS NULL")
+    if unretried:
+        clauses.append("retried = 0")
+    return " AND ".join(clauses), params
 
 
 def _job_filter(query: JobQuery) -> tuple[str, list[Any]]:

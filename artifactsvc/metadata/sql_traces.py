@@ -18,6 +18,13 @@ class SqlTraces:
 
     async def append_trace(self, job_id: int, start: int, data: bytes) -> int:
         def run(conn: Connection) -> int:
+            # The first piece races too: the row is created (or found) by one statement, so
+            # the row lock below always has a row to hold and one of two first pieces wins.
+            conn.execute(
+                "INSERT INTO job_traces (job_id, content) VALUES (?, ?)"
+                " ON CONFLICT (job_id) DO NOTHING",
+                (job_id, b""),
+            )
             found = conn.fetch(
                 f"SELECT content FROM job_traces WHERE job_id = ?{conn.row_lock}", (job_id,)
             )

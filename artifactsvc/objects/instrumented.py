@@ -60,10 +60,19 @@ class InstrumentedObjectStore:
         count: Callable[[str], None],
         *,
         observe: Callable[[StorageCall], None] | None = None,
+        count_error: Callable[[str, str], None] | None = None,
     ) -> None:
         self.inner = inner
         self._count = count
         self._observe = observe
+        self._count_error = count_error
+
+    def _failed(self, verb: str, error: BaseException) -> None:
+        """An awaited call that raised: its verb and our error's class (a bounded set: the
+        adapters turn vendor errors into artifactsvc.errors). Streams and lists fail while
+        iterated, outside this decorator's sight, and are not counted here."""
+        if self._count_error is not None and isinstance(error, Exception):
+            self._count_error(verb, type(error).__name__)
 
     def _report(
         self, verb: str, key: str, start: int = 0, length: int | None = None
@@ -80,19 +89,31 @@ class InstrumentedObjectStore:
         self._count("put")
         if (call := self._report("put_stream", key)) is not None:
             chunks = _Counted(chunks, call)
-        return await self.inner.put_stream(key, chunks, part_size=part_size)
+        try:
+            return await self.inner.put_stream(key, chunks, part_size=part_size)
+        except BaseException as error:
+            self._failed("put", error)
+            raise
 
     async def head(self, key: str) -> ObjectInfo:
         self._count("head")
         self._report("head", key)
-        return await self.inner.head(key)
+        try:
+            return await self.inner.head(key)
+        except BaseException as error:
+            self._failed("head", error)
+            raise
 
     async def get_range(
         self, key: str, start: int, length: int, *, etag: str | None = None
     ) -> bytes:
         self._count("get")
         call = self._report("get_range", key, start, length)
-        data = await self.inner.get_range(key, start, length, etag=etag)
+        try:
+            data = await self.inner.get_range(key, start, length, etag=etag)
+        except BaseException as error:
+            self._failed("get", error)
+            raise
         if call is not None:
             call.bytes = len(data)
         return data
@@ -114,7 +135,11 @@ class InstrumentedObjectStore:
     async def delete(self, key: str) -> None:
         self._count("delete")
         self._report("delete", key)
-        await self.inner.delete(key)
+        try:
+            await self.inner.delete(key)
+        except BaseException as error:
+            self._failed("delete", error)
+            raise
 
     @property
     def can_presign(self) -> bool:

@@ -218,12 +218,17 @@ class BucketCache:
         self._used = 0
         self._items: OrderedDict[tuple[bytes, int], bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
 
     def get(self, key: tuple[bytes, int]) -> bytes | None:
         with self._lock:
             value = self._items.get(key)
             if value is not None:
                 self._items.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
             return value
 
     def put(self, key: tuple[bytes, int], value: bytes) -> None:

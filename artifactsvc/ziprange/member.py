@@ -238,6 +238,10 @@ def read_member(
     before `offset`, where inflating starts instead of at the member's beginning.
     """
     ensure_readable(entry)
+    if entry.uncompressed_size == 0 and entry.crc32 != 0:
+        # The CRC-32 of no bytes is 0: nothing is read for an empty member, so this is the
+        # one check it gets (found by atheris).
+        raise DamagedArchive(f"CRC-32 mismatch in {entry.name!r}")
     offset, length = clamp_range(entry, offset, length)
     if length == 0:
         return iter(())

@@ -1,19 +1,22 @@
-"""k8s/deployment.yaml agrees with how the process shuts down (issue item 9): the kubelet's
+"""k8s/ agrees with how the process shuts down (issue item 9): the kubelet's
 SIGKILL must not come before the drain is over."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # (moto's dependency; no stubs installed)
+import yaml
 
 from artifactsvc.settings import Settings
 from tests.support.processes import REPO
 
 
 def manifests() -> dict[str, dict[str, Any]]:
-    documents = yaml.safe_load_all((REPO / "k8s" / "deployment.yaml").read_text())
-    return {document["kind"]: document for document in documents}
+    found = {}
+    for path in ("deployment.yaml", "configmap.yaml"):
+        for document in yaml.safe_load_all((REPO / "k8s" / path).read_text()):
+            found[document["kind"]] = document
+    return found
 
 
 def test_the_grace_period_covers_pre_stop_and_the_shutdown_grace() -> None:

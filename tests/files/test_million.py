@@ -36,7 +36,7 @@ def storage_gets(base: str) -> int:
     """The server's own count of object-storage GETs (`/metrics`)."""
     for line in raw_request(base, "/metrics").body.decode().splitlines():
         if line.startswith('artifactsvc_storage_requests_total{verb="get"}'):
-            return int(line.split()[-1])
+            return int(float(line.split()[-1]))  # prometheus-client writes `12.0`
     return 0
 
 
