@@ -7,6 +7,7 @@ connection pool is sized to that executor so no worker waits for a connection.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,12 +28,13 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.response import StreamingBody
 
-from artifactsvc.blocking import call, finish
+from artifactsvc.blocking import DeadlinePassed, call
 from artifactsvc.errors import (
     ArtifactsvcError,
     ObjectChanged,
     ObjectNotFound,
     StorageError,
+    StorageTimeout,
     StorageUnavailable,
 )
 from artifactsvc.objects._parts import regroup
@@ -81,11 +83,16 @@ class S3ObjectStore:
         endpoint_url: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        deadline: float | None = None,
     ) -> None:
         prefix = prefix.strip("/")
         self.bucket = bucket
         self._prefix = "/".join(validate_key(prefix)) + "/" if prefix else ""
         self._executor = executor
+        # Each call's bound from the moment it is asked for, a wait for a thread included.
+        self._deadline = 3 * read_timeout if deadline is None else deadline
+        # Aborts of failed uploads, run on after the request has its answer.
+        self._aborts: set[asyncio.Task[None]] = set()
         config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
@@ -144,12 +151,29 @@ class S3ObjectStore:
                 await self._call(key, complete)
         except BaseException:
             if upload_id is not None:
-                try:
-                    await finish(self._executor, partial(self._abort, name, upload_id))
-                except Exception:
-                    log.warning("could not abort upload of %s; gc will", name, exc_info=True)
+                self._abort_later(name, upload_id)
             raise
         return await self.head(key)
+
+    def _abort_later(self, name: str, upload_id: str) -> None:
+        """Abort a failed upload without making its request wait: the store that failed it
+        may be hung. The abort gets botocore's own timeouts and retries, then a second try,
+        since a part still in flight may land after the first; what stays, gc removes."""
+
+        async def abort() -> None:
+            for attempt in (1, 2):
+                if attempt == 2:
+                    await asyncio.sleep(1.0)
+                try:
+                    with _translated(name):
+                        await call(self._executor, partial(self._abort, name, upload_id))
+                except Exception:
+                    if attempt == 2:
+                        log.warning("could not abort upload of %s; gc will", name, exc_info=True)
+
+        task = asyncio.get_running_loop().create_task(abort())
+        self._aborts.add(task)
+        task.add_done_callback(self._aborts.discard)
 
     async def head(self, key: str) -> ObjectInfo:
         head = partial(self._client.head_object, Bucket=self.bucket, Key=self._name(key))
@@ -320,13 +344,15 @@ class S3ObjectStore:
         self, key: str, fn: Callable[[], T], *, discard: Callable[[T], object] | None = None
     ) -> T:
         with _translated(key):
-            return await call(self._executor, fn, discard=discard)
+            return await call(self._executor, fn, discard=discard, deadline=self._deadline)
 
 
 @contextmanager
 def _translated(key: str) -> Iterator[None]:
     try:
         yield
+    except DeadlinePassed as exc:
+        raise StorageTimeout(f"{key}: {exc}") from exc
     except ClientError as exc:
         raise _client_error(key, exc) from exc
     except _TRANSPORT_ERRORS as exc:
