@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, closing, contextmanager, suppress
@@ -215,9 +216,10 @@ class S3ObjectStore:
         params = self._get_params(key, start, length, etag)
         if length == 0:
             return
-        body: StreamingBody | None = None
+        body: _Body | None = None
         try:
-            body = await self._call(key, partial(self._open, params), discard=_close)
+            opened = await self._call(key, partial(self._open, params), discard=_close)
+            body = None if opened is None else _Body(opened)
             while body is not None and (
                 data := await self._call(key, partial(body.read, chunk_size))
             ):
@@ -225,7 +227,8 @@ class S3ObjectStore:
         finally:
             # Closing drops the connection rather than draining it; it does not block, and an
             # async generator finalised without a running loop cannot await.
-            _close(body)
+            if body is not None:
+                body.close_when_idle()
 
     async def delete(self, key: str) -> None:
         delete = partial(self._client.delete_object, Bucket=self.bucket, Key=self._name(key))
@@ -377,6 +380,39 @@ def _client_error(key: str, exc: ClientError) -> StorageError | ObjectNotFound:
 def _blob(data: bytearray) -> bytes:
     # botocore accepts a bytearray as a body (no copy of a whole part); the stubs omit it.
     return cast(bytes, data)
+
+
+class _Body:
+    """A GET's body, closed by whichever comes last: the reader or a read past its deadline.
+
+    Closing a body another thread is reading blocks until that read returns (the buffer's
+    lock), so closing one whose read outlived the deadline would block the event loop for
+    the rest of the read timeout; the read closes it when it returns instead."""
+
+    def __init__(self, body: StreamingBody) -> None:
+        self._body = body
+        self._lock = threading.Lock()
+        self._reading = False
+        self._abandoned = False
+
+    def read(self, size: int) -> bytes:
+        with self._lock:
+            self._reading = True
+        try:
+            return self._body.read(size)
+        finally:
+            with self._lock:
+                self._reading = False
+                late = self._abandoned
+            if late:
+                self._body.close()
+
+    def close_when_idle(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            if self._reading:
+                return
+        self._body.close()
 
 
 def _close(body: StreamingBody | None) -> None:
