@@ -16,6 +16,7 @@ import pytest
 from tests.artifacts.world import world
 from tests.support.apps import app_settings, import_document
 from tests.support.database import Row, artifact_rows
+from tests.support.documents import running
 from tests.support.faults import FaultProxy, fault_proxy
 from tests.support.processes import ServerProcess, server_process, wait_for
 from tests.support.s3 import create_bucket
@@ -27,6 +28,8 @@ DEADLINE = 1.0
 READ_TIMEOUT = 5.0
 # Generous slack on a loaded 2-core machine; without the deadline a hang takes 15 s or more.
 BOUND = DEADLINE + 3.0
+# Running jobs of project 1 beyond world()'s, one for each test that uploads.
+SPARE_JOBS = range(120, 140)
 
 
 @dataclass
@@ -53,7 +56,9 @@ def faulty_world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -
     database_url = f"sqlite:///{directory}/meta.db"
     with fault_proxy(moto_endpoint) as proxy:
         proxied = Storage.s3(proxy.url, bucket, "ci/artifacts")
-        import_document(app_settings(database_url, proxied), world(), directory)
+        document = world()
+        document["jobs"] += [running(job, 10, f"extra-{job}") for job in SPARE_JOBS]
+        import_document(app_settings(database_url, proxied), document, directory)
         env = {
             **proxied.env,
             "ARTIFACTSVC_DATABASE_URL": database_url,
