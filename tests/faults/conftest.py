@@ -1,4 +1,4 @@
-"""One real `artifactsvc serve` for the module, talking to moto through a `FaultProxy`.
+"""One real `artifactsvc serve` for the package, talking to moto through a `FaultProxy`.
 
 The storage deadline is 1 s and the S3 read timeout 5 s, so an answer within the bound
 proves the deadline cut the call short (botocore alone would take 3 x 5 s). Each test
@@ -48,7 +48,7 @@ class Faulty:
         return self.client.get("/-/readiness").status_code == 200
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def faulty_world(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
     directory = tmp_path_factory.mktemp("faults")
     bucket = create_bucket(moto_endpoint)
