@@ -43,6 +43,8 @@ ArtifactsvcError
 ├── TraceOffsetMismatch       a trace append that does not start at the current size
 ├── StorageError              object storage failed in a way retries did not cure
 │   ├── StorageUnavailable    timeouts, refused connections, 5xx: try again later
+│   │   └── StorageTimeout    no answer within the storage deadline (waiting for a thread
+│   │                         included)
 │   └── ObjectChanged         the object no longer has the ETag a read was pinned to
 ├── CorruptArchive            a stored archive whose bytes contradict its own directory
 │   └── DamagedArchive        stored bytes that contradict the archive's own directory (a
@@ -240,6 +242,10 @@ class StorageError(ArtifactsvcError):
 
 
 class StorageUnavailable(StorageError):
+    pass
+
+
+class StorageTimeout(StorageUnavailable):
     pass
 
 

@@ -184,6 +184,13 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds to wait for object storage to answer; a hung store fails (503) within about"
         " 3 times this (three attempts)",
     ),
+    Setting(
+        "STORAGE_DEADLINE",
+        None,
+        _seconds,
+        "seconds each storage call may take from the moment it is asked for (waiting for a"
+        " storage thread included) to its answer, else 503 (unset: 3 times `S3_READ_TIMEOUT`)",
+    ),
     Setting("HOST", "127.0.0.1", _host, "listen address"),
     Setting("PORT", "8080", _integer(1, 65535), "listen port"),
     Setting(
@@ -394,6 +401,8 @@ class Settings:
     s3_endpoint_url: str | None = field(default_factory=_default("S3_ENDPOINT_URL"))
     s3_connect_timeout: float = field(default_factory=_default("S3_CONNECT_TIMEOUT"))
     s3_read_timeout: float = field(default_factory=_default("S3_READ_TIMEOUT"))
+    # None: 3 x s3_read_timeout (`storage_call_deadline`)
+    storage_deadline: float | None = field(default_factory=_default("STORAGE_DEADLINE"))
     host: str = field(default_factory=_default("HOST"))
     port: int = field(default_factory=_default("PORT"))
     external_url: str = field(default_factory=_default("EXTERNAL_URL"))
@@ -425,6 +434,13 @@ class Settings:
     listing_threads: int = field(default_factory=_default("LISTING_THREADS"))
     folder_zip_threads: int = field(default_factory=_default("FOLDER_ZIP_THREADS"))
     index_threads: int = field(default_factory=_default("INDEX_THREADS"))
+
+    @property
+    def storage_call_deadline(self) -> float:
+        """Seconds a storage call may take, queueing for a thread included."""
+        if self.storage_deadline is not None:
+            return self.storage_deadline
+        return 3 * self.s3_read_timeout
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -91,6 +91,7 @@ def build_runtime(
             endpoint_url=settings.s3_endpoint_url,
             connect_timeout=settings.s3_connect_timeout,
             read_timeout=settings.s3_read_timeout,
+            deadline=settings.storage_call_deadline,
             executor=storage_executor,
         )
     )

@@ -83,6 +83,7 @@ MESSAGES: dict[type[Exception], tuple[int, str]] = {
     errors.MemberRangeOutside: (416, "416 Range Not Satisfiable"),
     ClientGone: (499, "499 Client Closed Request"),
     RangeNotSatisfiable: (416, "416 Range Not Satisfiable"),
+    errors.StorageTimeout: (503, "503 Service Unavailable"),
     errors.StorageUnavailable: (503, "503 Service Unavailable"),
     errors.MetadataUnavailable: (503, "503 Service Unavailable"),
     errors.ObjectChanged: (503, "503 Service Unavailable"),

@@ -16,6 +16,7 @@ def open_object_store(
     endpoint_url: str | None,
     connect_timeout: float,
     read_timeout: float,
+    deadline: float | None = None,
     executor: ThreadPoolExecutor,
 ) -> ObjectStore:
     """A store for `storage_url`: a directory path, `file:///abs/path` or `s3://BUCKET/PREFIX`.
@@ -47,6 +48,7 @@ def open_object_store(
                 endpoint_url=endpoint_url,
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
+                deadline=deadline,
             )
         except ValueError as exc:
             raise ConfigError(f"storage URL {storage_url!r}: {exc}") from exc

@@ -7,7 +7,9 @@ connection pool is sized to that executor so no worker waits for a connection.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, closing, contextmanager, suppress
@@ -27,12 +29,13 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.response import StreamingBody
 
-from artifactsvc.blocking import call, finish
+from artifactsvc.blocking import DeadlinePassed, call
 from artifactsvc.errors import (
     ArtifactsvcError,
     ObjectChanged,
     ObjectNotFound,
     StorageError,
+    StorageTimeout,
     StorageUnavailable,
 )
 from artifactsvc.objects._parts import regroup
@@ -81,11 +84,16 @@ class S3ObjectStore:
         endpoint_url: str | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        deadline: float | None = None,
     ) -> None:
         prefix = prefix.strip("/")
         self.bucket = bucket
         self._prefix = "/".join(validate_key(prefix)) + "/" if prefix else ""
         self._executor = executor
+        # Each call's bound from the moment it is asked for, a wait for a thread included.
+        self._deadline = 3 * read_timeout if deadline is None else deadline
+        # Aborts of failed uploads, run on after the request has its answer.
+        self._aborts: set[asyncio.Task[None]] = set()
         config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
@@ -144,12 +152,29 @@ class S3ObjectStore:
                 await self._call(key, complete)
         except BaseException:
             if upload_id is not None:
-                try:
-                    await finish(self._executor, partial(self._abort, name, upload_id))
-                except Exception:
-                    log.warning("could not abort upload of %s; gc will", name, exc_info=True)
+                self._abort_later(name, upload_id)
             raise
         return await self.head(key)
+
+    def _abort_later(self, name: str, upload_id: str) -> None:
+        """Abort a failed upload without making its request wait: the store that failed it
+        may be hung. The abort gets botocore's own timeouts and retries, then a second try,
+        since a part still in flight may land after the first; what stays, gc removes."""
+
+        async def abort() -> None:
+            for attempt in (1, 2):
+                if attempt == 2:
+                    await asyncio.sleep(1.0)
+                try:
+                    with _translated(name):
+                        await call(self._executor, partial(self._abort, name, upload_id))
+                except Exception:
+                    if attempt == 2:
+                        log.warning("could not abort upload of %s; gc will", name, exc_info=True)
+
+        task = asyncio.get_running_loop().create_task(abort())
+        self._aborts.add(task)
+        task.add_done_callback(self._aborts.discard)
 
     async def head(self, key: str) -> ObjectInfo:
         head = partial(self._client.head_object, Bucket=self.bucket, Key=self._name(key))
@@ -191,9 +216,10 @@ class S3ObjectStore:
         params = self._get_params(key, start, length, etag)
         if length == 0:
             return
-        body: StreamingBody | None = None
+        body: _Body | None = None
         try:
-            body = await self._call(key, partial(self._open, params), discard=_close)
+            opened = await self._call(key, partial(self._open, params), discard=_close)
+            body = None if opened is None else _Body(opened)
             while body is not None and (
                 data := await self._call(key, partial(body.read, chunk_size))
             ):
@@ -201,7 +227,8 @@ class S3ObjectStore:
         finally:
             # Closing drops the connection rather than draining it; it does not block, and an
             # async generator finalised without a running loop cannot await.
-            _close(body)
+            if body is not None:
+                body.close_when_idle()
 
     async def delete(self, key: str) -> None:
         delete = partial(self._client.delete_object, Bucket=self.bucket, Key=self._name(key))
@@ -320,13 +347,15 @@ class S3ObjectStore:
         self, key: str, fn: Callable[[], T], *, discard: Callable[[T], object] | None = None
     ) -> T:
         with _translated(key):
-            return await call(self._executor, fn, discard=discard)
+            return await call(self._executor, fn, discard=discard, deadline=self._deadline)
 
 
 @contextmanager
 def _translated(key: str) -> Iterator[None]:
     try:
         yield
+    except DeadlinePassed as exc:
+        raise StorageTimeout(f"{key}: {exc}") from exc
     except ClientError as exc:
         raise _client_error(key, exc) from exc
     except _TRANSPORT_ERRORS as exc:
@@ -351,6 +380,39 @@ def _client_error(key: str, exc: ClientError) -> StorageError | ObjectNotFound:
 def _blob(data: bytearray) -> bytes:
     # botocore accepts a bytearray as a body (no copy of a whole part); the stubs omit it.
     return cast(bytes, data)
+
+
+class _Body:
+    """A GET's body, closed by whichever comes last: the reader or a read past its deadline.
+
+    Closing a body another thread is reading blocks until that read returns (the buffer's
+    lock), so closing one whose read outlived the deadline would block the event loop for
+    the rest of the read timeout; the read closes it when it returns instead."""
+
+    def __init__(self, body: StreamingBody) -> None:
+        self._body = body
+        self._lock = threading.Lock()
+        self._reading = False
+        self._abandoned = False
+
+    def read(self, size: int) -> bytes:
+        with self._lock:
+            self._reading = True
+        try:
+            return self._body.read(size)
+        finally:
+            with self._lock:
+                self._reading = False
+                late = self._abandoned
+            if late:
+                self._body.close()
+
+    def close_when_idle(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            if self._reading:
+                return
+        self._body.close()
 
 
 def _close(body: StreamingBody | None) -> None:

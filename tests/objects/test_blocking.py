@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from artifactsvc.blocking import call, finish
+from artifactsvc.blocking import DeadlinePassed, call, finish
 from tests.support.streams import run
 
 
@@ -73,3 +74,43 @@ def test_cleanup_runs_to_completion_even_when_cancelled_again() -> None:
 
     run(scenario())
     assert done.is_set()
+
+
+def test_a_deadline_counts_the_wait_for_a_thread_and_withdraws_the_queued_call() -> None:
+    release = threading.Event()
+    ran: list[str] = []
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            blocker = asyncio.create_task(call(executor, lambda: release.wait(5)))
+            await asyncio.sleep(0.05)
+            started = time.monotonic()
+            with pytest.raises(DeadlinePassed):
+                await call(executor, lambda: ran.append("late"), deadline=0.2)
+            assert time.monotonic() - started < 1.0
+            release.set()
+            await blocker
+        assert ran == [], "a call withdrawn at its deadline never runs"
+
+    run(scenario())
+
+
+def test_a_deadline_does_not_wait_for_a_running_call_and_discards_its_result() -> None:
+    release = threading.Event()
+    discarded: list[str] = []
+
+    def hung() -> str:
+        release.wait(5)
+        return "open body"
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            started = time.monotonic()
+            with pytest.raises(DeadlinePassed):
+                await call(executor, hung, discard=discarded.append, deadline=0.2)
+            assert time.monotonic() - started < 1.0, "the deadline must not wait for the thread"
+            release.set()
+            await asyncio.sleep(0.1)
+        assert discarded == ["open body"]
+
+    run(scenario())
