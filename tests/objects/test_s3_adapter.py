@@ -190,6 +190,12 @@ def test_cancelling_during_a_part_upload_still_aborts(s3_backend: Backend) -> No
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        # The abort runs in the background (the request that failed does not wait for a
+        # store that may be hung), so it is awaited here, on the loop it runs on.
+        for _ in range(100):
+            if not await asyncio.to_thread(s3_backend.storage.uploads):
+                return
+            await asyncio.sleep(0.1)
 
     run(scenario())
     assert s3_backend.storage.uploads() == []
