@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml tests/clients/package-lock.json
 run: install
 	$(BIN)/artifactsvc serve
 
+# One pytest worker per core; a module stays on one worker (--dist loadfile), so a module's
+# servers and seeded stores are built once. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check artifactsvc tests bench

@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 from tests.support.apps import app_client, app_settings, import_document
 from tests.support.database import POSTGRES_URL, execute, postgres_schema
 from tests.support.documents import job, pipeline, project, user
+from tests.support.faults import FaultProxy
 from tests.support.processes import server_process
-from tests.support.wire import TcpProxy
 
 ROOT_TOKEN = "glpat-root-3b1f0c9e7d"
 JOB_TOKEN = "job-token-5e2a8c41f6"
@@ -181,10 +181,10 @@ def test_readiness_is_503_when_the_sqlite_file_is_damaged(api: TestClient, sqlit
 
 
 @pytest.fixture
-def proxied_postgres() -> Iterator[tuple[str, TcpProxy]]:
-    """A fresh PostgreSQL schema reached through a TcpProxy; yields (url, proxy)."""
+def proxied_postgres() -> Iterator[tuple[str, FaultProxy]]:
+    """A fresh PostgreSQL schema reached through a FaultProxy; yields (url, proxy)."""
     target = urlsplit(POSTGRES_URL)
-    proxy = TcpProxy((target.hostname or "127.0.0.1", target.port or 5432))
+    proxy = FaultProxy((target.hostname or "127.0.0.1", target.port or 5432))
     proxy.start()
     with postgres_schema() as url:
         parts = urlsplit(url)
@@ -196,7 +196,7 @@ def proxied_postgres() -> Iterator[tuple[str, TcpProxy]]:
 
 
 def test_readiness_is_503_while_postgresql_is_unreachable_and_recovers(
-    proxied_postgres: tuple[str, TcpProxy], tmp_path: Path
+    proxied_postgres: tuple[str, FaultProxy], tmp_path: Path
 ) -> None:
     url, proxy = proxied_postgres
     with app_client(app_settings(url, tmp_path / "objects")) as client:

@@ -14,10 +14,11 @@ import httpx2
 import pytest
 
 from tests.artifacts.world import P1, ROOT, token
+from tests.support.faults import fault_proxy
 from tests.support.processes import free_port
 from tests.support.service import Service
 from tests.support.storage import Storage
-from tests.support.wire import black_hole, tcp_proxy
+from tests.support.wire import black_hole
 from tests.support.zips import MiB, sample_zip, sized_zip
 
 UNAVAILABLE = {"message": "503 Service Unavailable"}
@@ -94,12 +95,13 @@ def test_upload_with_storage_down_is_503_and_records_nothing(
 def test_storage_failure_mid_stream_aborts_the_connection(
     make_service: Callable[..., Service], storage_url: Storage
 ) -> None:
-    """A proxy in front of moto cuts the storage's answer after 768 KiB: the client must see
+    """A proxy in front of moto cuts the storage's answer after 1.5 MiB: the client must see
     a broken connection, never a 200 that ends early and looks complete."""
     data = sized_zip(2 * MiB, seed=43)
     assert make_service().upload(100, data).status_code == 201
     assert storage_url.endpoint_url is not None
-    with tcp_proxy(storage_url.endpoint_url, cut_after=768 * 1024) as proxy:
+    with fault_proxy(storage_url.endpoint_url) as proxy:
+        proxy.fail("reset", after=1536 * 1024, answers_only=True)
         flaky = Storage("s3", storage_url.url, endpoint_url=proxy.url, bucket=storage_url.bucket)
         service = make_service(storage=flaky, seed=False, real=True)
         received = bytearray()

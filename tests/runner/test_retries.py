@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from tests.runner.conftest import Runners
 from tests.runner.world import token
+from tests.support.faults import fault_proxy
 from tests.support.runner import (
     ArtifactsOptions,
     RunnerClient,
     UploadState,
     lost_answer,
 )
-from tests.support.wire import tcp_proxy
 from tests.support.zips import MiB, sample_zip, sized_zip
 
 ARCHIVE = ArtifactsOptions(base_name="artifacts.zip", expire_in="1 week", format="zip",
@@ -37,7 +37,8 @@ def test_an_upload_whose_answer_was_lost_is_retried_and_succeeds(runners: Runner
     the runner reads the answer; the runner's next try sends the same archive again."""
     job_id = runners.job()
     data = sized_zip(2 * MiB, seed=42)
-    with tcp_proxy(runners.server.base_url, cut_after=1) as proxy:
+    with fault_proxy(runners.server.base_url) as proxy:
+        proxy.fail("reset", after=1, answers_only=True)
         cut = RunnerClient(proxy.url)
         states = runners.runner.artifacts_uploader(
             job_id,

@@ -7,9 +7,11 @@
 
 Faults (`kind`): `refuse` (the port stops listening), `hang` (connections accepted, then
 nothing relayed past `after` bytes in either direction), `reset` (a TCP RST once `after` bytes
-went either way: a body cut mid-way), `slowdown` (every request answered 503 `SlowDown`, as
-S3 does under load). A change of fault drops the connections open so far, so a client's
-pooled connection meets the new fault at once rather than after the last one.
+went either way: a body cut mid-way; with `answers_only`, only the upstream's answers are
+counted and cut, so a request body always arrives whole), `slowdown` (every request answered
+503 `SlowDown`, as S3 does under load). `cuts` counts the resets. `stop()` then `start()`
+keeps the port. A change of fault drops the connections open so far, so a client's pooled
+connection meets the new fault at once rather than after the last one.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ class FaultProxy:
         self.port = 0
         self.fault: Fault | None = None
         self.after = 0
+        self.answers_only = False
         self.connections = 0
+        self.cuts = 0
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
@@ -78,19 +82,19 @@ class FaultProxy:
             self._listener = None
         self._drop_all()
 
-    def fail(self, kind: Fault, *, after: int = 0) -> None:
+    def fail(self, kind: Fault, *, after: int = 0, answers_only: bool = False) -> None:
         """From now on, every connection meets `kind` (those open so far are dropped)."""
         if kind == "refuse":
             self.stop()
         elif self._listener is None:
             self.start()
         with self._lock:
-            self.fault, self.after = kind, after
+            self.fault, self.after, self.answers_only = kind, after, answers_only
         self._drop_all()
 
     def heal(self) -> None:
         with self._lock:
-            self.fault, self.after = None, 0
+            self.fault, self.after, self.answers_only = None, 0, False
         self._drop_all()
         if self._listener is None:
             self.start()
@@ -113,12 +117,15 @@ class FaultProxy:
                 return
             client.settimeout(None)
             with self._lock:
-                fault, after = self.fault, self.after
+                fault, after, answers_only = self.fault, self.after, self.answers_only
                 self.connections += 1
                 self._open.add(client)
-            threading.Thread(target=self._serve, args=(client, fault, after), daemon=True).start()
+            args = (client, fault, after, answers_only)
+            threading.Thread(target=self._serve, args=args, daemon=True).start()
 
-    def _serve(self, client: socket.socket, fault: Fault | None, after: int) -> None:
+    def _serve(
+        self, client: socket.socket, fault: Fault | None, after: int, answers_only: bool
+    ) -> None:
         if fault == "slowdown":
             with contextlib.suppress(OSError):
                 client.recv(65536)
@@ -135,8 +142,9 @@ class FaultProxy:
             return
         with self._lock:
             self._open.add(server)
-        for source, sink in ((client, server), (server, client)):
-            args = (source, sink, fault, after)
+        requests = None if answers_only else fault
+        for source, sink, kind in ((client, server, requests), (server, client, fault)):
+            args = (source, sink, kind, after)
             threading.Thread(target=self._pump, args=args, daemon=True).start()
 
     def _pump(
@@ -152,6 +160,8 @@ class FaultProxy:
                 sink.sendall(data[: max(0, after - relayed)])
                 relayed = after
                 if fault == "reset":
+                    with self._lock:
+                        self.cuts += 1
                     break
                 # hang: keep reading (so the sender is never blocked) and relay nothing
                 while source.recv(65536):

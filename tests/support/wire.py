@@ -1,6 +1,6 @@
 """What travels on the wire: requests sent byte for byte, multipart bodies as a runner sends
-them, and loopback TCP stand-ins for a dependency that fails (a relay that can be cut, or
-cuts answers short; a listener that never answers)."""
+them, and a loopback listener that never answers (a relay that fails on demand is
+`tests/support/faults.py`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import contextlib
 import http.client
 import select
 import socket
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -95,94 +94,6 @@ def multipart_stream(
     for name, value in (after or {}).items():
         yield _field(name, value)
     yield f"--{BOUNDARY}--\r\n".encode()
-
-
-class TcpProxy:
-    """A loopback relay to `upstream` that a test can stop (refusing new connections and
-    breaking open ones) and start again on the same port. With `cut_after`, each upstream
-    answer is dropped (both sides) once that many bytes of it have been relayed."""
-
-    def __init__(self, upstream: tuple[str, int], *, cut_after: int | None = None) -> None:
-        self.upstream = upstream
-        self.cut_after = cut_after
-        self.port = 0
-        self.cuts = 0
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self._listener: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: same port
-        listener.settimeout(0.05)
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        if self._listener is not None:
-            self._listener.close()
-        with self._lock:
-            for sock in self._sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            self._sockets.clear()
-
-    def _accept(self) -> None:
-        assert self._listener is not None
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            client.settimeout(None)
-            server = socket.create_connection(self.upstream)
-            with self._lock:
-                self._sockets += [client, server]
-            for source, sink, limit in ((client, server, None), (server, client, self.cut_after)):
-                threading.Thread(target=self._pump, args=(source, sink, limit), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket, limit: int | None) -> None:
-        sent = 0
-        try:
-            while data := source.recv(65536):
-                if limit is not None and sent + len(data) >= limit:
-                    sink.sendall(data[: limit - sent])
-                    with self._lock:
-                        self.cuts += 1
-                    break
-                sink.sendall(data)
-                sent += len(data)
-        except OSError:
-            pass
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-
-
-@contextlib.contextmanager
-def tcp_proxy(upstream_url: str, *, cut_after: int | None = None) -> Iterator[TcpProxy]:
-    """A started `TcpProxy` in front of `upstream_url` (scheme://host:port), stopped after."""
-    parts = urlsplit(upstream_url)
-    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 80), cut_after=cut_after)
-    proxy.start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
 
 
 @contextlib.contextmanager
