@@ -227,8 +227,15 @@ def wrk_figures(
 
 
 def api_figures(
-    database_url: str, workdir: Path, *, jobs: int, requests: int, log: Callable[[str], None]
+    database_url: str,
+    workdir: Path,
+    *,
+    jobs: int,
+    requests: int,
+    log: Callable[[str], None],
+    with_throughput: bool = True,
 ) -> list[Figure]:
+    """With `with_throughput` False, only the keyset figures (the PostgreSQL run)."""
     settings = Settings(
         database_url=database_url,
         storage_url=str(workdir / "objects"),
@@ -242,13 +249,15 @@ def api_figures(
     paths = {"one": f"{PROJECT}/jobs/{jobs - 1}", "page": f"{PROJECT}/jobs?per_page=20"}
     deep = f"{PROJECT}/jobs?pagination=keyset&per_page=20&cursor={cursor(41)}"
     use_wrk = shutil.which("wrk") is not None
-    figures = wrk_figures(database_url, workdir, paths, db, log) if use_wrk else []
+    figures = (
+        wrk_figures(database_url, workdir, paths, db, log) if use_wrk and with_throughput else []
+    )
     app = create_app(settings)
     machine = f"{host_description()}, {db}, in-process ASGI client, {CONCURRENCY} in flight"
 
     async def measure() -> list[Figure]:
         measured: list[Figure] = []
-        if not use_wrk:
+        if with_throughput and not use_wrk:
             log("wrk is not installed (apt-get install wrk): an in-process client instead")
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

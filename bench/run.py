@@ -13,6 +13,8 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
+import psycopg
+
 from bench.api import api_figures
 from bench.archives import build_files_archive, build_stream_archive
 from bench.figures import Figure
@@ -21,6 +23,7 @@ from bench.reads import cold_reads, warm_figures, warm_reads
 from bench.sizes import GiB, Sizes
 from bench.transfer import downloads, memory_figure, throughput_figure, upload, upload_with_peak
 from bench.world import FILES_JOB, STREAM_JOB, host_description, running_world
+from tests.support.database import postgres_schema
 
 PARTS = ("reads", "transfer", "index", "api")
 _START = time.monotonic()
@@ -137,4 +140,16 @@ def _api_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
     jobs = 100_000 if sizes.name == "quick" else 1_000_000
     api = workdir / "api"
     api.mkdir()
-    return api_figures(f"sqlite:///{api}/meta.db", api, jobs=jobs, requests=2000, log=log)
+    figures = api_figures(f"sqlite:///{api}/meta.db", api, jobs=jobs, requests=2000, log=log)
+    # The keyset figures on PostgreSQL too, in a fresh schema of the test database, when one
+    # answers (ARTIFACTSVC_TEST_POSTGRES_URL, default 127.0.0.1:5432/test).
+    try:
+        with postgres_schema() as url:
+            postgres = workdir / "api-postgresql"
+            postgres.mkdir()
+            figures += api_figures(
+                url, postgres, jobs=jobs, requests=0, log=log, with_throughput=False
+            )
+    except psycopg.OperationalError as error:
+        log(f"no PostgreSQL for the keyset figures ({error}); SQLite only")
+    return figures
