@@ -84,7 +84,7 @@ async def by_ref(request: Request) -> Response:
     )
     if isinstance(found, MemberFile):
         return await serve_file(request, found, sniffed=True)
-    return await serve_download(request, found, redirect=svc.settings.download_mode == "redirect")
+    return await serve_download(request, found, mode=svc.settings.download_mode)
 
 
 def ref_targets(raw_rest: str) -> list[RefTarget]:

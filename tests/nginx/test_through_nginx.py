@@ -1,0 +1,164 @@
+"""Downloads, single files, uploads and the Jobs API through nginx, in proxy and accel mode.
+
+Every answer through nginx is held against the service's own answer to the same request
+(asked of it directly), so what nginx changes shows. In accel mode the bytes must come from
+nginx: the service's `artifactsvc_http_response_bytes_total` may not grow by them, and it
+asks its store for nothing.
+"""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+
+from tests.nginx.conftest import DEFLATED_TEXT, STORED_BYTES, UPLOADED, Stack
+from tests.runner.world import ADMIN, token
+from tests.support.nginx import have_nginx
+from tests.support.runner import ArtifactsOptions, UploadState
+
+pytestmark = pytest.mark.skipif(not have_nginx(), reason="needs Debian's nginx (/usr/sbin/nginx)")
+
+ARCHIVE = f"/api/v4/projects/1/jobs/{UPLOADED}/artifacts"
+SENT = "artifactsvc_http_response_bytes_total"
+GETS = "artifactsvc_storage_requests_total"
+KEPT = (
+    "etag",
+    "content-disposition",
+    "content-type",
+    "last-modified",
+    "x-content-type-options",
+    "x-frame-options",
+    "content-security-policy",
+)
+
+
+def direct(stack: Stack, path: str, **headers: str) -> httpx2.Response:
+    """The service's own answer (in accel mode: the headers, and no bytes)."""
+    return httpx2.get(f"{stack.server.base_url}{path}", headers={**ADMIN, **headers}, timeout=30)
+
+
+def through(stack: Stack, path: str) -> bytes:
+    with stack.client() as client:
+        got = client.get(path, headers=ADMIN)
+    assert got.status_code == 200, got.text
+    return got.content
+
+
+def test_the_runner_upload_through_nginx_was_stored(stack: Stack) -> None:
+    state, answer = stack.upload
+    assert state is UploadState.SUCCEEDED, answer.body
+    assert answer.request_headers[1] == ("Transfer-Encoding", "chunked")
+    assert through(stack, ARCHIVE) == stack.archive
+
+
+def test_archive_download_keeps_our_headers_and_bytes(stack: Stack) -> None:
+    ours = direct(stack, ARCHIVE)
+    with stack.client() as client:
+        got = client.get(ARCHIVE, headers=ADMIN)
+    assert got.status_code == 200
+    assert got.content == stack.archive
+    assert int(got.headers["content-length"]) == len(stack.archive)
+    for name in KEPT:
+        assert got.headers.get(name) == ours.headers[name], (name, list(got.headers.items()))
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert got.headers["accept-ranges"] == "bytes"
+    assert "x-accel-redirect" not in got.headers
+    leaked = [name for name in got.headers if name.startswith(("x-artifactsvc", "x-amz"))]
+    assert not leaked, leaked
+
+
+def test_archive_range_suffix_and_if_range(stack: Stack) -> None:
+    size, etag = len(stack.archive), direct(stack, ARCHIVE).headers["etag"]
+    with stack.client() as client:
+        part = client.get(ARCHIVE, headers={**ADMIN, "Range": "bytes=10-1009"})
+        tail = client.get(ARCHIVE, headers={**ADMIN, "Range": "bytes=-100"})
+        pinned = client.get(ARCHIVE, headers={**ADMIN, "Range": "bytes=5-9", "If-Range": etag})
+        stale = client.get(ARCHIVE, headers={**ADMIN, "Range": "bytes=5-9", "If-Range": '"old"'})
+        past = client.get(ARCHIVE, headers={**ADMIN, "Range": f"bytes={size}-"})
+    assert part.status_code == 206
+    assert part.content == stack.archive[10:1010]
+    assert part.headers["content-range"] == f"bytes 10-1009/{size}"
+    assert part.headers["etag"] == etag
+    assert tail.status_code == 206 and tail.content == stack.archive[-100:]
+    assert pinned.status_code == 206 and pinned.content == stack.archive[5:10]
+    assert stale.status_code == 200 and stale.content == stack.archive
+    assert past.status_code == 416
+
+
+def test_archive_head_and_if_none_match(stack: Stack) -> None:
+    etag = direct(stack, ARCHIVE).headers["etag"]
+    with stack.client() as client:
+        head = client.head(ARCHIVE, headers=ADMIN)
+        unchanged = client.get(ARCHIVE, headers={**ADMIN, "If-None-Match": etag})
+    assert head.status_code == 200
+    assert head.content == b""
+    assert int(head.headers["content-length"]) == len(stack.archive)
+    assert head.headers["etag"] == etag
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+
+
+def test_refusals_stay_the_services(stack: Stack) -> None:
+    with stack.client() as client:
+        anonymous = client.get(ARCHIVE)
+        missing = client.get("/api/v4/projects/1/jobs/1199/artifacts", headers=ADMIN)
+        internal = client.get("/_accel/files/anything", headers=ADMIN)
+    assert anonymous.status_code == 404  # a private project, as GitLab hides it
+    assert missing.status_code == 404 and missing.json()["message"]
+    assert internal.status_code == 404  # nginx's internal locations are not reachable
+
+
+@pytest.mark.parametrize(("name", "data"), [("app.js", DEFLATED_TEXT), ("blob.bin", STORED_BYTES)])
+def test_single_files_deflated_and_stored(stack: Stack, name: str, data: bytes) -> None:
+    path = f"{ARCHIVE}/dist/{name}"
+    with stack.client() as client:
+        whole = client.get(path, headers=ADMIN)
+        part = client.get(path, headers={**ADMIN, "Range": "bytes=1000-1999"})
+    assert whole.status_code == 200 and whole.content == data
+    assert whole.headers["etag"] == direct(stack, path).headers["etag"]
+    assert part.status_code == 206 and part.content == data[1000:2000]
+
+
+def test_runner_download_through_nginx(stack: Stack) -> None:
+    job = stack.job()
+    answer = stack.runner().download_artifacts(UPLOADED, token(job), direct_download=True)
+    assert answer.status == 200
+    assert answer.body == stack.archive
+
+
+def test_second_runner_upload_streams_through(stack: Stack) -> None:
+    job = stack.job()
+    data = stack.archive + b""  # the same bytes, another job
+    chunks = [data[at : at + 7000] for at in range(0, len(data), 7000)]
+    state, answer = stack.runner().upload_raw_artifacts(job, token(job), chunks, ArtifactsOptions())
+    assert state is UploadState.SUCCEEDED, answer.body
+    assert through(stack, f"/api/v4/projects/1/jobs/{job}/artifacts") == data
+
+
+def test_jobs_api_links_and_web_urls_name_nginx(stack: Stack) -> None:
+    with stack.client() as client:
+        page = client.get("/api/v4/projects/1/jobs", params={"per_page": 1}, headers=ADMIN)
+        one = client.get(f"/api/v4/projects/1/jobs/{UPLOADED}", headers=ADMIN)
+    assert page.status_code == 200
+    assert page.headers["link"].startswith(f"<{stack.nginx.base_url}/api/v4/projects/1/jobs?")
+    assert 'rel="next"' in page.headers["link"]
+    assert one.json()["web_url"].startswith(f"{stack.nginx.base_url}/")
+    assert one.json()["artifacts_file"]["filename"] == "artifacts.zip"
+
+
+def test_accel_mode_leaves_the_bytes_to_nginx(stack: Stack) -> None:
+    sent, gets = stack.metric(SENT), stack.metric(GETS, verb="get")
+    with stack.client() as client:
+        got = client.get(ARCHIVE, headers=ADMIN)
+        ranged = client.get(ARCHIVE, headers={**ADMIN, "Range": "bytes=100-"})
+    assert got.content == stack.archive
+    assert ranged.content == stack.archive[100:]
+    grew = stack.metric(SENT) - sent
+    asked = stack.metric(GETS, verb="get") - gets
+    if stack.mode == "accel":
+        # What grew is the first /metrics answer (counted once sent): not two archives.
+        assert grew < len(stack.archive) / 4, grew
+        assert asked == 0
+    else:
+        assert grew >= 2 * len(stack.archive) - 100
+        assert asked >= 2
