@@ -76,8 +76,8 @@ def storage_directory(storage_url: str) -> str:
 
 
 def needs_resolver(settings: Settings) -> bool:
-    """Whether presigned URLs name a host nginx must resolve at request time."""
-    if not is_s3(settings):
+    """Whether nginx fetches presigned URLs whose host it must resolve at request time."""
+    if not is_s3(settings) or settings.download_mode != "accel":
         return False
     host = urlsplit(settings.s3_endpoint_url).hostname if settings.s3_endpoint_url else None
     if host is None:

@@ -48,16 +48,23 @@ def nginx_config(env: dict[str, str], *, cwd: Path, args: tuple[str, ...]) -> st
 
 @contextmanager
 def nginx_process(
-    service_env: dict[str, str], *, directory: Path, port: int, start_timeout: float = 15.0
+    service_env: dict[str, str],
+    *,
+    directory: Path,
+    port: int,
+    extra: str = "",
+    start_timeout: float = 15.0,
 ) -> Iterator[NginxProcess]:
     """nginx on loopback `port` with the configuration `artifactsvc nginx-config` prints for
     `service_env` (the ARTIFACTSVC_* the service runs with, its PORT included), once it
-    answers."""
+    answers. `extra`: more of the http block (a baseline's server), added at its end."""
     directory.mkdir(parents=True, exist_ok=True)
     state = directory / "state"
     state.mkdir(exist_ok=True)
     args = ("--listen", f"127.0.0.1:{port}", "--state-dir", str(state))
     config = nginx_config(service_env, cwd=directory, args=args)
+    if extra:
+        config = config.rstrip().removesuffix("}") + extra + "}\n"
     conf = directory / "nginx.conf"
     conf.write_text(config)
     globals_ = f"daemon off; pid {directory}/nginx.pid; error_log stderr;"
