@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only the upstream and server blocks, to include inside an existing http {}",
     )
     nginx.add_argument("--resolver", help="DNS server for S3 host names (nginx's resolver)")
+    nginx.add_argument("--ssl-certificate", help="TLS on --listen: the certificate (PEM)")
+    nginx.add_argument("--ssl-certificate-key", help="TLS on --listen: its key (PEM)")
     nginx.add_argument(
         "--state-dir", help="nginx's temporary files and access log here (default: nginx's own)"
     )
@@ -71,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server_only=args.server_only,
                 resolver=args.resolver,
                 state_dir=args.state_dir,
+                ssl_certificate=args.ssl_certificate,
+                ssl_certificate_key=args.ssl_certificate_key,
             )
         if args.command == "expire":
             return asyncio.run(cli.expire(settings))

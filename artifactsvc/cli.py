@@ -141,6 +141,8 @@ def nginx_config(
     server_only: bool,
     resolver: str | None,
     state_dir: str | None,
+    ssl_certificate: str | None = None,
+    ssl_certificate_key: str | None = None,
 ) -> int:
     from artifactsvc.nginx import NginxConfigError, NginxOptions, is_s3, render, storage_directory
 
@@ -151,6 +153,8 @@ def nginx_config(
         storage_root=root,
         resolver=resolver,
         state_dir=None if state_dir is None else os.path.abspath(state_dir),
+        ssl_certificate=ssl_certificate,
+        ssl_certificate_key=ssl_certificate_key,
     )
     try:
         print(render(settings, options), end="")

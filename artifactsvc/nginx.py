@@ -51,13 +51,16 @@ class NginxOptions:
     `storage_root`: the absolute directory of a local store (None on S3). `resolver`: a DNS
     server nginx asks for the presigned URLs' host (needed on S3 unless it is an IP address).
     `state_dir`: a directory for nginx's temporary files and access log (None: nginx's
-    compiled-in paths, /var/lib/nginx and /var/log/nginx on Debian)."""
+    compiled-in paths, /var/lib/nginx and /var/log/nginx on Debian). `ssl_certificate` and
+    `ssl_certificate_key`: TLS on the listen address (PEM files, as nginx takes them)."""
 
     listen: str = "0.0.0.0:80"
     server_only: bool = False
     storage_root: str | None = None
     resolver: str | None = None
     state_dir: str | None = None
+    ssl_certificate: str | None = None
+    ssl_certificate_key: str | None = None
 
 
 class NginxConfigError(ValueError):
@@ -93,6 +96,8 @@ def render(settings: Settings, options: NginxOptions) -> str:
     """The configuration text; NginxConfigError when `options` lack what it needs."""
     if not is_s3(settings) and options.storage_root is None:
         raise NginxConfigError("a local store needs its directory (storage_root)")
+    if (options.ssl_certificate is None) != (options.ssl_certificate_key is None):
+        raise NginxConfigError("TLS needs both a certificate and its key")
     if needs_resolver(settings) and options.resolver is None:
         raise NginxConfigError(
             "presigned URLs name a host: give a DNS resolver nginx can ask (--resolver)"
@@ -163,8 +168,17 @@ def _server(settings: Settings, options: NginxOptions) -> list[str]:
     # the service would, so that its own 503 reaches the client rather than nginx's 504.
     wait = max(60, math.ceil(2 * settings.storage_call_deadline))
     body = settings.max_artifact_size + settings.upload_form_max_bytes
+    tls = options.ssl_certificate is not None
     lines = [
-        f"listen {options.listen};",
+        f"listen {options.listen}{' ssl' if tls else ''};",
+        *(
+            [
+                f"ssl_certificate {options.ssl_certificate};",
+                f"ssl_certificate_key {options.ssl_certificate_key};",
+            ]
+            if tls
+            else []
+        ),
         f"client_max_body_size {body};",
         f"client_header_timeout {math.ceil(settings.http_header_timeout)}s;",
         f"large_client_header_buffers 4 {max(8192, settings.http_max_header_bytes)};",
@@ -177,6 +191,7 @@ def _server(settings: Settings, options: NginxOptions) -> list[str]:
         "    proxy_set_header X-Forwarded-For $remote_addr;",
         "    proxy_set_header X-Forwarded-Proto $scheme;",
         "    proxy_set_header X-Forwarded-Host $host;",
+        "    proxy_set_header X-Request-Id $request_id;  # the service logs and answers it",
         "    proxy_buffering off;",
         "    proxy_request_buffering off;",
         "    proxy_max_temp_file_size 0;",

@@ -4,6 +4,7 @@ every store and mode (a server block too, once included), and follows the settin
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -109,3 +110,34 @@ def test_s3_on_host_names_without_a_resolver_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--resolver" in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for a certificate")
+def test_tls_on_the_listen_address_passes_nginx_t(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=artifacts.test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    tls = ("--ssl-certificate", str(cert), "--ssl-certificate-key", str(key))
+    config = generated(tmp_path, {}, *tls)
+    assert "listen 127.0.0.1:8081 ssl;" in config
+    checked = nginx_test(tmp_path, config)
+    assert checked.returncode == 0, checked.stderr
