@@ -18,7 +18,6 @@ from artifactsvc.api.headers import content_disposition, http_date, quoted
 from artifactsvc.api.ranges import ByteRange, not_modified, requested_range
 from artifactsvc.artifacts import Download
 from artifactsvc.nginx import ACCEL_FILES, ACCEL_URL, RANGE_HEADER, URL_HEADER
-from artifactsvc.objects.port import Offload
 from artifactsvc.streams import aclose
 
 
@@ -82,25 +81,28 @@ async def serve_download(request: Request, download: Download, *, mode: str) -> 
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers)
     if mode == "accel":
-        return accel_reply(await download.offload(disposition), headers, byte_range)
+        target = await download.offload(disposition)
+        return accel_reply(headers, byte_range, path=target.path, url=target.url)
     body = await primed(download.chunks(start, length))
     return StreamingResponse(body, status_code=status, headers=headers)
 
 
-def accel_reply(target: Offload, headers: dict[str, str], byte_range: ByteRange | None) -> Response:
+def accel_reply(
+    headers: dict[str, str], byte_range: ByteRange | None, *, path: str | None, url: str | None
+) -> Response:
     """An empty answer that nginx (artifactsvc/nginx.py) turns into the object's bytes.
 
     A local file is nginx's to range (it reads the client's `Range`, and its `If-Range`
     against our ETag); a URL is fetched with the range this service chose, so S3 never sees
     the client's conditionals, which are about our validators, not its own."""
     accel = {name: value for name, value in headers.items() if name != "Content-Length"}
-    if target.path is not None:
+    if path is not None:
         del accel["Accept-Ranges"]  # nginx's range filter says it for a file, and ranges it
-        accel["X-Accel-Redirect"] = ACCEL_FILES + quote(target.path, safe="/")
+        accel["X-Accel-Redirect"] = ACCEL_FILES + quote(path, safe="/")
     else:
-        assert target.url is not None
+        assert url is not None
         accel["X-Accel-Redirect"] = ACCEL_URL
-        accel[URL_HEADER] = target.url
+        accel[URL_HEADER] = url
         if byte_range is not None:
             accel[RANGE_HEADER] = (
                 f"bytes={byte_range.start}-{byte_range.start + byte_range.length - 1}"
