@@ -41,6 +41,7 @@ ACCEL_URL = "/_accel/url"
 # The service's answer names what nginx fetches in these headers; nginx drops them.
 URL_HEADER = "X-Artifactsvc-Accel-Url"
 RANGE_HEADER = "X-Artifactsvc-Accel-Range"
+PIN_HEADER = "X-Artifactsvc-Accel-If-Match"
 CA_CERTIFICATES = "/etc/ssl/certs/ca-certificates.crt"  # Debian's ca-certificates bundle
 
 
@@ -261,6 +262,8 @@ def _accel(settings: Settings, options: NginxOptions, wait: int) -> list[str]:
         *_captured(),
         f"    set $accel_url $upstream_http_{_variable(URL_HEADER)};",
         f"    set $accel_range $upstream_http_{_variable(RANGE_HEADER)};",
+        f"    set $accel_pin $upstream_http_{_variable(PIN_HEADER)};",
+        "    set $accel_content_range $upstream_http_content_range;",
         "    proxy_pass $accel_url;",
         "    proxy_method GET;",
         "    proxy_http_version 1.1;",
@@ -269,7 +272,7 @@ def _accel(settings: Settings, options: NginxOptions, wait: int) -> list[str]:
         "    proxy_pass_request_headers off;",
         "    proxy_pass_request_body off;",
         "    proxy_set_header Range $accel_range;",
-        '    proxy_set_header If-Match "$accel_etag";',
+        "    proxy_set_header If-Match $accel_pin;",
         "    proxy_buffering off;",
         "    proxy_max_temp_file_size 0;",
         "    proxy_connect_timeout 5s;",
@@ -282,6 +285,8 @@ def _accel(settings: Settings, options: NginxOptions, wait: int) -> list[str]:
             "ETag",
             "Last-Modified",
             "Content-Disposition",
+            "Content-Type",  # ours was kept from the service's answer
+            "Content-Range",  # of the archive, for a stored member: ours instead
             "Accept-Ranges",
             # S3's own: what AWS documents for GetObject, and moto's extras.
             "x-amz-request-id",
@@ -302,7 +307,7 @@ def _accel(settings: Settings, options: NginxOptions, wait: int) -> list[str]:
             "x-amzn-requestid",
         )
     ]
-    lines += _our_headers()
+    lines += [*_our_headers(), "    add_header Content-Range $accel_content_range;"]
     if options.resolver is not None:
         lines += [f"    resolver {options.resolver};"]
     endpoint = settings.s3_endpoint_url or "https://"

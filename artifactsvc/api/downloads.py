@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from artifactsvc.api.headers import content_disposition, http_date, quoted
 from artifactsvc.api.ranges import ByteRange, not_modified, requested_range
 from artifactsvc.artifacts import Download
-from artifactsvc.nginx import ACCEL_FILES, ACCEL_URL, RANGE_HEADER, URL_HEADER
+from artifactsvc.nginx import ACCEL_FILES, ACCEL_URL, PIN_HEADER, RANGE_HEADER, URL_HEADER
 from artifactsvc.streams import aclose
 
 
@@ -82,30 +82,36 @@ async def serve_download(request: Request, download: Download, *, mode: str) -> 
         return Response(status_code=status, headers=headers)
     if mode == "accel":
         target = await download.offload(disposition)
-        return accel_reply(headers, byte_range, path=target.path, url=target.url)
+        return accel_reply(headers, byte_range, path=target.path, url=target.url, pin=download.etag)
     body = await primed(download.chunks(start, length))
     return StreamingResponse(body, status_code=status, headers=headers)
 
 
 def accel_reply(
-    headers: dict[str, str], byte_range: ByteRange | None, *, path: str | None, url: str | None
+    headers: dict[str, str],
+    fetch: ByteRange | None,
+    *,
+    path: str | None = None,
+    url: str | None = None,
+    pin: str | None = None,
 ) -> Response:
     """An empty answer that nginx (artifactsvc/nginx.py) turns into the object's bytes.
 
-    A local file is nginx's to range (it reads the client's `Range`, and its `If-Range`
-    against our ETag); a URL is fetched with the range this service chose, so S3 never sees
-    the client's conditionals, which are about our validators, not its own."""
+    A local file (`path`) is nginx's to range: it reads the client's `Range`, and its
+    `If-Range` against our ETag. A `url` is fetched with `fetch`, the range this service
+    chose (of the object: for a stored member, where it lies in the archive), pinned to the
+    object's version `pin`, so S3 never sees the client's conditionals, which are about our
+    validators, not its own; our Content-Range replaces S3's."""
     accel = {name: value for name, value in headers.items() if name != "Content-Length"}
     if path is not None:
         del accel["Accept-Ranges"]  # nginx's range filter says it for a file, and ranges it
+        accel.pop("Content-Range", None)
         accel["X-Accel-Redirect"] = ACCEL_FILES + quote(path, safe="/")
-    else:
-        assert url is not None
-        accel["X-Accel-Redirect"] = ACCEL_URL
-        accel[URL_HEADER] = url
-        if byte_range is not None:
-            accel[RANGE_HEADER] = (
-                f"bytes={byte_range.start}-{byte_range.start + byte_range.length - 1}"
-            )
-    accel.pop("Content-Range", None)
+        return Response(status_code=200, headers=accel)
+    assert url is not None and pin is not None
+    accel["X-Accel-Redirect"] = ACCEL_URL
+    accel[URL_HEADER] = url
+    accel[PIN_HEADER] = quoted(pin)
+    if fetch is not None:
+        accel[RANGE_HEADER] = f"bytes={fetch.start}-{fetch.start + fetch.length - 1}"
     return Response(status_code=200, headers=accel)

@@ -158,6 +158,10 @@ class InstrumentedObjectStore:
             key, disposition=disposition, method=method, expires_in=expires_in
         )
 
+    @property
+    def can_offload_ranges(self) -> bool:
+        return self.inner.can_offload_ranges
+
     async def offload(self, key: str, *, disposition: str, expires_in: int = 300) -> Offload:
         return await self.inner.offload(key, disposition=disposition, expires_in=expires_in)
 

@@ -107,6 +107,13 @@ class ObjectStore(Protocol):
         Content-Disposition. Only when `can_presign`; otherwise StorageError."""
         ...
 
+    @property
+    def can_offload_ranges(self) -> bool:
+        """Whether the proxy can fetch any byte range of an `offload` target (a URL, with a
+        `Range` header of the service's choosing), not only the ranges a client asks of the
+        whole object: what a stored member of an archive needs."""
+        ...
+
     async def offload(self, key: str, *, disposition: str, expires_in: int = 300) -> Offload:
         """How a proxy in front reaches the bytes of `key` without this service: a file
         under the root (local files) or a presigned GET carrying `disposition` (S3). Every

@@ -262,6 +262,10 @@ class S3ObjectStore:
         )
         return await self._call(key, presign)
 
+    @property
+    def can_offload_ranges(self) -> bool:
+        return True  # a presigned GET takes any Range (it is not signed)
+
     async def offload(self, key: str, *, disposition: str, expires_in: int = 300) -> Offload:
         # The proxy passes S3's Content-Type on: make it the one the service would send.
         presign = partial(

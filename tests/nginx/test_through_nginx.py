@@ -162,3 +162,26 @@ def test_accel_mode_leaves_the_bytes_to_nginx(stack: Stack) -> None:
     else:
         assert grew >= 2 * len(stack.archive) - 100
         assert asked >= 2
+
+
+def test_ranges_of_stored_members_are_offloaded_where_the_store_allows(stack: Stack) -> None:
+    """S3 in accel mode: nginx fetches the slice of the archive that holds the range, and the
+    answer speaks of the member (its Content-Range, type and ETag). Local files cannot be
+    ranged inside the archive by nginx, and whole members need a 200: the service sends."""
+    path = f"{ARCHIVE}/dist/blob.bin"
+    ours = direct(stack, path, Range="bytes=1000-200999")
+    sent = stack.metric(SENT)
+    with stack.client() as client:
+        part = client.get(path, headers={**ADMIN, "Range": "bytes=1000-200999"})
+    grew = stack.metric(SENT) - sent
+    assert part.status_code == 206
+    assert part.content == STORED_BYTES[1000:201000]
+    assert part.headers["content-range"] == f"bytes 1000-200999/{len(STORED_BYTES)}"
+    for name in ("etag", "content-type", "content-disposition", "content-security-policy"):
+        assert part.headers[name] == ours.headers[name], name
+    offloaded = stack.store == "s3" and stack.mode == "accel"
+    assert (grew < 100_000) is offloaded, grew
+    sent = stack.metric(SENT)
+    with stack.client() as client:
+        assert client.get(path, headers=ADMIN).content == STORED_BYTES
+    assert stack.metric(SENT) - sent >= len(STORED_BYTES)
