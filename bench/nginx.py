@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from bench.archives import build_stream_archive
-from bench.client import download_archive, http_client, upload_archive
+from bench.client import download_archive, http_client, timed_get, upload_archive
 from bench.figures import Figure
 from bench.sizes import Sizes
 from bench.world import MAX_ARTIFACT_SIZE, PROJECT, STREAM_JOB, host_description, seed_document
@@ -40,16 +37,6 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def timed_get(http: httpx.Client, url: str) -> tuple[int, float]:
-    received = 0
-    start = time.perf_counter()
-    with http.stream("GET", url) as response:
-        response.raise_for_status()
-        for chunk in response.iter_raw():
-            received += len(chunk)
-    return received, time.perf_counter() - start
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,19 @@ every store and mode (a server block too, once included), and follows the settin
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support.nginx import NGINX, have_nginx, nginx_config
+from artifactsvc.__main__ import main
+from artifactsvc.errors import ConfigError
+from artifactsvc.settings import Settings
+from tests.support.nginx import NGINX, have_nginx
 from tests.support.processes import run_artifactsvc
 
 pytestmark = pytest.mark.skipif(not have_nginx(), reason="needs Debian's nginx (/usr/sbin/nginx)")
@@ -43,10 +48,29 @@ def nginx_test(tmp_path: Path, config: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def generated(tmp_path: Path, env: dict[str, str], *args: str) -> str:
-    (tmp_path / "state").mkdir(exist_ok=True)
-    state = ("--state-dir", str(tmp_path / "state"))
-    return nginx_config(env, cwd=tmp_path, args=("--listen", "127.0.0.1:8081", *state, *args))
+@pytest.fixture
+def generated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., str]:
+    """`artifactsvc nginx-config --listen 127.0.0.1:8081 --state-dir DIR ARGS` with `env`,
+    through the command's own entry point, in this process (a process per case is slow)."""
+    (tmp_path / "state").mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def run(env: dict[str, str], *args: str) -> str:
+        with monkeypatch.context() as patched:
+            for name in list(os.environ):
+                if name.startswith("ARTIFACTSVC_"):
+                    patched.delenv(name)
+            for name, value in env.items():
+                patched.setenv(name, value)
+            state = ("--state-dir", str(tmp_path / "state"))
+            code = main(["nginx-config", "--listen", "127.0.0.1:8081", *state, *args])
+        printed = capsys.readouterr()
+        assert code == 0, printed.err
+        return printed.out
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -62,17 +86,19 @@ def generated(tmp_path: Path, env: dict[str, str], *args: str) -> str:
     ids=["files-proxy", "files-accel", "s3-ip-accel", "aws-accel", "https-accel", "s3-redirect"],
 )
 def test_the_printed_configuration_passes_nginx_t(
-    tmp_path: Path, env: dict[str, str], args: tuple[str, ...]
+    tmp_path: Path, generated: Callable[..., str], env: dict[str, str], args: tuple[str, ...]
 ) -> None:
-    config = generated(tmp_path, env, *args)
+    config = generated(env, *args)
     checked = nginx_test(tmp_path, config)
     assert checked.returncode == 0, checked.stderr + config
     accel = env.get("ARTIFACTSVC_DOWNLOAD_MODE") == "accel"
     assert ("internal;" in config) is accel
 
 
-def test_a_server_block_to_include_passes_nginx_t(tmp_path: Path) -> None:
-    block = generated(tmp_path, {"ARTIFACTSVC_DOWNLOAD_MODE": "accel"}, "--server-only")
+def test_a_server_block_to_include_passes_nginx_t(
+    tmp_path: Path, generated: Callable[..., str]
+) -> None:
+    block = generated({"ARTIFACTSVC_DOWNLOAD_MODE": "accel"}, "--server-only")
     assert "events" not in block and "http {" not in block
     (tmp_path / "artifactsvc.conf").write_text(block)
     config = "events {}\nhttp {\n    include artifactsvc.conf;\n}\n"
@@ -80,7 +106,9 @@ def test_a_server_block_to_include_passes_nginx_t(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
 
 
-def test_the_configuration_follows_the_settings(tmp_path: Path) -> None:
+def test_the_configuration_follows_the_settings(
+    tmp_path: Path, generated: Callable[..., str]
+) -> None:
     env = {
         "ARTIFACTSVC_HOST": "127.0.0.2",
         "ARTIFACTSVC_PORT": "9123",
@@ -92,7 +120,7 @@ def test_the_configuration_follows_the_settings(tmp_path: Path) -> None:
         "ARTIFACTSVC_STORAGE_URL": str(tmp_path / "blobs"),
         "ARTIFACTSVC_DOWNLOAD_MODE": "accel",
     }
-    config = generated(tmp_path, env)
+    config = generated(env)
     assert "server 127.0.0.2:9123;" in config
     assert "client_max_body_size 5002048;" in config
     assert "keepalive_timeout 19s;" in config  # below the service's: no reuse of a closing one
@@ -113,7 +141,9 @@ def test_s3_on_host_names_without_a_resolver_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for a certificate")
-def test_tls_on_the_listen_address_passes_nginx_t(tmp_path: Path) -> None:
+def test_tls_on_the_listen_address_passes_nginx_t(
+    tmp_path: Path, generated: Callable[..., str]
+) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [
@@ -137,7 +167,15 @@ def test_tls_on_the_listen_address_passes_nginx_t(tmp_path: Path) -> None:
         timeout=60,
     )
     tls = ("--ssl-certificate", str(cert), "--ssl-certificate-key", str(key))
-    config = generated(tmp_path, {}, *tls)
+    config = generated({}, *tls)
     assert "listen 127.0.0.1:8081 ssl;" in config
     checked = nginx_test(tmp_path, config)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_forwarded_allow_ips_takes_addresses_and_networks_only() -> None:
+    env = {"ARTIFACTSVC_FORWARDED_ALLOW_IPS": "10.0.0.0/8, 127.0.0.1"}
+    assert Settings.from_env(env).forwarded_allow_ips == "10.0.0.0/8,127.0.0.1"
+    assert Settings.from_env({"ARTIFACTSVC_FORWARDED_ALLOW_IPS": "*"}).forwarded_allow_ips == "*"
+    with pytest.raises(ConfigError, match="FORWARDED_ALLOW_IPS"):
+        Settings.from_env({"ARTIFACTSVC_FORWARDED_ALLOW_IPS": "proxy.internal"})
