@@ -20,10 +20,12 @@ What it sets, and why:
   to (`ACCEL_FILES` for local files, sent with sendfile, ranges by nginx; `ACCEL_URL` for a
   presigned S3 URL, proxied unbuffered, the range the service chose sent as `Range`).
 
-nginx keeps few of the service's headers across an `X-Accel-Redirect`, so the internal
-locations copy ours back (`add_header ... $upstream_http_...`): ETag and Last-Modified (ours,
-not the file's or S3's; nginx's range filter then checks `If-Range` against them),
-Content-Type and Content-Disposition.
+nginx keeps the service's Content-Type and Content-Disposition across an `X-Accel-Redirect`
+(S3's are hidden), but not the rest: the internal locations put ours back (`add_header ...
+$upstream_http_...`): ETag and Last-Modified (ours, not the file's or S3's; nginx's range
+filter then checks `If-Range` against them), X-Request-Id, the security headers, and for a
+slice of a stored member its Content-Range. A fetch that fails answers as the service would:
+404 for a missing object, else 503, with GitLab's JSON message.
 """
 
 from __future__ import annotations
@@ -251,7 +253,9 @@ def _accel(settings: Settings, options: NginxOptions, wait: int) -> list[str]:
             "    default_type application/octet-stream;",
             *_captured(),
             *_our_headers(),
+            *_failures(),
             "}",
+            *_failure_locations(),
         ]
     lines = [
         "",
@@ -271,6 +275,7 @@ def _accel(settings: Settings, options: NginxOptions, wait: int) -> list[str]:
         "    # signature. The read stays pinned to the version the service resolved.",
         "    proxy_pass_request_headers off;",
         "    proxy_pass_request_body off;",
+        "    proxy_intercept_errors on;  # S3's XML errors name the bucket: ours instead",
         "    proxy_set_header Range $accel_range;",
         "    proxy_set_header If-Match $accel_pin;",
         "    proxy_buffering off;",
@@ -317,7 +322,30 @@ def _accel(settings: Settings, options: NginxOptions, wait: int) -> list[str]:
             "    proxy_ssl_verify on;",
             f"    proxy_ssl_trusted_certificate {CA_CERTIFICATES};",
         ]
-    return [*lines, "}"]
+    return [*lines, *_failures(), "}", *_failure_locations()]
+
+
+def _failures() -> list[str]:
+    # As the service answers when its own read fails: a missing object is 404, any other
+    # failure (a changed version: 412 from S3, storage down, an expired URL) 503.
+    others = "400 403 412 416 500 502 503 504"
+    return [
+        "    error_page 404 = @accel_missing;",
+        f"    error_page {others} = @accel_unavailable;",
+    ]
+
+
+def _failure_locations() -> list[str]:
+    return [
+        "location @accel_missing {",
+        "    default_type application/json;",
+        """    return 404 '{"message":"404 Not Found"}';""",
+        "}",
+        "location @accel_unavailable {",
+        "    default_type application/json;",
+        """    return 503 '{"message":"503 Service Unavailable"}';""",
+        "}",
+    ]
 
 
 def _variable(header: str) -> str:

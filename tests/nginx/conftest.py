@@ -47,6 +47,7 @@ class Stack:
     nginx: NginxProcess
     server: ServerProcess
     store: str
+    storage: Storage
     mode: str
     archive: bytes
     upload: tuple[UploadState, Answer]
@@ -106,4 +107,4 @@ def stack(
         uploaded = RunnerClient(nginx.base_url).upload_raw_artifacts(
             UPLOADED, token(UPLOADED), [data], ArtifactsOptions()
         )
-        yield Stack(nginx, server, store, mode, data, uploaded)
+        yield Stack(nginx, server, store, storage, mode, data, uploaded)

@@ -185,3 +185,43 @@ def test_ranges_of_stored_members_are_offloaded_where_the_store_allows(stack: St
     with stack.client() as client:
         assert client.get(path, headers=ADMIN).content == STORED_BYTES
     assert stack.metric(SENT) - sent >= len(STORED_BYTES)
+
+
+def _uploaded(stack: Stack) -> tuple[int, str]:
+    """A fresh job with the archive, and the key its archive is stored under."""
+    job = stack.job()
+    before = set(stack.storage.stored())
+    state, answer = stack.runner().upload_raw_artifacts(
+        job, token(job), [stack.archive], ArtifactsOptions()
+    )
+    assert state is UploadState.SUCCEEDED, answer.body
+    new = [k for k in set(stack.storage.stored()) - before if not k.endswith(".index")]
+    assert len(new) == 1, new
+    return job, new[0].removeprefix(stack.storage.name(""))
+
+
+def test_a_missing_archive_object_is_refused_with_our_json(stack: Stack) -> None:
+    """404, as the service answers; except that nginx fetching from S3 may hear 403 for a
+    missing key (S3 says 404 only to whoever may list the bucket, moto says 403), which it
+    cannot tell from an expired URL: 503 then. Never S3's XML."""
+    job, key = _uploaded(stack)
+    stack.storage.remove(key)
+    with stack.client() as client:
+        got = client.get(f"/api/v4/projects/1/jobs/{job}/artifacts", headers=ADMIN)
+    allowed = {404: "404 Not Found"}
+    if stack.store == "s3" and stack.mode == "accel":
+        allowed[503] = "503 Service Unavailable"
+    assert got.status_code in allowed, got.text
+    assert got.json() == {"message": allowed[got.status_code]}
+
+
+def test_an_archive_changed_behind_the_services_back_is_not_sent(stack: Stack) -> None:
+    if stack.store != "s3":
+        pytest.skip("local files are immutable under their keys; nginx cannot pin a file")
+    job, key = _uploaded(stack)
+    stack.storage.put(key, b"other bytes " * 100)
+    with stack.client() as client:
+        got = client.get(f"/api/v4/projects/1/jobs/{job}/artifacts", headers=ADMIN)
+    assert got.status_code == 503
+    assert got.json() == {"message": "503 Service Unavailable"}
+    assert b"other bytes" not in got.content
