@@ -1,4 +1,4 @@
-"""The `artifactsvc` command: serve, migrate, import, expire, gc."""
+"""The `artifactsvc` command: serve, migrate, import, expire, gc, nginx-config."""
 
 from __future__ import annotations
 
@@ -31,6 +31,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     importer.add_argument("file")
     commands.add_parser("expire", help="delete expired, unlocked artifacts")
     commands.add_parser("gc", help="remove orphaned objects and stale uploads")
+    nginx = commands.add_parser(
+        "nginx-config", help="print an nginx.conf that fronts this service (artifactsvc/nginx.py)"
+    )
+    nginx.add_argument(
+        "--listen", default="0.0.0.0:80", help="nginx's listen (default: %(default)s)"
+    )
+    nginx.add_argument(
+        "--server-only",
+        action="store_true",
+        help="only the upstream and server blocks, to include inside an existing http {}",
+    )
+    nginx.add_argument("--resolver", help="DNS server for S3 host names (nginx's resolver)")
+    nginx.add_argument("--ssl-certificate", help="TLS on --listen: the certificate (PEM)")
+    nginx.add_argument("--ssl-certificate-key", help="TLS on --listen: its key (PEM)")
+    nginx.add_argument(
+        "--state-dir", help="nginx's temporary files and access log here (default: nginx's own)"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -49,6 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(cli.migrate(settings, report=True))
         if args.command == "import":
             return asyncio.run(cli.import_file(settings, args.file))
+        if args.command == "nginx-config":
+            return cli.nginx_config(
+                settings,
+                listen=args.listen,
+                server_only=args.server_only,
+                resolver=args.resolver,
+                state_dir=args.state_dir,
+                ssl_certificate=args.ssl_certificate,
+                ssl_certificate_key=args.ssl_certificate_key,
+            )
         if args.command == "expire":
             return asyncio.run(cli.expire(settings))
         return asyncio.run(cli.gc(settings))

@@ -17,7 +17,7 @@ from artifactsvc.jobs import load_job
 from artifactsvc.metadata import ArtifactStore, JobStore
 from artifactsvc.models import DEVELOPER, MAINTAINER, Artifact, Job, JobView, utcnow
 from artifactsvc.objects import ObjectStore
-from artifactsvc.objects.port import PresignMethod
+from artifactsvc.objects.port import Offload, PresignMethod
 from artifactsvc.streams import read_ahead
 
 log = logging.getLogger("artifactsvc.artifacts")
@@ -57,6 +57,10 @@ class Download:
         """A time-limited URL of the object, for `method`, whose response carries
         `disposition`."""
         return await self.objects.presign(self.key, disposition=disposition, method=method)
+
+    async def offload(self, disposition: str) -> Offload:
+        """Where a proxy in front fetches the bytes itself (DOWNLOAD_MODE=accel)."""
+        return await self.objects.offload(self.key, disposition=disposition)
 
     def chunks(self, start: int, length: int) -> AsyncIterator[bytes]:
         """`length` bytes from `start`, one ranged read pinned to the ETag, read ahead."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -130,4 +131,34 @@ async def gc(settings: Settings) -> int:
         orphans=orphans,
         aborted_uploads=aborted,
     )
+    return 0
+
+
+def nginx_config(
+    settings: Settings,
+    *,
+    listen: str,
+    server_only: bool,
+    resolver: str | None,
+    state_dir: str | None,
+    ssl_certificate: str | None = None,
+    ssl_certificate_key: str | None = None,
+) -> int:
+    from artifactsvc.nginx import NginxConfigError, NginxOptions, is_s3, render, storage_directory
+
+    root = None if is_s3(settings) else os.path.abspath(storage_directory(settings.storage_url))
+    options = NginxOptions(
+        listen=listen,
+        server_only=server_only,
+        storage_root=root,
+        resolver=resolver,
+        state_dir=None if state_dir is None else os.path.abspath(state_dir),
+        ssl_certificate=ssl_certificate,
+        ssl_certificate_key=ssl_certificate_key,
+    )
+    try:
+        print(render(settings, options), end="")
+    except NginxConfigError as error:
+        print(f"artifactsvc nginx-config: {error}", file=sys.stderr)
+        return 2
     return 0

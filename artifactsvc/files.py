@@ -15,7 +15,7 @@ from datetime import datetime
 
 from artifactsvc.access import Access
 from artifactsvc.artifacts import ArtifactService, Download
-from artifactsvc.errors import ArtifactNotFound, CorruptArchive, NoArchiveToList
+from artifactsvc.errors import ArtifactNotFound, CorruptArchive, DamagedArchive, NoArchiveToList
 from artifactsvc.indexing import ArchiveIndex
 from artifactsvc.listing import (
     DEFAULT_MAX_FOLDERS,
@@ -26,6 +26,7 @@ from artifactsvc.listing import (
 )
 from artifactsvc.models import Artifact
 from artifactsvc.objects import ObjectStore
+from artifactsvc.objects.port import Offload
 from artifactsvc.paths import basename, safe_to_extract
 from artifactsvc.pools import ZipWork
 from artifactsvc.streams import StoreSource, from_thread
@@ -43,6 +44,8 @@ from artifactsvc.ziprange import (
     write_zip,
 )
 from artifactsvc.ziprange.control import WorkControl, watched
+from artifactsvc.ziprange.decompress import STORED
+from artifactsvc.ziprange.member import local_header_length, max_header_length
 from artifactsvc.ziprange.seekindex import choose_point
 
 # A slice starting this far into a deflated member looks for a seek point first (a few small
@@ -87,12 +90,27 @@ class MemberFile:
     def read(self, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         return self.files.read(self.artifact, self.entry, offset, length)
 
+    async def offload(self, disposition: str) -> StoredSpan | None:
+        """Where a proxy in front can fetch this member's bytes itself (DOWNLOAD_MODE=accel),
+        or None: see `FileService.offload`."""
+        return await self.files.offload(self.artifact, self.entry, disposition)
+
     async def head(self, length: int) -> bytes:
         """The member's first `length` bytes (fewer if it is shorter)."""
         length = min(length, self.size)
         if length == 0:
             return b""
         return b"".join([chunk async for chunk in self.read(0, length)])
+
+
+@dataclass(frozen=True)
+class StoredSpan:
+    """A stored member as contiguous bytes of its archive: the archive's offload target, the
+    archive's version (to pin the fetch to), and the offset of the member's first byte."""
+
+    target: Offload
+    archive_etag: str
+    start: int
 
 
 @dataclass(frozen=True)
@@ -196,6 +214,29 @@ class FileService:
             return _held_back(chunks)
 
         return from_thread(produce, self._work.reads, on_stop=lambda: self._stop(control))
+
+    async def offload(
+        self, artifact: Artifact, entry: Entry, disposition: str
+    ) -> StoredSpan | None:
+        """A stored member's bytes as a range of its archive that the proxy in front fetches
+        itself, when the store lets it fetch any range (`can_offload_ranges`); else None, and
+        the service reads the member (a compressed one always: nginx cannot inflate).
+
+        Costs one small read (the local header: its name and extra fields set where the data
+        starts). Bytes sent this way skip the CRC-32 check, as any slice's do."""
+        if entry.method != STORED or not self._objects.can_offload_ranges:
+            return None
+        header = await self._objects.get_range(
+            artifact.object_key,
+            entry.local_header_offset,
+            max_header_length(entry),
+            etag=artifact.etag,
+        )
+        start = entry.local_header_offset + local_header_length(header, entry)
+        if start + entry.compressed_size > artifact.size:
+            raise DamagedArchive(f"{entry.name!r} runs past the end of the archive")
+        target = await self._objects.offload(artifact.object_key, disposition=disposition)
+        return StoredSpan(target, artifact.etag, start)
 
     def _seek_points(self, artifact: Artifact) -> tuple[StoreSource, IndexDirectory] | None:
         """The sidecar and directory of the artifact's index, when it has seek points (the row

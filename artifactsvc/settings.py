@@ -14,6 +14,7 @@ with one line that names the variable, so start-up fails clearly.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import math
 import os
 import re
@@ -138,6 +139,18 @@ def _http_url(text: str) -> str:
     return url
 
 
+def _forwarded_allow_ips(text: str) -> str:
+    items = [item.strip() for item in text.split(",")]
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item)
+        except ValueError:
+            raise _Invalid(text, "comma-separated IP addresses or networks, or *") from None
+    return ",".join(items)
+
+
 def _database_url(text: str) -> str:
     if not text.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise _Invalid(text, "sqlite:///PATH or postgresql://...")
@@ -202,9 +215,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DOWNLOAD_MODE",
         "proxy",
-        _one_of("proxy", "redirect"),
+        _one_of("proxy", "redirect", "accel"),
         "`proxy` streams through the service; `redirect` (S3 only): archive downloads answer"
-        " 302 to a presigned URL",
+        " 302 to a presigned URL; `accel`: behind the nginx of `artifactsvc nginx-config`,"
+        " archive downloads answer `X-Accel-Redirect` and nginx sends the bytes",
+    ),
+    Setting(
+        "FORWARDED_ALLOW_IPS",
+        "127.0.0.1",
+        _forwarded_allow_ips,
+        "comma-separated addresses or networks of the reverse proxies whose `X-Forwarded-For`"
+        " and `X-Forwarded-Proto` are believed (uvicorn's `forwarded_allow_ips`); `*`: any",
     ),
     Setting(
         "MAX_ARTIFACT_SIZE",
@@ -407,6 +428,7 @@ class Settings:
     port: int = field(default_factory=_default("PORT"))
     external_url: str = field(default_factory=_default("EXTERNAL_URL"))
     download_mode: str = field(default_factory=_default("DOWNLOAD_MODE"))
+    forwarded_allow_ips: str = field(default_factory=_default("FORWARDED_ALLOW_IPS"))
     max_artifact_size: int = field(default_factory=_default("MAX_ARTIFACT_SIZE"))
     # seconds; None means never
     default_expire_in: int | None = field(default_factory=_default("DEFAULT_EXPIRE_IN"))

@@ -63,7 +63,11 @@ def upload_archive(http: httpx.Client, base_url: str, job_id: int, path: Path) -
 
 def download_archive(http: httpx.Client, base_url: str, job_id: int) -> tuple[int, float]:
     """GET the job's archive, discarding it; returns (bytes, seconds)."""
-    url = f"{base_url}/api/v4/projects/{PROJECT}/jobs/{job_id}/artifacts"
+    return timed_get(http, f"{base_url}/api/v4/projects/{PROJECT}/jobs/{job_id}/artifacts")
+
+
+def timed_get(http: httpx.Client, url: str) -> tuple[int, float]:
+    """GET `url`, discarding the body; returns (bytes, seconds)."""
     received = 0
     start = time.perf_counter()
     with http.stream("GET", url) as response:

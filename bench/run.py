@@ -19,13 +19,14 @@ from bench.api import api_figures
 from bench.archives import build_files_archive, build_stream_archive
 from bench.figures import Figure
 from bench.indexing import index_figures, index_runs, make_archive
+from bench.nginx import nginx_figures
 from bench.reads import cold_reads, cold_timed, member_ranges, warm_figures, warm_reads
 from bench.sizes import GiB, MiB, Sizes
 from bench.transfer import downloads, memory_figure, throughput_figure, upload, upload_with_peak
 from bench.world import FILES_JOB, SMALL_JOB, STREAM_JOB, host_description, running_world
 from tests.support.database import postgres_schema
 
-PARTS = ("reads", "transfer", "index", "api")
+PARTS = ("reads", "transfer", "index", "api", "nginx")
 _START = time.monotonic()
 
 
@@ -58,7 +59,10 @@ def run(sizes: Sizes, root: Path, *, parts: Collection[str] = PARTS) -> list[Fig
         api: list[Figure] = []
         if "api" in parts:
             api = _api_figures(sizes, workdir)
-        return [*warm, *transfer, *index, *cold, *api]
+        offload: list[Figure] = []
+        if "nginx" in parts:
+            offload = nginx_figures(sizes, workdir, log)
+        return [*warm, *transfer, *index, *cold, *api, *offload]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

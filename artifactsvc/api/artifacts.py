@@ -24,9 +24,7 @@ async def download_by_job(request: Request) -> Response:
     job_id = path_id(request.path_params["job_id"], kind="job_id")
     svc = services(request)
     download = await svc.artifacts.download(access, job_id)
-    return await serve_download(
-        request, download, redirect=svc.settings.download_mode == "redirect"
-    )
+    return await serve_download(request, download, mode=svc.settings.download_mode)
 
 
 async def keep(request: Request) -> Response:

@@ -15,11 +15,11 @@ from artifactsvc.api import listings
 from artifactsvc.api import spec as S
 from artifactsvc.api.context import project_access, services
 from artifactsvc.api.disconnect import unless_disconnected
-from artifactsvc.api.downloads import prime, serve_download
+from artifactsvc.api.downloads import accel_reply, prime, serve_download
 from artifactsvc.api.headers import content_disposition, http_date, quoted
 from artifactsvc.api.mime import SNIFF_BYTES, by_extension, sniff
 from artifactsvc.api.params import boolean, path_id
-from artifactsvc.api.ranges import not_modified, requested_range
+from artifactsvc.api.ranges import ByteRange, not_modified, requested_range
 from artifactsvc.api.routing import RawRoute, decode_segment, route
 from artifactsvc.errors import NotFound
 from artifactsvc.files import MemberFile, RefTarget
@@ -28,7 +28,9 @@ from artifactsvc.paths import validate_artifact_path
 PREFIX = "/api/v4/projects/{id}"
 
 
-async def serve_file(request: Request, member: MemberFile, *, sniffed: bool) -> Response:
+async def serve_file(
+    request: Request, member: MemberFile, *, sniffed: bool, mode: str = "proxy"
+) -> Response:
     etag = member.etag
     headers = {
         "Content-Disposition": content_disposition(member.name),
@@ -55,9 +57,30 @@ async def serve_file(request: Request, member: MemberFile, *, sniffed: bool) -> 
     if not streams:
         headers.setdefault("Content-Type", by_extension(member.path))
         return Response(status_code=status, headers=headers)
+    if mode == "accel" and byte_range is not None:
+        # Only a range: nginx fetches the member as a range of the archive, which S3 answers
+        # 206; a whole member must be a 200, and stock nginx cannot make one of that.
+        offloaded = await offload_member(member, headers, offset, length, sniffed=sniffed)
+        if offloaded is not None:
+            return offloaded
     head, body = await unless_disconnected(request, prime(member.read(offset, length)))
     headers.setdefault("Content-Type", sniff(head) if sniffed else by_extension(member.path))
     return StreamingResponse(body, status_code=status, headers=headers)
+
+
+async def offload_member(
+    member: MemberFile, headers: dict[str, str], offset: int, length: int, *, sniffed: bool
+) -> Response | None:
+    """`X-Accel-Redirect` for a slice of a stored member, where the store lets nginx fetch
+    it (MemberFile.offload); None: the service reads it."""
+    span = await member.offload(headers["Content-Disposition"])
+    if span is None or span.target.url is None:
+        return None
+    if sniffed:
+        headers.setdefault("Content-Type", sniff(await member.head(SNIFF_BYTES)))
+    headers.setdefault("Content-Type", by_extension(member.path))
+    fetch = ByteRange(span.start + offset, length)
+    return accel_reply(headers, fetch, url=span.target.url, pin=span.archive_etag)
 
 
 async def file_by_job(request: Request) -> Response:
@@ -65,8 +88,9 @@ async def file_by_job(request: Request) -> Response:
     access = await project_access(request, authenticated=False, job_token=True)
     access.require_read_artifacts()
     job_id = path_id(request.path_params["job_id"], kind="job_id")
-    member = await services(request).files.file(access, job_id, path)
-    return await serve_file(request, member, sniffed=False)
+    svc = services(request)
+    member = await svc.files.file(access, job_id, path)
+    return await serve_file(request, member, sniffed=False, mode=svc.settings.download_mode)
 
 
 async def by_ref(request: Request) -> Response:
@@ -83,8 +107,8 @@ async def by_ref(request: Request) -> Response:
         recent=boolean(request.query_params, "search_recent_successful_pipelines"),
     )
     if isinstance(found, MemberFile):
-        return await serve_file(request, found, sniffed=True)
-    return await serve_download(request, found, redirect=svc.settings.download_mode == "redirect")
+        return await serve_file(request, found, sniffed=True, mode=svc.settings.download_mode)
+    return await serve_download(request, found, mode=svc.settings.download_mode)
 
 
 def ref_targets(raw_rest: str) -> list[RefTarget]:

@@ -110,9 +110,11 @@ async def download_artifacts(request: Request) -> Response:
     download = await svc.artifacts.runner_download(caller, job_id)
     # Runners send direct_download=true on every first try; GitLab redirects only where
     # object storage serves downloads itself (`direct_download_enabled?`, i.e. not proxied).
-    redirect = boolean(request.query_params, "direct_download")
-    redirect = redirect and svc.settings.download_mode == "redirect"
-    return await serve_download(request, download, redirect=redirect)
+    # Accel mode is not a redirect: nginx sends the bytes on this same response.
+    mode = svc.settings.download_mode
+    if mode == "redirect" and not boolean(request.query_params, "direct_download"):
+        mode = "proxy"
+    return await serve_download(request, download, mode=mode)
 
 
 async def patch_trace(request: Request) -> Response:

@@ -27,6 +27,7 @@ from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
     ObjectInfo,
+    Offload,
     PresignMethod,
     validate_key,
 )
@@ -119,6 +120,15 @@ class FilesystemObjectStore:
         expires_in: int = 300,
     ) -> str:
         raise StorageError(f"{key}: local files cannot be fetched through presigned URLs")
+
+    @property
+    def can_offload_ranges(self) -> bool:
+        return False  # nginx ranges a file only as the client's Range asks of the whole file
+
+    async def offload(self, key: str, *, disposition: str, expires_in: int = 300) -> Offload:
+        # nginx opens the file itself (sendfile), so the key becomes a path under the root.
+        self._path(key)  # the same refusals as every other verb
+        return Offload(path=key)
 
     async def ping(self) -> None:
         try:

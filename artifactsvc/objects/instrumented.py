@@ -12,6 +12,7 @@ from artifactsvc.objects.port import (
     DEFAULT_PART_SIZE,
     ObjectInfo,
     ObjectStore,
+    Offload,
     PresignMethod,
 )
 
@@ -156,6 +157,13 @@ class InstrumentedObjectStore:
         return await self.inner.presign(
             key, disposition=disposition, method=method, expires_in=expires_in
         )
+
+    @property
+    def can_offload_ranges(self) -> bool:
+        return self.inner.can_offload_ranges
+
+    async def offload(self, key: str, *, disposition: str, expires_in: int = 300) -> Offload:
+        return await self.inner.offload(key, disposition=disposition, expires_in=expires_in)
 
     async def ping(self) -> None:
         await self.inner.ping()

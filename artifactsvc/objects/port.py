@@ -34,6 +34,16 @@ class ObjectInfo:
     last_modified: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Offload:
+    """Where a reverse proxy in front of the service can fetch an object's bytes itself
+    (DOWNLOAD_MODE=accel): exactly one of `path`, a file's path relative to the store's
+    root directory, and `url`, a presigned URL for a GET."""
+
+    path: str | None = None
+    url: str | None = None
+
+
 class ObjectStore(Protocol):
     """A blob store. Every call is async; blocking work runs on the store's executor.
 
@@ -95,6 +105,19 @@ class ObjectStore(Protocol):
     ) -> str:
         """A time-limited URL for `method` whose response carries `disposition` as its
         Content-Disposition. Only when `can_presign`; otherwise StorageError."""
+        ...
+
+    @property
+    def can_offload_ranges(self) -> bool:
+        """Whether the proxy can fetch any byte range of an `offload` target (a URL, with a
+        `Range` header of the service's choosing), not only the ranges a client asks of the
+        whole object: what a stored member of an archive needs."""
+        ...
+
+    async def offload(self, key: str, *, disposition: str, expires_in: int = 300) -> Offload:
+        """How a proxy in front reaches the bytes of `key` without this service: a file
+        under the root (local files) or a presigned GET carrying `disposition` (S3). Every
+        store offers one; nothing is checked about the object."""
         ...
 
     async def ping(self) -> None:

@@ -43,6 +43,7 @@ from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
     ObjectInfo,
+    Offload,
     PresignMethod,
     validate_key,
 )
@@ -260,6 +261,25 @@ class S3ObjectStore:
             ExpiresIn=expires_in,
         )
         return await self._call(key, presign)
+
+    @property
+    def can_offload_ranges(self) -> bool:
+        return True  # a presigned GET takes any Range (it is not signed)
+
+    async def offload(self, key: str, *, disposition: str, expires_in: int = 300) -> Offload:
+        # The proxy passes S3's Content-Type on: make it the one the service would send.
+        presign = partial(
+            self._client.generate_presigned_url,
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._name(key),
+                "ResponseContentDisposition": disposition,
+                "ResponseContentType": "application/octet-stream",
+            },
+            ExpiresIn=expires_in,
+        )
+        return Offload(url=await self._call(key, presign))
 
     async def ping(self) -> None:
         try:

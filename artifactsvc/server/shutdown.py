@@ -93,6 +93,7 @@ def serve_app(
         access_log=False,  # uvicorn's prints query strings, which may carry tokens: ours redacts
         log_config=None,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_keep_alive=settings.http_keepalive_timeout,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),
     )
@@ -119,6 +120,7 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> int
         access_log=False,
         log_config=None,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_keep_alive=settings.http_keepalive_timeout,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),
     )

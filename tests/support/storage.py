@@ -125,6 +125,13 @@ class Storage:
             return
         self._client().put_object(Bucket=self.bucket or "", Key=self.name(key), Body=data)
 
+    def remove(self, key: str) -> None:
+        """Delete an object behind the service's back (`key` as the service names it)."""
+        if self.root is not None:
+            (self.root / key).unlink()
+            return
+        self._client().delete_object(Bucket=self.bucket or "", Key=self.name(key))
+
     def name(self, key: str) -> str:
         """Where the service stores `key`: the S3 prefix is part of the name in the bucket."""
         if self.root is not None:
