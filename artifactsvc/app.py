@@ -82,7 +82,10 @@ def create_app(
     app = Starlette(
         routes=routes,
         # Edge outermost: a preflight the CORS layer answers still gets a request id and a log line.
-        middleware=[Middleware(EdgeMiddleware, metrics=metrics), Middleware(CorsMiddleware)],
+        middleware=[
+            Middleware(EdgeMiddleware, metrics=metrics, tracing=runtime.tracing),
+            Middleware(CorsMiddleware),
+        ],
         exception_handlers={
             ArtifactsvcError: domain_error,
             ApiError: domain_error,
