@@ -47,7 +47,7 @@ def create_app(
         count_storage=metrics.storage_request,
         count_storage_error=metrics.storage_error,
     )
-    metrics.include(runtime.zip_work.render)
+    metrics.include_zip_work(runtime.zip_work)
     metrics.include_cache(runtime.index_cache)
     services = Services(
         settings=settings,
