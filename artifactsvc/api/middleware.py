@@ -211,6 +211,7 @@ class EdgeMiddleware:
                         "bytes_sent": sent,
                         "bytes_received": received,
                         **caller_fields(scope),
+                        **({"trace_id": tracing.trace_id(span)} if tracing and span else {}),
                     }
                 },
             )

@@ -48,7 +48,12 @@ def test_a_request_span_continues_the_callers_trace_with_metadata_and_storage_ch
     with (
         otlp_receiver() as receiver,
         server_process(
-            {**env, "ARTIFACTSVC_OTLP_ENDPOINT": receiver.url, "OTEL_SERVICE_NAME": "artifacts-a"},
+            {
+                **env,
+                "ARTIFACTSVC_OTLP_ENDPOINT": receiver.url,
+                "OTEL_SERVICE_NAME": "artifacts-a",
+                "ARTIFACTSVC_LOG_FORMAT": "json",
+            },
             cwd=tmp_path,
         ) as server,
     ):
@@ -61,7 +66,11 @@ def test_a_request_span_continues_the_callers_trace_with_metadata_and_storage_ch
         assert upload.status_code == 201, upload.text
         download = httpx2.get(
             f"{server.base_url}{P}/jobs/8/artifacts",
-            headers={"PRIVATE-TOKEN": ROOT_TOKEN, "traceparent": TRACEPARENT},
+            headers={
+                "PRIVATE-TOKEN": ROOT_TOKEN,
+                "traceparent": TRACEPARENT,
+                "X-Request-Id": "traced",
+            },
             timeout=10,
         )
         assert download.status_code == 200
@@ -73,6 +82,8 @@ def test_a_request_span_continues_the_callers_trace_with_metadata_and_storage_ch
         (span,) = request_span()
         # The children end before their parent, so they were exported with it or before.
         trace = in_trace(receiver.received(), TRACE_ID)
+        log = server.log.read_text().splitlines()
+        lines = [json.loads(line) for line in log if line.startswith("{")]
 
     assert span.name == f"GET {DOWNLOAD_ROUTE}"
     assert span.parent_span_id == PARENT_ID
@@ -80,6 +91,8 @@ def test_a_request_span_continues_the_callers_trace_with_metadata_and_storage_ch
     assert span.attributes["http.response.status_code"] == 200
     assert span.service == "artifacts-a"
     assert download.headers["traceparent"] == f"00-{TRACE_ID}-{span.span_id}-01"
+    (access,) = [line for line in lines if line.get("request_id") == "traced"]
+    assert access["trace_id"] == TRACE_ID  # a log line leads to its trace
     children = {s.name for s in trace if s.parent_span_id == span.span_id and s.kind == CLIENT}
     assert "metadata read" in children, children
     assert "storage get" in children, children
