@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import statistics
 import sys
@@ -40,7 +41,7 @@ def tracing_figures(workdir: Path, *, requests: int) -> list[Figure]:
     assert asyncio.run(cli.import_file(off, str(path))) == 0
     url = f"{PROJECT}/jobs/{JOBS - 1}"
     with otlp_receiver() as receiver:
-        on = Settings(**{**off.__dict__, "otlp_endpoint": receiver.url})
+        on = dataclasses.replace(off, otlp_endpoint=receiver.url)
         plain, traced = create_app(off), create_app(on)
 
         async def measure() -> list[tuple[float, float]]:
