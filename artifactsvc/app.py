@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -64,6 +65,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.store.migrate()
+        # The first streamed response would import anyio's asyncio backend (~80 ms, Starlette
+        # runs a task group per StreamingResponse): imported here, before serving.
+        async with anyio.create_task_group():
+            pass
+        await runtime.health.warm_up()
         try:
             yield
         finally:

@@ -16,6 +16,8 @@ from artifactsvc.metadata import MetadataStore
 from artifactsvc.objects import ObjectStore
 
 log = logging.getLogger("artifactsvc.ops")
+# Startup waits at most this long for a dependency that does not answer.
+WARM_UP_TIMEOUT = 1.0
 READINESS_TIMEOUT = 5.0
 
 
@@ -37,6 +39,13 @@ class HealthService:
         for name, task in tasks.items():
             checks[name] = self._answered(name, task, timeout)
         return checks
+
+    async def warm_up(self, timeout: float = WARM_UP_TIMEOUT) -> None:
+        """Ask each dependency once before serving, so that a fresh process's first request
+        does not pay for the storage client's first call (its endpoint rules, a connection)
+        or a metadata connection. One that does not answer is only logged: the process serves
+        anyway, and readiness reports it."""
+        await self.readiness(timeout)
 
     def _answered(self, name: str, task: asyncio.Task[None], timeout: float) -> bool:
         if not task.done():

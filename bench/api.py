@@ -1,6 +1,11 @@
 """Jobs API figures: one job and a page of jobs against a bare Starlette app returning the
-same JSON (same run, same in-process ASGI client, so HTTP parsing is left out of both), and a
-keyset page deep in a large project against its first page, right after `artifactsvc import`.
+same JSON, and a keyset page deep in a large project against its first page, right after
+`artifactsvc import`.
+
+Throughput is measured as the issue measured it: `wrk` (Debian's package) with 64 connections
+against `artifactsvc serve` and against the bare app (bench/bare.py) served by the same uvicorn
+in a process of its own, interleaved. Without wrk on the PATH, an in-process ASGI client
+drives both apps instead (HTTP parsing left out of both), and the figures say so.
 
 Runnable alone against any checkout (`PYTHONPATH=CHECKOUT python -m bench.api --jobs N`), so
 a 'before' is measured with the same code as the 'after'.
@@ -12,7 +17,11 @@ import argparse
 import asyncio
 import base64
 import json
+import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,17 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from artifactsvc import cli
 from artifactsvc.app import create_app
 from artifactsvc.settings import Settings
+from bench.bare import bare_app
 from bench.figures import Figure
+from bench.servers import service_process
 from bench.world import host_description
 from tests.support.documents import job, pipeline, project, user
+from tests.support.processes import free_port, stop_process, wait_for
 
 TOKEN = "glpat-bench"
 HEADERS = {"PRIVATE-TOKEN": TOKEN}
@@ -56,16 +64,6 @@ def document(jobs: int) -> dict[str, Any]:
     }
 
 
-def bare_app(bodies: dict[str, Any]) -> Starlette:
-    """The same JSON (`one` job, a `page`), from dicts built once, by Starlette's own
-    JSONResponse."""
-
-    async def endpoint(request: Request) -> Response:
-        return JSONResponse(bodies["page" if "per_page" in request.query_params else "one"])
-
-    return Starlette(routes=[Route("/{path:path}", endpoint)])
-
-
 async def throughput(app: Any, url: str, requests: int) -> tuple[float, float]:
     """(requests per second, p99 seconds) with CONCURRENCY requests in flight."""
     transport = httpx.ASGITransport(app=app)
@@ -86,6 +84,73 @@ async def throughput(app: Any, url: str, requests: int) -> tuple[float, float]:
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         elapsed = time.perf_counter() - started
     return requests / elapsed, statistics.quantiles(latencies, n=100)[98]
+
+
+WRK_SECONDS = 4
+_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_P99 = re.compile(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def wrk(url: str, *, seconds: int = WRK_SECONDS) -> tuple[float, float]:
+    """(requests per second, p99 seconds) from `wrk` with CONCURRENCY connections, every
+    answer a 2xx (wrk counts the others; any is a failed run)."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency",
+         "-H", f"PRIVATE-TOKEN: {TOKEN}", url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw errors against {url}:\n{out}")
+    rps, p99 = _RPS.search(out), _P99.search(out)
+    if rps is None or p99 is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    return float(rps.group(1)), float(p99.group(1)) * _UNIT[p99.group(2)]
+
+
+class BareProcess:
+    """bench/bare.py under uvicorn (uvloop, httptools, no access log) on a free port."""
+
+    def __init__(self, bodies: Path, cwd: Path) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "bench.bare:app_from_env",
+             "--host", "127.0.0.1", "--port", str(self.port), "--loop", "uvloop",
+             "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+            env={**os.environ, "BENCH_BARE_BODIES": str(bodies),
+                 "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+            cwd=cwd,
+        )  # fmt: skip
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        wait_for(self._answers, timeout=30, what="the bare Starlette app")
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError("the bare Starlette app exited")
+        try:
+            return httpx.get(f"{self.base_url}/-/liveness", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def wrk_rounds(
+    service: str, bare: str, path: str, log: Callable[[str], None]
+) -> tuple[float, float, float]:
+    """(service req/s, service p99 s, bare req/s): medians of 3 interleaved wrk runs each."""
+    rounds = []
+    for _ in range(3):
+        served, bare_run = wrk(service + path), wrk(bare + path)
+        log(f"  service {served[0]:,.0f} req/s (p99 {served[1] * 1000:.1f} ms), "
+            f"bare {bare_run[0]:,.0f} req/s")  # fmt: skip
+        rounds.append((served, bare_run))
+    return (
+        statistics.median(s[0] for s, _ in rounds),
+        statistics.median(s[1] for s, _ in rounds),
+        statistics.median(b[0] for _, b in rounds),
+    )
 
 
 async def page_time(app: Any, url: str, rounds: int) -> float:
@@ -110,9 +175,67 @@ async def _lifespan(app: Any, body: Callable[[], Awaitable[list[Figure]]]) -> li
         return await body()
 
 
-def api_figures(
-    database_url: str, workdir: Path, *, jobs: int, requests: int, log: Callable[[str], None]
+GOALS = (("GET a job", ">= 0.5", "<= 20"), ("a page of 20 jobs", ">= 0.4", None))
+
+
+def throughput_figures(
+    label: str, served: float, p99: float, baseline: float, goals: tuple[str, str | None],
+    machine: str,
+) -> list[Figure]:  # fmt: skip
+    ratio_goal, p99_goal = goals
+    return [
+        Figure(
+            f"jobs API: {label}, requests/s vs bare Starlette",
+            served, "req/s", baseline,
+            "bare Starlette app returning the same JSON, same run", ratio_goal, machine,
+        ),
+        Figure(
+            f"jobs API: {label}, p99 at {CONCURRENCY} in flight",
+            p99 * 1000, "ms", None, "", p99_goal, machine, with_ratio=False,
+        ),
+    ]  # fmt: skip
+
+
+def wrk_figures(
+    database_url: str, workdir: Path, paths: dict[str, str], db: str, log: Callable[[str], None]
 ) -> list[Figure]:
+    """Both apps as real processes, each driven by wrk in turn."""
+    env = {
+        "ARTIFACTSVC_DATABASE_URL": database_url,
+        "ARTIFACTSVC_STORAGE_URL": str(workdir / "objects"),
+        "ARTIFACTSVC_EXTERNAL_URL": "http://bench",
+    }
+    machine = f"{host_description()}, {db}, wrk -t2 -c{CONCURRENCY} against real processes"
+    figures = []
+    with service_process(env, cwd=workdir) as service:
+        bodies = {
+            name: httpx.get(service.base_url + path, headers=HEADERS).json()
+            for name, path in paths.items()
+        }
+        (workdir / "bodies.json").write_text(json.dumps(bodies))
+        bare = BareProcess(workdir / "bodies.json", workdir)
+        try:
+            for (label, ratio_goal, p99_goal), path in zip(GOALS, paths.values(), strict=True):
+                log(f"{label}: wrk, service and bare Starlette interleaved")
+                served, p99, baseline = wrk_rounds(service.base_url, bare.base_url, path, log)
+                figures += throughput_figures(
+                    label, served, p99, baseline, (ratio_goal, p99_goal), machine
+                )
+        finally:
+            bare.stop()
+    return figures
+
+
+def api_figures(
+    database_url: str,
+    workdir: Path,
+    *,
+    jobs: int,
+    requests: int,
+    log: Callable[[str], None],
+    with_throughput: bool = True,
+) -> list[Figure]:
+    """With `with_throughput` False, only the keyset figures (the PostgreSQL run)."""
     settings = Settings(
         database_url=database_url,
         storage_url=str(workdir / "objects"),
@@ -122,66 +245,50 @@ def api_figures(
     path.write_text(json.dumps(document(jobs)))
     log(f"importing {jobs:,} jobs into {database_url.split(':', 1)[0]}")
     assert asyncio.run(cli.import_file(settings, str(path))) == 0
-    app = create_app(settings)
     db = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
-    machine = f"{host_description()}, {db}, in-process ASGI client, {CONCURRENCY} in flight"
-    one = f"{PROJECT}/jobs/{jobs - 1}"
-    page = f"{PROJECT}/jobs?per_page=20"
+    paths = {"one": f"{PROJECT}/jobs/{jobs - 1}", "page": f"{PROJECT}/jobs?per_page=20"}
     deep = f"{PROJECT}/jobs?pagination=keyset&per_page=20&cursor={cursor(41)}"
+    use_wrk = shutil.which("wrk") is not None
+    figures = (
+        wrk_figures(database_url, workdir, paths, db, log) if use_wrk and with_throughput else []
+    )
+    app = create_app(settings)
+    machine = f"{host_description()}, {db}, in-process ASGI client, {CONCURRENCY} in flight"
 
     async def measure() -> list[Figure]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            bodies = {
-                name: (await client.get(url, headers=HEADERS)).json()
-                for name, url in (("one", one), ("page", page))
-            }
-        bare = bare_app(bodies)
-        figures = []
-        for label, url, goal in (
-            ("GET a job", one, ">= 0.5"),
-            ("a page of 20 jobs", page, ">= 0.4"),
-        ):
-            log(f"{label}: {requests} requests, service and bare Starlette interleaved")
-            rounds = [
-                (
-                    await throughput(app, url, requests // 4),
-                    await throughput(bare, url, requests // 4),
+        measured: list[Figure] = []
+        if with_throughput and not use_wrk:
+            log("wrk is not installed (apt-get install wrk): an in-process client instead")
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                bodies = {
+                    name: (await client.get(url, headers=HEADERS)).json()
+                    for name, url in paths.items()
+                }
+            bare = bare_app(bodies)
+            for (label, ratio_goal, p99_goal), url in zip(GOALS, paths.values(), strict=True):
+                log(f"{label}: {requests} requests, service and bare Starlette interleaved")
+                rounds = [
+                    (
+                        await throughput(app, url, requests // 4),
+                        await throughput(bare, url, requests // 4),
+                    )
+                    for _ in range(4)
+                ]
+                measured += throughput_figures(
+                    label,
+                    statistics.median(service[0] for service, _ in rounds),
+                    statistics.median(service[1] for service, _ in rounds),
+                    statistics.median(bare_run[0] for _, bare_run in rounds),
+                    (ratio_goal, p99_goal),
+                    machine,
                 )
-                for _ in range(4)
-            ]
-            served = statistics.median(service[0] for service, _ in rounds)
-            p99 = statistics.median(service[1] for service, _ in rounds)
-            baseline = statistics.median(bare_run[0] for _, bare_run in rounds)
-            figures.append(
-                Figure(
-                    f"jobs API: {label}, requests/s vs bare Starlette",
-                    served,
-                    "req/s",
-                    baseline,
-                    "bare Starlette app returning the same JSON, same run",
-                    goal,
-                    machine,
-                )  # fmt: skip
-            )
-            figures.append(
-                Figure(
-                    f"jobs API: {label}, p99 at {CONCURRENCY} in flight",
-                    p99 * 1000,
-                    "ms",
-                    None,
-                    "",
-                    "<= 20" if label == "GET a job" else None,
-                    machine,
-                    with_ratio=False,
-                )  # fmt: skip
-            )
         log("keyset page 1 and the last page, one request at a time")
         first = await page_time(app, f"{PROJECT}/jobs?pagination=keyset&per_page=20", 30)
         last = await page_time(app, deep, 30)
-        figures.append(
+        measured.append(
             Figure(
-                f"keyset page 1 ({jobs:,} jobs, after import)",
+                f"keyset page 1 ({jobs:,} jobs, {db}, after import)",
                 first * 1000,
                 "ms",
                 None,
@@ -191,9 +298,9 @@ def api_figures(
                 with_ratio=False,
             )  # fmt: skip
         )
-        figures.append(
+        measured.append(
             Figure(
-                f"keyset last page vs page 1 ({jobs:,} jobs, after import)",
+                f"keyset last page vs page 1 ({jobs:,} jobs, {db}, after import)",
                 last * 1000,
                 "ms",
                 first * 1000,
@@ -202,9 +309,9 @@ def api_figures(
                 machine,
             )  # fmt: skip
         )
-        return figures
+        return measured
 
-    return asyncio.run(_lifespan(app, measure))
+    return figures + asyncio.run(_lifespan(app, measure))
 
 
 def main(argv: list[str] | None = None) -> int:

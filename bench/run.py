@@ -13,14 +13,17 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
+import psycopg
+
 from bench.api import api_figures
 from bench.archives import build_files_archive, build_stream_archive
 from bench.figures import Figure
 from bench.indexing import index_figures, index_runs, make_archive
-from bench.reads import cold_reads, warm_figures, warm_reads
-from bench.sizes import GiB, Sizes
+from bench.reads import cold_reads, cold_timed, member_ranges, warm_figures, warm_reads
+from bench.sizes import GiB, MiB, Sizes
 from bench.transfer import downloads, memory_figure, throughput_figure, upload, upload_with_peak
-from bench.world import FILES_JOB, STREAM_JOB, host_description, running_world
+from bench.world import FILES_JOB, SMALL_JOB, STREAM_JOB, host_description, running_world
+from tests.support.database import postgres_schema
 
 PARTS = ("reads", "transfer", "index", "api")
 _START = time.monotonic()
@@ -101,12 +104,15 @@ def _service_figures(
                 entries=sizes.files_archive_entries,
             )
             size = files.size
+            ranges = member_ranges(files.path)
             log(f"uploading it ({size:,} bytes)")
             upload(world, FILES_JOB, files.path)
             files.path.unlink()
-            log(f"{sizes.reads} warm reads, through the service and naively")
+            log(f"{sizes.reads} warm reads, through the service, naively and bare")
             with world.service() as service:
-                warm = warm_reads(world, service, files.names, size, reads=sizes.reads)
+                warm = warm_reads(
+                    world, service, files.names, size, reads=sizes.reads, ranges=ranges
+                )
             log(f"{sizes.cold_trials} cold reads, a fresh server each")
             cold = cold_reads(
                 world,
@@ -115,8 +121,19 @@ def _service_figures(
                 naive_gets=max(warm.naive_gets),
                 label=files_label,
             )
+            small = build_files_archive(archives / "small.zip", total_bytes=MiB, entries=64)
+            upload(world, SMALL_JOB, small.path)
+            log(f"{sizes.cold_trials * 2} timed cold reads of a 1 MiB archive, a fresh server each")
+            cold_time = cold_timed(
+                world,
+                SMALL_JOB,
+                small.names,
+                small.size,
+                trials=sizes.cold_trials * 2,
+                label="1 MiB archive, 64 entries",
+            )
             warm_found = warm_figures(warm, files_label, world.machine)
-            cold_found = [cold]
+            cold_found = [cold, cold_time]
     return warm_found, transfer, cold_found
 
 
@@ -137,4 +154,16 @@ def _api_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
     jobs = 100_000 if sizes.name == "quick" else 1_000_000
     api = workdir / "api"
     api.mkdir()
-    return api_figures(f"sqlite:///{api}/meta.db", api, jobs=jobs, requests=2000, log=log)
+    figures = api_figures(f"sqlite:///{api}/meta.db", api, jobs=jobs, requests=2000, log=log)
+    # The keyset figures on PostgreSQL too, in a fresh schema of the test database, when one
+    # answers (ARTIFACTSVC_TEST_POSTGRES_URL, default 127.0.0.1:5432/test).
+    try:
+        with postgres_schema() as url:
+            postgres = workdir / "api-postgresql"
+            postgres.mkdir()
+            figures += api_figures(
+                url, postgres, jobs=jobs, requests=0, log=log, with_throughput=False
+            )
+    except psycopg.OperationalError as error:
+        log(f"no PostgreSQL for the keyset figures ({error}); SQLite only")
+    return figures

@@ -1,8 +1,8 @@
 """The parts a run stands up: SeaweedFS, a bucket, a SQLite database seeded with running jobs.
 
-Project 1 (private) has one pipeline and two running jobs, each able to upload one archive:
+Project 1 (private) has one pipeline and three running jobs, each able to upload one archive:
 `FILES_JOB` the many-files archive (single-file reads), `STREAM_JOB` the big one (memory,
-throughput). Reads use the admin's private token.
+throughput), `SMALL_JOB` a 1 MiB one (cold reads). Reads use the admin's private token.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 PROJECT = 1
 FILES_JOB = 101
 STREAM_JOB = 102
+SMALL_JOB = 103  # a 1 MiB archive: cold reads where the central directory is small
 ADMIN_TOKEN = "glpat-bench-admin-token"
 SHA = "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd"
 MAX_ARTIFACT_SIZE = 8 << 30
@@ -73,7 +74,7 @@ def seed_document() -> dict[str, Any]:
                 "created_at": started,
                 "started_at": started,
             }
-            for job_id, name in ((FILES_JOB, "files"), (STREAM_JOB, "stream"))
+            for job_id, name in ((FILES_JOB, "files"), (STREAM_JOB, "stream"), (SMALL_JOB, "small"))
         ],
     }
 

@@ -16,6 +16,13 @@ from tests.support.database import postgres_schema
 pytest_plugins = ["tests.support.s3", "tests.support.seaweed"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with a `slow` test first: under `make test` (pytest-xdist, a module per
+    worker) a long module started last would leave the other workers idle at the end."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: the rest keep their order
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Every metadata-backed test runs on both adapters."""

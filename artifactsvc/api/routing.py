@@ -35,11 +35,21 @@ def decode_segment(raw: str) -> str:
     return unquote_to_bytes(raw).decode("utf-8", errors="surrogateescape")
 
 
+_RAW_PATH = "artifactsvc.raw_path"
+
+
 def raw_path(scope: Scope) -> str:
-    raw = scope.get("raw_path")
-    if raw is None:
-        return str(scope["path"])
-    return bytes(raw).split(b"?", 1)[0].decode("latin-1")
+    """The request's raw path, decoded as Latin-1 once per request: the router asks every
+    route in turn, so it is kept in the scope."""
+    cached: str | None = scope.get(_RAW_PATH)
+    if cached is None:
+        raw = scope.get("raw_path")
+        if raw is None:
+            cached = str(scope["path"])
+        else:
+            cached = bytes(raw).split(b"?", 1)[0].decode("latin-1")
+        scope[_RAW_PATH] = cached
+    return cached
 
 
 class RawRoute(BaseRoute):
@@ -81,13 +91,16 @@ class RawRoute(BaseRoute):
         found = self._regex.match(path)
         if found is None:
             return None
-        params = {name: decode_segment(value) for name, value in found.groupdict().items()}
+        raw = found.groupdict()
+        params = {name: decode_segment(value) for name, value in raw.items()}
         if any(params[name] not in values for name, values in self.only.items()):
             return None
-        return params, found.groupdict()
+        return params, raw
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http":
+        # Every request asks every route until one takes it: the common answer, no, is
+        # given by one regex test on the path decoded once for all routes.
+        if scope["type"] != "http" or self._regex.match(raw_path(scope)) is None:
             return Match.NONE, {}
         captured = self.capture(raw_path(scope))
         if captured is None:

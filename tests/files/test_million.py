@@ -150,19 +150,23 @@ def test_million_entry_archive_uploads_indexes_and_serves_in_bounded_memory(
         assert missing.status == 404  # f1 lives in d1
         after_reads = peak_rss_bytes(pid)
         started = time.perf_counter()
-        listing = raw_request(base, "/api/v4/projects/1/jobs/7/artifacts_tree?per_page=5")
+        # Listings walk a million entries: generous socket timeouts, for a loaded machine
+        # (no time is asserted here; bench/ measures it).
+        listing = raw_request(
+            base, "/api/v4/projects/1/jobs/7/artifacts_tree?per_page=5", timeout=120
+        )
         listed = time.perf_counter() - started
         assert listing.status == 200
         assert listing.headers["x-total"] == "1001"  # zip64-first.txt and d0..d999
         started = time.perf_counter()
         everything = raw_request(
-            base, "/api/v4/projects/1/jobs/7/artifacts_tree?recursive=true&per_page=5"
+            base, "/api/v4/projects/1/jobs/7/artifacts_tree?recursive=true&per_page=5", timeout=120
         )
         listed_all = time.perf_counter() - started
         assert everything.headers["x-total"] == str(COUNT + 1000)
         started = time.perf_counter()
         gitlab = raw_request(
-            base, "/api/v4/projects/1/jobs/7/artifacts/tree?recursive=true&per_page=5"
+            base, "/api/v4/projects/1/jobs/7/artifacts/tree?recursive=true&per_page=5", timeout=120
         )
         gitlab_listed = time.perf_counter() - started
         assert (gitlab.status, gitlab.headers["x-next-page"]) == (200, "2")

@@ -17,6 +17,7 @@ SEED = 20261202
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_no_contract_violation(
     backend: str, tmp_path: Path
 ) -> None:
