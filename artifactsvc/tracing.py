@@ -43,6 +43,7 @@ def open_tracing(settings: Settings) -> Tracing | None:
 
 class Tracing:
     def __init__(self, endpoint: str) -> None:
+        from opentelemetry import context
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import OTELResourceDetector, Resource
         from opentelemetry.sdk.trace import TracerProvider
@@ -62,6 +63,7 @@ class Tracing:
         self._kind = SpanKind
         self._error = Status(StatusCode.ERROR)
         self._in_context = set_span_in_context
+        self._context = context
 
     # -- HTTP requests (api/middleware.py) -------------------------------------------------
 
@@ -84,14 +86,10 @@ class Tracing:
     def enter(self, span: Span) -> object:
         """Makes `span` the parent of the spans started from here on in this task (metadata,
         storage); returns what `leave` needs to undo it."""
-        from opentelemetry import context
-
-        return context.attach(self._in_context(span))
+        return self._context.attach(self._in_context(span))
 
     def leave(self, token: object) -> None:
-        from opentelemetry import context
-
-        context.detach(token)  # type: ignore[arg-type]
+        self._context.detach(token)  # type: ignore[arg-type]
 
     def response_headers(self, span: Span) -> Headers:
         """`traceparent` (and `tracestate`) naming the request's span, for the response."""
