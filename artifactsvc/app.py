@@ -48,7 +48,7 @@ def create_app(
         count_storage=metrics.storage_request,
         count_storage_error=metrics.storage_error,
     )
-    metrics.include(runtime.zip_work.render)
+    metrics.include_zip_work(runtime.zip_work)
     metrics.include_cache(runtime.index_cache)
     services = Services(
         settings=settings,
@@ -88,7 +88,10 @@ def create_app(
     app = Starlette(
         routes=routes,
         # Edge outermost: a preflight the CORS layer answers still gets a request id and a log line.
-        middleware=[Middleware(EdgeMiddleware, metrics=metrics), Middleware(CorsMiddleware)],
+        middleware=[
+            Middleware(EdgeMiddleware, metrics=metrics, tracing=runtime.tracing),
+            Middleware(CorsMiddleware),
+        ],
         exception_handlers={
             ArtifactsvcError: domain_error,
             ApiError: domain_error,

@@ -12,6 +12,7 @@ from artifactsvc.importing import ImportError_, import_with_artifacts, plan_impo
 from artifactsvc.logs import command_result, configure
 from artifactsvc.metadata import open_metadata_store
 from artifactsvc.settings import Settings
+from artifactsvc.tracing import command_span, open_tracing
 from artifactsvc.wiring import build_runtime
 
 
@@ -38,12 +39,18 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
 
 
 async def migrate(settings: Settings, *, report: bool = False) -> int:
-    store = open_metadata_store(settings.database_url)
+    # Traced as a command only when it is one (`serve` migrates first, untraced).
+    tracing = open_tracing(settings) if report else None
+    around = tracing.metadata if tracing is not None else None
+    store = open_metadata_store(settings.database_url, around=around)
     try:
-        applied = await store.migrate()
-        version = await store.schema_version()
+        with command_span(tracing, "migrate"):
+            applied = await store.migrate()
+            version = await store.schema_version()
     finally:
         store.close()
+        if tracing is not None:
+            tracing.shutdown()
     if report:
         done = ", ".join(map(str, applied)) if applied else "none"
         command_result(
@@ -95,7 +102,8 @@ async def expire(settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         await runtime.store.migrate()
-        report = await runtime.housekeeping.expire()
+        with command_span(runtime.tracing, "expire"):
+            report = await runtime.housekeeping.expire()
     except ArtifactsvcError as error:
         message = f"artifactsvc expire: {describe(error)}"
         command_result(settings.log_format, "expire", message, failed=True)
@@ -118,7 +126,8 @@ async def gc(settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         await runtime.store.migrate()
-        orphans, aborted = await runtime.housekeeping.gc()
+        with command_span(runtime.tracing, "gc"):
+            orphans, aborted = await runtime.housekeeping.gc()
     except ArtifactsvcError as error:
         command_result(settings.log_format, "gc", f"artifactsvc gc: {describe(error)}", failed=True)
         return 1

@@ -31,6 +31,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            # Which process wrote it: with `serve --workers N`, which worker answered.
+            "pid": record.process,
         }
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):

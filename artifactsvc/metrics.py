@@ -4,8 +4,8 @@ Each app owns a `CollectorRegistry` (tests build many apps in one process). When
 PROMETHEUS_MULTIPROC_DIR names a directory (read by prometheus-client itself, before the
 workers start), values live in that directory's files and `/metrics` renders every
 worker's through a `MultiProcessCollector`, so `serve --workers N` reports the sum; gauges
-then add up live processes. Lines other parts render themselves (the zip pools') are
-appended as they are, per process.
+(`livesum`) then add up live processes, the zip pools' included. Lines other parts render
+themselves (the index cache's) are appended as they are, per process.
 
 Labels are bounded: a route is its template (`/api/v4/projects/{id}/jobs`), never a path."""
 
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from artifactsvc.pools import ZipWork
 from artifactsvc.ziprange import BucketCache
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -74,6 +75,44 @@ class Metrics:
             ["verb", "error"],
             registry=r,
         )
+
+    def include_zip_work(self, work: ZipWork) -> None:
+        """The zip pools' threads, busy threads and queued tasks, and the bytes they inflated
+        and the reads they cancelled, kept in our gauges and counters as they change."""
+        r = self.registry
+        threads = Gauge(
+            "artifactsvc_zip_threads",
+            "Threads of each zip pool.",
+            ["pool"],
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        busy = Gauge(
+            "artifactsvc_zip_threads_busy",
+            "Zip threads running a task.",
+            ["pool"],
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        queued = Gauge(
+            "artifactsvc_zip_tasks_queued",
+            "Zip tasks waiting for a thread.",
+            ["pool"],
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        for pool in work.pools:
+            threads.labels(pool.name).set(pool.threads)
+            pool.busy_level = busy.labels(pool.name)
+            pool.queued_level = queued.labels(pool.name)
+        inflated = Counter(
+            "artifactsvc_zip_inflated_bytes", "Bytes inflated by single-file reads.", registry=r
+        )
+        cancelled = Counter(
+            "artifactsvc_zip_cancelled", "Zip work stopped because its client left.", registry=r
+        )
+        work.inflated.mirror = inflated.inc
+        work.cancelled.mirror = cancelled.inc
 
     def include(self, source: Callable[[], list[str]]) -> None:
         """Lines another part renders itself (the zip pools' gauges), appended to ours."""

@@ -7,7 +7,9 @@ can do is fill its own. Work is cancellable (`ziprange.control`), so a client th
 frees its thread at the next inflate step.
 
 `WorkPool` counts the tasks waiting for a thread and the threads busy; `ZipWork` adds the
-bytes inflated and the reads cancelled, and renders them all for `/metrics`.
+bytes inflated and the reads cancelled. Each change is also told to the gauge or counter
+`/metrics` renders (`Metrics.include_zip_work`): prometheus-client's own, so that with
+`--workers N` (multiprocess mode) every worker's values are summed, not one worker's shown.
 """
 
 from __future__ import annotations
@@ -17,12 +19,28 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 from artifactsvc.ziprange.control import WorkControl
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class Level(Protocol):
+    """A gauge that moves with a count (prometheus-client's Gauge has these)."""
+
+    def inc(self, amount: float = 1) -> None: ...
+
+    def dec(self, amount: float = 1) -> None: ...
+
+
+class _Unobserved:
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def dec(self, amount: float = 1) -> None:
+        pass
 
 
 class WorkPool(ThreadPoolExecutor):
@@ -35,6 +53,8 @@ class WorkPool(ThreadPoolExecutor):
         self._count_lock = threading.Lock()
         self.queued = 0
         self.busy = 0
+        self.queued_level: Level = _Unobserved()
+        self.busy_level: Level = _Unobserved()
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         started = False
@@ -45,19 +65,24 @@ class WorkPool(ThreadPoolExecutor):
                 started = True
                 self.queued -= 1
                 self.busy += 1
+                self.queued_level.dec()
+                self.busy_level.inc()
             try:
                 return fn(*args, **kwargs)
             finally:
                 with self._count_lock:
                     self.busy -= 1
+                    self.busy_level.dec()
 
         def done(future: Future[T]) -> None:
             with self._count_lock:
                 if not started:  # cancelled while it waited
                     self.queued -= 1
+                    self.queued_level.dec()
 
         with self._count_lock:
             self.queued += 1
+            self.queued_level.inc()
         future = super().submit(run)
         future.add_done_callback(done)
         return future
@@ -67,10 +92,13 @@ class _Counter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.value = 0
+        self.mirror: Callable[[float], None] | None = None  # the /metrics counter's `inc`
 
     def add(self, n: int = 1) -> None:
         with self._lock:
             self.value += n
+        if self.mirror is not None:
+            self.mirror(n)
 
 
 @dataclass
@@ -103,25 +131,6 @@ class ZipWork:
     def shutdown(self) -> None:
         for pool in self.pools:
             pool.shutdown(wait=False, cancel_futures=True)
-
-    def render(self) -> list[str]:
-        lines = [
-            "# HELP artifactsvc_zip_inflated_bytes_total Bytes inflated by single-file reads.",
-            "# TYPE artifactsvc_zip_inflated_bytes_total counter",
-            f"artifactsvc_zip_inflated_bytes_total {self.inflated.value}",
-            "# HELP artifactsvc_zip_cancelled_total Zip work stopped because its client left.",
-            "# TYPE artifactsvc_zip_cancelled_total counter",
-            f"artifactsvc_zip_cancelled_total {self.cancelled.value}",
-        ]
-        gauges: list[tuple[str, str, Callable[[WorkPool], Any]]] = [
-            ("artifactsvc_zip_threads", "Threads of each zip pool.", lambda p: p.threads),
-            ("artifactsvc_zip_threads_busy", "Zip threads running a task.", lambda p: p.busy),
-            ("artifactsvc_zip_tasks_queued", "Zip tasks waiting for a thread.", lambda p: p.queued),
-        ]
-        for name, text, value in gauges:
-            lines += [f"# HELP {name} {text}", f"# TYPE {name} gauge"]
-            lines += [f'{name}{{pool="{p.name}"}} {value(p)}' for p in self.pools]
-        return lines
 
 
 async def call(executor: Executor, fn: Callable[[], T], control: WorkControl | None = None) -> T:

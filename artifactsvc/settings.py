@@ -323,6 +323,14 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "when set, `/metrics` requires `Authorization: Bearer <token>` (401 otherwise)",
     ),
+    Setting(
+        "OTLP_ENDPOINT",
+        None,
+        _http_url,
+        "OpenTelemetry collector's OTLP/HTTP base URL (`http://collector:4318`): spans go to"
+        " its `/v1/traces`; the SDK's `OTEL_*` variables (service name, sampler, batching,"
+        " headers) apply. Unset: no tracing",
+    ),
     # -- archives: index-time bounds, read budgets, the zip thread pools ----------------------
     Setting(
         "MAX_PATH_DEPTH",
@@ -446,6 +454,7 @@ class Settings:
     # A secret: kept out of the dataclass's repr (tracebacks, logs).
     auth_cache_ttl: float = field(default_factory=_default("AUTH_CACHE_TTL"))
     metrics_token: str | None = field(default_factory=_default("METRICS_TOKEN"), repr=False)
+    otlp_endpoint: str | None = field(default_factory=_default("OTLP_ENDPOINT"))
     max_path_depth: int = field(default_factory=_default("MAX_PATH_DEPTH"))
     max_name_bytes: int = field(default_factory=_default("MAX_NAME_BYTES"))
     listing_max_folders: int = field(default_factory=_default("LISTING_MAX_FOLDERS"))

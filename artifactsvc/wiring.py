@@ -28,6 +28,7 @@ from artifactsvc.objects.instrumented import InstrumentedObjectStore
 from artifactsvc.pipelines import PipelineService
 from artifactsvc.pools import ZipWork
 from artifactsvc.settings import Settings
+from artifactsvc.tracing import Tracing, open_tracing
 from artifactsvc.uploads import UploadService
 from artifactsvc.ziprange import BucketCache
 
@@ -53,12 +54,15 @@ class Runtime:
     zip_work: ZipWork
     index_cache: BucketCache
     owns_store: bool
+    tracing: Tracing | None = None
 
     def close(self) -> None:
         self.zip_work.shutdown()
         self.storage_executor.shutdown(wait=False, cancel_futures=True)
         if self.owns_store:
             self.store.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()  # exports the spans still queued
 
 
 def build_runtime(
@@ -82,7 +86,14 @@ def build_runtime(
         settings.seek_point_spacing,
         settings.index_inflate_budget,
     )
-    metadata = store if store is not None else open_metadata_store(settings.database_url)
+    tracing = open_tracing(settings)
+    metadata = (
+        store
+        if store is not None
+        else open_metadata_store(
+            settings.database_url, around=tracing.metadata if tracing is not None else None
+        )
+    )
     blobs = (
         objects
         if objects is not None
@@ -95,8 +106,13 @@ def build_runtime(
             executor=storage_executor,
         )
     )
-    if count_storage is not None:
-        blobs = InstrumentedObjectStore(blobs, count_storage, count_error=count_storage_error)
+    if count_storage is not None or tracing is not None:
+        blobs = InstrumentedObjectStore(
+            blobs,
+            count_storage or (lambda verb: None),
+            count_error=count_storage_error,
+            trace=tracing.storage if tracing is not None else None,
+        )
     keep_latest = settings.keep_latest_artifacts
     auth = AuthService(metadata.identities, metadata.projects, cache_ttl=settings.auth_cache_ttl)
     artifacts = ArtifactService(
@@ -130,4 +146,5 @@ def build_runtime(
         zip_work=zip_work,
         index_cache=index.cache,
         owns_store=store is None,
+        tracing=tracing,
     )

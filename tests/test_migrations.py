@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -99,36 +96,6 @@ def test_replicas_starting_together_migrate_once(database_url: str) -> None:
     applied = asyncio.run(go())
     assert sorted(applied, key=len)[-1] == [m.version for m in MIGRATIONS]
     assert sum(len(versions) for versions in applied) == len(MIGRATIONS)
-
-
-def test_migrate_commands_started_together_in_separate_processes_migrate_once(
-    database_url: str, tmp_path: Path
-) -> None:
-    """What replicas starting at once do: one migrates under the lock (pg_advisory_xact_lock,
-    SQLite's BEGIN IMMEDIATE), the others wait for it and find nothing left."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ARTIFACTSVC_")}
-    env = {**clean, "ARTIFACTSVC_DATABASE_URL": database_url}
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "artifactsvc", "migrate"],
-            env=env,
-            cwd=tmp_path,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(4)
-    ]
-    outputs = [run.communicate(timeout=60) for run in runs]
-
-    assert [run.returncode for run in runs] == [0] * 4, [err for _, err in outputs]
-    applied = ", ".join(str(m.version) for m in MIGRATIONS)
-    assert sorted(out for out, _ in outputs) == sorted(
-        [f"schema at version {LATEST}; migrations applied now: {applied}\n"]
-        + [f"schema at version {LATEST}; migrations applied now: none\n"] * 3
-    )
-    versions = [row["version"] for row in query(database_url, "SELECT version FROM schema_version")]
-    assert sorted(versions) == [m.version for m in MIGRATIONS]
 
 
 def test_the_migrate_command_says_which_version_it_left(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from artifactsvc.logs import redact_query
 from artifactsvc.metrics import Metrics
+from artifactsvc.tracing import Tracing
 
 access_log = logging.getLogger("artifactsvc.access")
 error_log = logging.getLogger("artifactsvc.errors")
@@ -85,9 +86,10 @@ def caller_fields(scope: Scope) -> dict[str, int]:
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, tracing: Tracing | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,6 +106,9 @@ class EdgeMiddleware:
         declared = _declared_body(list(scope.get("headers") or []))
         received = 0
         body_done = declared == 0
+        tracing = self.tracing
+        span = tracing.start_request(scope["method"], scope["headers"]) if tracing else None
+        entered = tracing.enter(span) if tracing and span else None
 
         async def receive_counted() -> Message:
             nonlocal received, body_done
@@ -135,6 +140,8 @@ class EdgeMiddleware:
                     headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY))
                 if unread_is_large():
                     headers.append((b"connection", b"close"))
+                if tracing and span:
+                    headers += tracing.response_headers(span)
                 message["headers"] = headers
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
@@ -169,6 +176,9 @@ class EdgeMiddleware:
             )
             await send_with_headers({"type": "http.response.body", "body": body})
         finally:
+            if tracing and span:
+                tracing.leave(entered)
+                tracing.end_request(span, scope["method"], route_template(scope), status or 500)
             self.metrics.request(
                 scope["method"],
                 status or 500,
@@ -201,6 +211,7 @@ class EdgeMiddleware:
                         "bytes_sent": sent,
                         "bytes_received": received,
                         **caller_fields(scope),
+                        **({"trace_id": tracing.trace_id(span)} if tracing and span else {}),
                     }
                 },
             )

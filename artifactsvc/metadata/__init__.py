@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from artifactsvc.metadata.database import AsyncDatabase
+from artifactsvc.metadata.database import Around, AsyncDatabase
 from artifactsvc.metadata.port import (
     ArtifactStore,
     IdentityStore,
@@ -34,15 +34,19 @@ __all__ = [
 ]
 
 
-def open_metadata_store(database_url: str, *, threads: int = 8) -> SqlMetadataStore:
-    """The store named by ARTIFACTSVC_DATABASE_URL (SQLAlchemy's URL convention)."""
+def open_metadata_store(
+    database_url: str, *, threads: int = 8, around: Around | None = None
+) -> SqlMetadataStore:
+    """The store named by ARTIFACTSVC_DATABASE_URL (SQLAlchemy's URL convention); `around`
+    wraps each transaction (tracing)."""
     if database_url.startswith("sqlite:///"):
         from artifactsvc.metadata.sqlite import SqliteDatabase, sqlite_path
 
         return SqlMetadataStore(
-            AsyncDatabase(SqliteDatabase(sqlite_path(database_url)), threads=threads)
+            AsyncDatabase(SqliteDatabase(sqlite_path(database_url)), threads=threads, around=around)
         )
     from artifactsvc.metadata.postgres import PostgresDatabase
 
     url = database_url.replace("postgres://", "postgresql://", 1)
-    return SqlMetadataStore(AsyncDatabase(PostgresDatabase(url, max_size=threads), threads=threads))
+    database = PostgresDatabase(url, max_size=threads)
+    return SqlMetadataStore(AsyncDatabase(database, threads=threads, around=around))

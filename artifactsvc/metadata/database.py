@@ -10,13 +10,18 @@ the shared SQL never tests which database it runs on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 Row = dict[str, Any]
 Params = Sequence[Any]
+# Around each transaction, on the event loop (a trace span: tracing.Tracing.metadata), given
+# "read" or "write" and the name of the function the transaction runs.
+Around = Callable[[str, str], AbstractContextManager[None]]
 
 
 class Connection(Protocol):
@@ -50,22 +55,32 @@ class Database(Protocol):
 class AsyncDatabase:
     """Runs blocking transactions on a thread pool sized for the database, off the event loop."""
 
-    def __init__(self, database: Database, *, threads: int = 8) -> None:
+    def __init__(
+        self, database: Database, *, threads: int = 8, around: Around | None = None
+    ) -> None:
         self.database = database
         self.blob_type = database.blob_type
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="metadata")
+        self._around = around
+
+    def _span(self, kind: str, fn: Callable[[Connection], Any]) -> AbstractContextManager[None]:
+        if self._around is None:
+            return contextlib.nullcontext()
+        return self._around(kind, getattr(fn, "__qualname__", type(fn).__name__))
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, lambda: self.database.transaction(fn, write=False)
-        )
+        with self._span("read", fn):
+            return await loop.run_in_executor(
+                self._executor, lambda: self.database.transaction(fn, write=False)
+            )
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, lambda: self.database.transaction(fn, write=True)
-        )
+        with self._span("write", fn):
+            return await loop.run_in_executor(
+                self._executor, lambda: self.database.transaction(fn, write=True)
+            )
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

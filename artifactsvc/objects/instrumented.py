@@ -1,11 +1,14 @@
-"""An ObjectStore decorator that counts requests by verb (for /metrics), and can tell an
-observer of each call: verb, key, range, and the bytes actually delivered or sent."""
+"""An ObjectStore decorator that counts requests and their errors by verb (for /metrics), can
+tell an observer of each call (verb, key, range, and the bytes actually delivered or sent),
+and makes a trace span of each call when tracing is on (artifactsvc/tracing.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
@@ -15,6 +18,8 @@ from artifactsvc.objects.port import (
     Offload,
     PresignMethod,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -33,22 +38,51 @@ class StorageCall:
         return self.start + self.bytes
 
 
-class _Counted:
-    """The chunks of `inner`, unchanged, added up into `call.bytes`; closing closes `inner`."""
+# Ends a call's trace span, with the error it failed with (tracing.Tracing.storage).
+Finish = Callable[[BaseException | None], None]
 
-    def __init__(self, inner: AsyncIterator[bytes], call: StorageCall) -> None:
+
+class _Counted(Generic[T]):
+    """The chunks of `inner`, unchanged, added up into `call.bytes` (when observed); an error
+    while iterating is counted (`failed`), and the trace span ends with the iteration or
+    its close. Closing closes `inner`."""
+
+    def __init__(
+        self,
+        inner: AsyncIterator[T],
+        call: StorageCall | None,
+        failed: Callable[[BaseException], None],
+        finish: Finish | None,
+    ) -> None:
         self._inner = inner
         self._call = call
+        self._failed = failed
+        self._finish = finish
 
-    def __aiter__(self) -> _Counted:
+    def __aiter__(self) -> _Counted[T]:
         return self
 
-    async def __anext__(self) -> bytes:
-        chunk = await self._inner.__anext__()
-        self._call.bytes += len(chunk)
-        return chunk
+    async def __anext__(self) -> T:
+        try:
+            item = await self._inner.__anext__()
+        except StopAsyncIteration:
+            self._end(None)
+            raise
+        except BaseException as error:
+            self._failed(error)
+            self._end(error)
+            raise
+        if self._call is not None and isinstance(item, bytes):
+            self._call.bytes += len(item)
+        return item
+
+    def _end(self, error: BaseException | None) -> None:
+        if self._finish is not None:
+            finish, self._finish = self._finish, None
+            finish(error)
 
     async def aclose(self) -> None:
+        self._end(None)
         closer = getattr(self._inner, "aclose", None)
         if closer is not None:
             await closer()
@@ -62,18 +96,42 @@ class InstrumentedObjectStore:
         *,
         observe: Callable[[StorageCall], None] | None = None,
         count_error: Callable[[str, str], None] | None = None,
+        trace: Callable[[str, str], Finish] | None = None,
     ) -> None:
         self.inner = inner
         self._count = count
         self._observe = observe
         self._count_error = count_error
+        self._trace = trace
 
     def _failed(self, verb: str, error: BaseException) -> None:
-        """An awaited call that raised: its verb and our error's class (a bounded set: the
-        adapters turn vendor errors into artifactsvc.errors). Streams and lists fail while
-        iterated, outside this decorator's sight, and are not counted here."""
+        """A call that raised, awaited or while its stream or list was iterated: its verb
+        and our error's class (a bounded set: the adapters turn vendor errors into
+        artifactsvc.errors). A cancellation (a client gone) is no storage error."""
         if self._count_error is not None and isinstance(error, Exception):
             self._count_error(verb, type(error).__name__)
+
+    @contextlib.contextmanager
+    def _calling(self, verb: str, key: str) -> Iterator[None]:
+        """Around an awaited call: its error counted, its span (if tracing) ended."""
+        finish = self._trace(verb, key) if self._trace is not None else None
+        try:
+            yield
+        except BaseException as error:
+            self._failed(verb, error)
+            if finish is not None:
+                finish(error)
+            raise
+        if finish is not None:
+            finish(None)
+
+    def _iterated(
+        self, verb: str, key: str, items: AsyncIterator[T], call: StorageCall | None
+    ) -> AsyncIterator[T]:
+        if call is None and self._count_error is None and self._trace is None:
+            return items
+        finish = self._trace(verb, key) if self._trace is not None else None
+        return _Counted(items, call, lambda error: self._failed(verb, error), finish)
 
     def _report(
         self, verb: str, key: str, start: int = 0, length: int | None = None
@@ -89,32 +147,23 @@ class InstrumentedObjectStore:
     ) -> ObjectInfo:
         self._count("put")
         if (call := self._report("put_stream", key)) is not None:
-            chunks = _Counted(chunks, call)
-        try:
+            chunks = _Counted(chunks, call, lambda _: None, None)
+        with self._calling("put", key):
             return await self.inner.put_stream(key, chunks, part_size=part_size)
-        except BaseException as error:
-            self._failed("put", error)
-            raise
 
     async def head(self, key: str) -> ObjectInfo:
         self._count("head")
         self._report("head", key)
-        try:
+        with self._calling("head", key):
             return await self.inner.head(key)
-        except BaseException as error:
-            self._failed("head", error)
-            raise
 
     async def get_range(
         self, key: str, start: int, length: int, *, etag: str | None = None
     ) -> bytes:
         self._count("get")
         call = self._report("get_range", key, start, length)
-        try:
+        with self._calling("get", key):
             data = await self.inner.get_range(key, start, length, etag=etag)
-        except BaseException as error:
-            self._failed("get", error)
-            raise
         if call is not None:
             call.bytes = len(data)
         return data
@@ -131,16 +180,13 @@ class InstrumentedObjectStore:
         self._count("get")
         call = self._report("stream", key, start, length)
         chunks = self.inner.stream(key, start, length, etag=etag, chunk_size=chunk_size)
-        return chunks if call is None else _Counted(chunks, call)
+        return self._iterated("get", key, chunks, call)
 
     async def delete(self, key: str) -> None:
         self._count("delete")
         self._report("delete", key)
-        try:
+        with self._calling("delete", key):
             await self.inner.delete(key)
-        except BaseException as error:
-            self._failed("delete", error)
-            raise
 
     @property
     def can_presign(self) -> bool:
@@ -171,7 +217,7 @@ class InstrumentedObjectStore:
     def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
         self._count("list")
         self._report("list", prefix)
-        return self.inner.list(prefix)
+        return self._iterated("list", prefix, self.inner.list(prefix), None)
 
     async def abort_stale_uploads(self, older_than: datetime) -> int:
         return await self.inner.abort_stale_uploads(older_than)

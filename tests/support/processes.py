@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +36,9 @@ class ServerProcess:
 
 @contextmanager
 def server_process(
-    env: dict[str, str], *, cwd: Path, start_timeout: float = 30.0
+    env: dict[str, str], *, cwd: Path, start_timeout: float = 30.0, args: Sequence[str] = ()
 ) -> Iterator[ServerProcess]:
-    """`artifactsvc serve` as a real process on a free loopback port, once it answers
+    """`artifactsvc serve ARGS` as a real process on a free loopback port, once it answers
     /-/liveness. Stopped afterwards (SIGTERM, then SIGKILL)."""
     port = free_port()
     full_env = {**os.environ, **env, "ARTIFACTSVC_PORT": str(port)}
@@ -49,7 +49,7 @@ def server_process(
     log_path = cwd / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "artifactsvc", "serve"],
+            [sys.executable, "-m", "artifactsvc", "serve", *args],
             env=full_env,
             cwd=cwd,
             stdout=log,
