@@ -106,13 +106,16 @@ async def download_artifacts(request: Request) -> Response:
     """A running job fetching a dependency's archive: `:id` is the dependency."""
     svc = services(request)
     job_id = path_id(request.path_params["id"], kind="job_id")
+    # Grape validates `direct_download` (a Boolean) before the endpoint runs, whatever the
+    # mode: a value that is no boolean is a 400 even where it would not be used.
+    direct = boolean(request.query_params, "direct_download")
     caller = await svc.auth.running_job_of(runner_token(request))
     download = await svc.artifacts.runner_download(caller, job_id)
     # Runners send direct_download=true on every first try; GitLab redirects only where
     # object storage serves downloads itself (`direct_download_enabled?`, i.e. not proxied).
     # Accel mode is not a redirect: nginx sends the bytes on this same response.
     mode = svc.settings.download_mode
-    if mode == "redirect" and not boolean(request.query_params, "direct_download"):
+    if mode == "redirect" and not direct:
         mode = "proxy"
     return await serve_download(request, download, mode=mode)
 

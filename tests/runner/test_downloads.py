@@ -40,6 +40,25 @@ def test_direct_download_in_proxy_mode_is_served_not_redirected(runners: Runners
     assert answer.body == data
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_direct_download_that_is_no_boolean_is_a_400_in_every_mode(
+    runners: Runners, method: str
+) -> None:
+    # Grape checks `optional :direct_download, type: Boolean` before the endpoint runs, so
+    # the proxy mode (which never uses the flag) rejects it too; schemathesis found this.
+    job_id, consumer = runners.job(), runners.job()
+    upload(runners, job_id, sample_zip(seed=54), "artifacts.zip")
+    answer = runners.api.request(
+        method,
+        f"/api/v4/jobs/{job_id}/artifacts",
+        params={"direct_download": "\u0084yes"},
+        headers={"Job-Token": token(consumer)},
+    )
+    assert answer.status_code == 400
+    if method == "GET":
+        assert answer.json() == {"error": "direct_download is invalid"}
+
+
 def test_direct_download_redirects_only_in_redirect_mode(runners: Runners) -> None:
     job_id, consumer = runners.job(), runners.job()
     data = sample_zip(seed=52)
