@@ -204,6 +204,13 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds each storage call may take from the moment it is asked for (waiting for a"
         " storage thread included) to its answer, else 503 (unset: 3 times `S3_READ_TIMEOUT`)",
     ),
+    Setting(
+        "UPLOAD_PART_CONCURRENCY",
+        "3",
+        _integer(1, 16),
+        "S3 parts (8 MiB each) an upload sends at once while it reads the next; an upload holds"
+        " this many parts plus one in memory",
+    ),
     Setting("HOST", "127.0.0.1", _host, "listen address"),
     Setting("PORT", "8080", _integer(1, 65535), "listen port"),
     Setting(
@@ -432,6 +439,7 @@ class Settings:
     s3_read_timeout: float = field(default_factory=_default("S3_READ_TIMEOUT"))
     # None: 3 x s3_read_timeout (`storage_call_deadline`)
     storage_deadline: float | None = field(default_factory=_default("STORAGE_DEADLINE"))
+    upload_part_concurrency: int = field(default_factory=_default("UPLOAD_PART_CONCURRENCY"))
     host: str = field(default_factory=_default("HOST"))
     port: int = field(default_factory=_default("PORT"))
     external_url: str = field(default_factory=_default("EXTERNAL_URL"))

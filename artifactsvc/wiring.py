@@ -103,6 +103,7 @@ def build_runtime(
             connect_timeout=settings.s3_connect_timeout,
             read_timeout=settings.s3_read_timeout,
             deadline=settings.storage_call_deadline,
+            part_concurrency=settings.upload_part_concurrency,
             executor=storage_executor,
         )
     )

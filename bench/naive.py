@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artifactsvc.ziprange import (
@@ -95,3 +96,10 @@ def direct_download(client: S3Client, bucket: str, key: str) -> tuple[int, float
     finally:
         body.close()
     return received, time.perf_counter() - start
+
+
+def direct_upload(client: S3Client, bucket: str, key: str, path: Path) -> float:
+    """boto3's `upload_file` of the same file, with its default concurrency: seconds."""
+    start = time.perf_counter()
+    client.upload_file(str(path), bucket, key)
+    return time.perf_counter() - start

@@ -22,7 +22,15 @@ from bench.indexing import index_figures, index_runs, make_archive
 from bench.nginx import nginx_figures
 from bench.reads import cold_reads, cold_timed, member_ranges, warm_figures, warm_reads
 from bench.sizes import GiB, MiB, Sizes
-from bench.transfer import downloads, memory_figure, throughput_figure, upload, upload_with_peak
+from bench.transfer import (
+    downloads,
+    memory_figure,
+    throughput_figure,
+    upload,
+    upload_throughput_figure,
+    upload_with_peak,
+    uploads,
+)
 from bench.world import FILES_JOB, SMALL_JOB, STREAM_JOB, host_description, running_world
 from tests.support.database import postgres_schema
 
@@ -94,8 +102,11 @@ def _service_figures(
             uploaded = upload_with_peak(world, STREAM_JOB, stream.path)
             log(f"downloading it {sizes.download_rounds}x, and directly as many times")
             found = downloads(world, STREAM_JOB, stream.size, rounds=sizes.download_rounds)
+            log(f"uploading it {sizes.download_rounds}x, and with boto3 upload_file as often")
+            sent = uploads(world, stream.path, rounds=sizes.download_rounds)
             stream.path.unlink()
             transfer = [
+                upload_throughput_figure(sent, stream_label, world.machine),
                 throughput_figure(found, stream_label, world.machine),
                 memory_figure(f"streaming a {stream_label} download", found.memory, world.machine),
                 memory_figure(f"uploading a {stream_label} (streamed)", uploaded, world.machine),

@@ -29,7 +29,9 @@ class Sizes:
     def disk_needed(self) -> int:
         """Local archives, SeaweedFS's copies of them (volumes preallocate), and slack."""
         archives = self.files_archive_bytes + self.stream_archive_bytes
-        return 3 * archives + self.index_entries * 400 + 2 * GiB
+        # Each timed upload round stores the stream archive twice (service, boto3).
+        uploads = 2 * self.download_rounds * self.stream_archive_bytes
+        return 3 * archives + uploads + self.index_entries * 400 + 2 * GiB
 
     def describe(self, size: int) -> str:
         return f"{size / GiB:g} GiB" if size >= GiB else f"{size // MiB} MiB"

@@ -12,6 +12,7 @@ the same object, so both see the same machine load; the median of each is compar
 from __future__ import annotations
 
 import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +20,10 @@ import httpx
 
 from bench.client import download_archive, http_client, upload_archive
 from bench.figures import Figure
-from bench.naive import direct_download
+from bench.naive import direct_download, direct_upload
 from bench.procstat import MiB, reset_peak
 from bench.servers import Service
-from bench.world import World
+from bench.world import UPLOAD_JOBS, World
 
 GROWTH_GOAL = "< 64"  # MiB: flat memory, whatever the archive's size
 
@@ -56,6 +57,42 @@ def upload_with_peak(world: World, job_id: int, path: Path) -> Peak:
 def upload(world: World, job_id: int, path: Path) -> None:
     with world.service() as service, http_client() as http:
         upload_archive(http, service.base_url, job_id, path)
+
+
+def uploads(world: World, path: Path, *, rounds: int) -> tuple[list[float], list[float]]:
+    """(through the service, boto3 upload_file) MB/s, interleaved, one fresh job a round."""
+    if rounds > len(UPLOAD_JOBS):
+        raise ValueError(f"at most {len(UPLOAD_JOBS)} upload rounds, not {rounds}")
+    size = path.stat().st_size
+    s3 = world.s3()
+    service_mbps: list[float] = []
+    direct_mbps: list[float] = []
+    with world.service() as service, http_client() as http:
+        _idle(service, http)
+        for job_id in UPLOAD_JOBS[:rounds]:
+            start = time.perf_counter()
+            upload_archive(http, service.base_url, job_id, path)
+            service_mbps.append(size / 1e6 / (time.perf_counter() - start))
+            seconds = direct_upload(s3, world.bucket, f"bench/direct-upload-{job_id}", path)
+            direct_mbps.append(size / 1e6 / seconds)
+    return service_mbps, direct_mbps
+
+
+def upload_throughput_figure(
+    found: tuple[list[float], list[float]], what: str, machine: str
+) -> Figure:
+    service_mbps, direct_mbps = found
+    return Figure(
+        figure=f"archive upload throughput through the runner endpoint ({what}, index built, "
+        f"median of {len(service_mbps)})",
+        value=statistics.median(service_mbps),
+        unit="MB/s",
+        baseline=statistics.median(direct_mbps),
+        baseline_name="boto3 upload_file of the same file to SeaweedFS (default concurrency), "
+        "same run, interleaved",
+        goal=">= 0.9",
+        machine=machine,
+    )
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ PROJECT = 1
 FILES_JOB = 101
 STREAM_JOB = 102
 SMALL_JOB = 103  # a 1 MiB archive: cold reads where the central directory is small
+UPLOAD_JOBS = tuple(range(111, 119))  # one upload each: the timed upload rounds
 ADMIN_TOKEN = "glpat-bench-admin-token"
 SHA = "0ff3ae198f8601a285adcf5c0fff204ee6fba5fd"
 MAX_ARTIFACT_SIZE = 8 << 30
@@ -74,7 +75,12 @@ def seed_document() -> dict[str, Any]:
                 "created_at": started,
                 "started_at": started,
             }
-            for job_id, name in ((FILES_JOB, "files"), (STREAM_JOB, "stream"), (SMALL_JOB, "small"))
+            for job_id, name in (
+                (FILES_JOB, "files"),
+                (STREAM_JOB, "stream"),
+                (SMALL_JOB, "small"),
+                *((job_id, f"upload-{job_id}") for job_id in UPLOAD_JOBS),
+            )
         ],
     }
 

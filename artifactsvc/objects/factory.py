@@ -17,6 +17,7 @@ def open_object_store(
     connect_timeout: float,
     read_timeout: float,
     deadline: float | None = None,
+    part_concurrency: int | None = None,
     executor: ThreadPoolExecutor,
 ) -> ObjectStore:
     """A store for `storage_url`: a directory path, `file:///abs/path` or `s3://BUCKET/PREFIX`.
@@ -49,6 +50,7 @@ def open_object_store(
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 deadline=deadline,
+                **({} if part_concurrency is None else {"part_concurrency": part_concurrency}),
             )
         except ValueError as exc:
             raise ConfigError(f"storage URL {storage_url!r}: {exc}") from exc

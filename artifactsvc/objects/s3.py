@@ -60,6 +60,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MIN_PART_SIZE = 5 * 1024 * 1024
+DEFAULT_PART_CONCURRENCY = 3
 MAX_PARTS = 10_000
 _NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
 _CHANGED = {"PreconditionFailed", "412"}
@@ -86,8 +87,12 @@ class S3ObjectStore:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         deadline: float | None = None,
+        part_concurrency: int = DEFAULT_PART_CONCURRENCY,
     ) -> None:
         prefix = prefix.strip("/")
+        if part_concurrency < 1:
+            raise ValueError(f"part concurrency is at least 1, not {part_concurrency}")
+        self._part_concurrency = part_concurrency
         self.bucket = bucket
         self._prefix = "/".join(validate_key(prefix)) + "/" if prefix else ""
         self._executor = executor
@@ -121,14 +126,27 @@ class S3ObjectStore:
     async def put_stream(
         self, key: str, chunks: AsyncIterator[bytes], *, part_size: int = DEFAULT_PART_SIZE
     ) -> ObjectInfo:
+        """Up to `part_concurrency` parts in flight while the next one is still being read,
+        so receiving overlaps sending (boto3's `upload_file` sends 10 at once from a file).
+        Memory: `part_concurrency + 1` parts; when all are in flight the request's body is
+        not read (backpressure to the client) until one has landed."""
         name = self._name(key)
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"S3 parts are at least {MIN_PART_SIZE} bytes, not {part_size}")
         upload_id: str | None = None
+        in_flight: set[asyncio.Task[CompletedPartTypeDef]] = set()
         sent: list[CompletedPartTypeDef] = []
+        numbered = 0
 
         def abandoned(upload: CreateMultipartUploadOutputTypeDef) -> None:
             self._executor.submit(self._abort, name, upload["UploadId"])
+
+        async def landed() -> None:
+            # The first failure wins: the others are cancelled below, never half-counted.
+            done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                in_flight.discard(task)
+                sent.append(task.result())
 
         try:
             async with aclosing(regroup(chunks, part_size)) as parts:
@@ -141,8 +159,17 @@ class S3ObjectStore:
                             self._client.create_multipart_upload, Bucket=self.bucket, Key=name
                         )
                         upload_id = (await self._call(key, create, discard=abandoned))["UploadId"]
-                    sent.append(await self._upload_part(key, upload_id, len(sent) + 1, part))
+                    while len(in_flight) >= self._part_concurrency:
+                        await landed()
+                    numbered += 1
+                    # The task holds the part until it has landed.
+                    in_flight.add(
+                        asyncio.create_task(self._upload_part(key, upload_id, numbered, part))
+                    )
+            while in_flight:
+                await landed()
             if upload_id is not None:
+                sent.sort(key=lambda done: done["PartNumber"])
                 complete = partial(
                     self._client.complete_multipart_upload,
                     Bucket=self.bucket,
@@ -151,7 +178,21 @@ class S3ObjectStore:
                     MultipartUpload={"Parts": sent},
                 )
                 await self._call(key, complete)
-        except BaseException:
+        except BaseException as failure:
+            # The abort below must not race a part of ours still being written, so parts in
+            # flight are waited for. After a storage failure each ends within its own
+            # deadline (a hung part is left to its thread, for nobody); cancelling them
+            # instead would wait out the hung thread's read timeouts (`call` lets a
+            # cancellation through only once a started call has returned). When the upload
+            # itself is cancelled (client gone, shutdown) they are cancelled too.
+            if not isinstance(failure, Exception):
+                for task in in_flight:
+                    task.cancel()
+            if in_flight:
+                await asyncio.wait(in_flight)
+            for task in in_flight:
+                if not task.cancelled():
+                    task.exception()  # retrieved: asyncio would log it as never retrieved
             if upload_id is not None:
                 self._abort_later(name, upload_id)
             raise

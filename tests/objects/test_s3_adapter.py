@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from botocore.exceptions import ConnectionClosedError as BotoConnectionClosedError
 
 from artifactsvc.errors import ObjectNotFound, StorageError, StorageUnavailable
 from artifactsvc.objects.s3 import S3ObjectStore
@@ -298,3 +299,105 @@ def test_client_is_configured_for_the_endpoint_and_pool(
     assert config.retries == {"mode": "standard", "total_max_attempts": 3}
     assert config.s3 == {"addressing_style": "path"}
     assert config.signature_version == "s3v4"
+
+
+def pieces(data: bytes) -> list[bytes]:
+    return [data[at : at + MiB] for at in range(0, len(data), MiB)]
+
+
+def concurrent_store(
+    s3_backend: Backend, executor: ThreadPoolExecutor, parts: int
+) -> S3ObjectStore:
+    """The backend's bucket and prefix with `parts` part uploads at once."""
+    store = s3(s3_backend)
+    return S3ObjectStore(
+        store.bucket,
+        S3_PREFIX,
+        executor=executor,
+        endpoint_url=store._client.meta.endpoint_url,
+        connect_timeout=2,
+        read_timeout=10,
+        part_concurrency=parts,
+    )
+
+
+def test_parts_are_sent_several_at_once_and_land_in_order(
+    s3_backend: Backend, executor: ThreadPoolExecutor
+) -> None:
+    store = concurrent_store(s3_backend, executor, parts=3)
+    lock = threading.Lock()
+    sending = [0]
+    most = [0]
+
+    def slow_part(**_: Any) -> None:
+        with lock:
+            sending[0] += 1
+            most[0] = max(most[0], sending[0])
+        time.sleep(0.3)
+        with lock:
+            sending[0] -= 1
+
+    store._client.meta.events.register("before-send.s3.UploadPart", slow_part)
+    data = payload(4 * PART + 123)
+
+    async def scenario() -> bytes:
+        info = await store.put_stream("parallel", chunks(pieces(data)), part_size=PART)
+        assert info.size == len(data)
+        return await read_all(store.stream("parallel"))
+
+    assert run(scenario()) == data
+    # Five parts, three at a time (the executor has four threads: the bound is ours).
+    assert most[0] == 3
+
+
+def test_a_full_window_of_parts_stops_reading_the_body(
+    s3_backend: Backend, executor: ThreadPoolExecutor
+) -> None:
+    store = concurrent_store(s3_backend, executor, parts=2)
+    release = threading.Event()
+
+    def held(**_: Any) -> None:
+        release.wait(10)
+
+    store._client.meta.events.register("before-send.s3.UploadPart", held)
+    read = [0]
+
+    async def body() -> Any:
+        for block in pieces(payload(8 * PART)):
+            read[0] += len(block)
+            yield block
+
+    async def scenario() -> None:
+        task = asyncio.create_task(store.put_stream("held", body(), part_size=PART))
+        await asyncio.sleep(1.0)
+        # Two parts in flight, the third filled and waiting, one chunk of the fourth read.
+        assert read[0] <= 3 * PART + MiB
+        release.set()
+        info = await task
+        assert info.size == 8 * PART
+
+    run(scenario())
+
+
+def test_a_part_that_fails_aborts_the_upload_and_stores_nothing(
+    s3_backend: Backend, executor: ThreadPoolExecutor
+) -> None:
+    store = concurrent_store(s3_backend, executor, parts=3)
+
+    def refuse_the_second(request: Any, **_: Any) -> None:
+        if "partNumber=2" in request.url:
+            raise BotoConnectionClosedError(endpoint_url=request.url)
+
+    store._client.meta.events.register("before-send.s3.UploadPart", refuse_the_second)
+
+    async def scenario() -> None:
+        with pytest.raises(StorageUnavailable):
+            await store.put_stream("broken", chunks(pieces(payload(4 * PART))), part_size=PART)
+        for _ in range(100):
+            if not await asyncio.to_thread(s3_backend.storage.uploads):
+                return
+            await asyncio.sleep(0.1)
+
+    run(scenario())
+    assert s3_backend.storage.uploads() == []
+    assert s3_backend.storage.stored() == []
