@@ -18,12 +18,12 @@ from artifactsvc.metadata import ArtifactStore, JobStore
 from artifactsvc.models import DEVELOPER, MAINTAINER, Artifact, Job, JobView, utcnow
 from artifactsvc.objects import ObjectStore
 from artifactsvc.objects.port import Offload, PresignMethod
-from artifactsvc.streams import read_ahead
+from artifactsvc.streams import ReadBudget
 
 log = logging.getLogger("artifactsvc.artifacts")
 
 RECENT_PIPELINES = 100  # how far `search_recent_successful_pipelines` looks back
-DOWNLOAD_CHUNK = 1 << 20
+DEFAULT_BUFFER_BUDGET = 32 << 20  # settings' DOWNLOAD_BUFFER_BUDGET
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,10 @@ class Download:
     filename: str
     modified: datetime | None
     objects: ObjectStore = field(repr=False, compare=False)
+    budget: ReadBudget = field(repr=False, compare=False)
 
     @classmethod
-    def of(cls, artifact: Artifact, objects: ObjectStore) -> Download:
+    def of(cls, artifact: Artifact, objects: ObjectStore, budget: ReadBudget) -> Download:
         return cls(
             artifact.object_key,
             artifact.etag,
@@ -47,6 +48,7 @@ class Download:
             artifact.filename,
             artifact.created_at,
             objects,
+            budget,
         )
 
     @property
@@ -63,9 +65,12 @@ class Download:
         return await self.objects.offload(self.key, disposition=disposition)
 
     def chunks(self, start: int, length: int) -> AsyncIterator[bytes]:
-        """`length` bytes from `start`, one ranged read pinned to the ETag, read ahead."""
-        return read_ahead(
-            self.objects.stream(self.key, start, length, etag=self.etag, chunk_size=DOWNLOAD_CHUNK)
+        """`length` bytes from `start`, one ranged read pinned to the ETag, read ahead
+        within the process's budget."""
+        return self.budget.stream(
+            lambda chunk: self.objects.stream(
+                self.key, start, length, etag=self.etag, chunk_size=chunk
+            )
         )
 
 
@@ -78,9 +83,11 @@ class ArtifactService:
         auth: AuthService,
         *,
         keep_latest: bool,
+        budget: ReadBudget | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
+        self.budget = ReadBudget(DEFAULT_BUFFER_BUDGET) if budget is None else budget
         self._jobs = jobs
         self._objects = objects
         self._auth = auth
@@ -139,7 +146,10 @@ class ArtifactService:
             raise Forbidden()
 
     async def download(self, access: Access, job_id: int) -> Download:
-        return Download.of(await self.archive_for(access, job_id), self._objects)
+        return self.download_of(await self.archive_for(access, job_id))
+
+    def download_of(self, artifact: Artifact) -> Download:
+        return Download.of(artifact, self._objects, self.budget)
 
     async def runner_download(self, caller: Job, job_id: int) -> Download:
         """A running job fetching the archive of a dependency (`job_id`), in its own project
@@ -149,7 +159,7 @@ class ArtifactService:
             raise JobNotFound()
         if not await self._auth.job_token_reaches(caller, target.project_id):
             raise Forbidden()
-        return Download.of(await self.archive(target), self._objects)
+        return self.download_of(await self.archive(target))
 
     async def ref_archive(
         self, access: Access, ref: str, name: str | None, *, recent: bool

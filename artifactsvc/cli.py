@@ -11,6 +11,7 @@ from artifactsvc.errors import ArtifactsvcError
 from artifactsvc.importing import ImportError_, import_with_artifacts, plan_import
 from artifactsvc.logs import command_result, configure
 from artifactsvc.metadata import open_metadata_store
+from artifactsvc.server.memory import limit_arenas
 from artifactsvc.settings import Settings
 from artifactsvc.tracing import command_span, open_tracing
 from artifactsvc.wiring import build_runtime
@@ -20,11 +21,14 @@ def app_from_env() -> object:
     """uvicorn's factory for multi-worker serving: each worker builds its own app."""
     settings = Settings.from_env()
     configure(settings.log_format)
+    limit_arenas(settings.malloc_arenas)
     return create_app(settings)
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int) -> int:
     configure(settings.log_format)
+    # Before any thread starts: arenas made earlier keep their memory.
+    limit_arenas(settings.malloc_arenas)
     import asyncio
 
     from artifactsvc.server.shutdown import serve_app, serve_workers

@@ -160,7 +160,7 @@ class FileService:
                 except ArtifactNotFound as error:
                     last_error = error
                     continue
-                return Download.of(archive, self._objects)
+                return self._artifacts.download_of(archive)
             try:
                 found = await self._artifacts.ref_job(access, target.ref, job, recent=recent)
             except ArtifactNotFound as error:

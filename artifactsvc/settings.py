@@ -211,6 +211,21 @@ SETTINGS: tuple[Setting, ...] = (
         "S3 parts (8 MiB each) an upload sends at once while it reads the next; an upload holds"
         " this many parts plus one in memory",
     ),
+    Setting(
+        "DOWNLOAD_BUFFER_BUDGET",
+        "33554432",
+        _integer(1 << 20, 1 << 40),
+        "bytes all proxied downloads of a process hold read ahead together: a lone download"
+        " reads 1 MiB at a time, and reads shrink (to 64 KiB) as more run at once",
+    ),
+    Setting(
+        "MALLOC_ARENAS",
+        "2",
+        _integer(0, 1024),
+        "glibc malloc arenas of a server process (`mallopt(M_ARENA_MAX)`, as the variable"
+        " MALLOC_ARENA_MAX); download chunks freed across threads pile up in many arenas; 0:"
+        " glibc's default",
+    ),
     Setting("HOST", "127.0.0.1", _host, "listen address"),
     Setting("PORT", "8080", _integer(1, 65535), "listen port"),
     Setting(
@@ -440,6 +455,8 @@ class Settings:
     # None: 3 x s3_read_timeout (`storage_call_deadline`)
     storage_deadline: float | None = field(default_factory=_default("STORAGE_DEADLINE"))
     upload_part_concurrency: int = field(default_factory=_default("UPLOAD_PART_CONCURRENCY"))
+    download_buffer_budget: int = field(default_factory=_default("DOWNLOAD_BUFFER_BUDGET"))
+    malloc_arenas: int = field(default_factory=_default("MALLOC_ARENAS"))
     host: str = field(default_factory=_default("HOST"))
     port: int = field(default_factory=_default("PORT"))
     external_url: str = field(default_factory=_default("EXTERNAL_URL"))

@@ -26,9 +26,63 @@ from concurrent.futures import Executor, Future
 from artifactsvc.objects import ObjectInfo, ObjectStore
 
 READ_AHEAD = 4
+MIN_READ = 128 * 1024
 # How long a producing thread waits for a slow consumer before it goes back to the pool.
 LINGER = 0.05
 _DONE = object()
+
+
+class ReadBudget:
+    """The bytes every download stream of a process may hold together (DOWNLOAD_BUFFER_BUDGET).
+
+    A stream holds its read-ahead queue (`depth` chunks) and one read in flight. Alone, it
+    reads `largest` chunks (fewest hops and copies); as more streams run, each one's next
+    read gets `total / ((depth + 1) * streams)`, never under `smallest`, so 100 downloads
+    hold about `total` rather than 100 times a lone stream's 5 MiB. The read-ahead queue is
+    the backpressure: a stream whose client is slow stops reading. Used on the event loop
+    only (a read's size is chosen before it is handed to a thread), so it needs no lock.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        *,
+        depth: int = READ_AHEAD,
+        largest: int = 1 << 20,
+        smallest: int = MIN_READ,
+    ) -> None:
+        if not 0 < smallest <= largest:
+            raise ValueError(f"read sizes {smallest}..{largest} are not a range")
+        self.total = total
+        self.depth = depth
+        self._largest = largest
+        self._smallest = smallest
+        self.streams = 0
+
+    def chunk(self) -> int:
+        """The size of a stream's next read, for the streams running now."""
+        share = self.total // ((self._depth() + 1) * max(1, self.streams))
+        return max(self._smallest, min(self._largest, share))
+
+    def _depth(self) -> int:
+        # Reading ahead overlaps one stream's storage reads with its socket writes; with
+        # several streams running, the others' reads fill that gap, so one chunk ahead
+        # keeps the reads large (fewer thread hops per byte) within the same budget.
+        return self.depth if self.streams <= 2 else 1
+
+    async def stream(
+        self, opened: Callable[[Callable[[], int]], AsyncIterator[bytes]]
+    ) -> AsyncGenerator[bytes, None]:
+        """`opened(self.chunk)`'s chunks read ahead, counted among the running streams from
+        the first read until the consumer is done (or goes away)."""
+        self.streams += 1
+        try:
+            depth = self._depth()
+            async with contextlib.aclosing(read_ahead(opened(self.chunk), depth)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            self.streams -= 1
 
 
 async def read_ahead(

@@ -28,6 +28,7 @@ from artifactsvc.objects.instrumented import InstrumentedObjectStore
 from artifactsvc.pipelines import PipelineService
 from artifactsvc.pools import ZipWork
 from artifactsvc.settings import Settings
+from artifactsvc.streams import ReadBudget
 from artifactsvc.tracing import Tracing, open_tracing
 from artifactsvc.uploads import UploadService
 from artifactsvc.ziprange import BucketCache
@@ -117,7 +118,12 @@ def build_runtime(
     keep_latest = settings.keep_latest_artifacts
     auth = AuthService(metadata.identities, metadata.projects, cache_ttl=settings.auth_cache_ttl)
     artifacts = ArtifactService(
-        metadata.artifacts, metadata.jobs, blobs, auth, keep_latest=keep_latest
+        metadata.artifacts,
+        metadata.jobs,
+        blobs,
+        auth,
+        keep_latest=keep_latest,
+        budget=ReadBudget(settings.download_buffer_budget),
     )
     index = ArchiveIndex(metadata.artifacts, blobs, zip_work.indexes, limits=limits)
     return Runtime(

@@ -17,6 +17,7 @@ import psycopg
 
 from bench.api import api_figures
 from bench.archives import build_files_archive, build_stream_archive
+from bench.concurrent import STREAMS
 from bench.figures import Figure
 from bench.indexing import index_figures, index_runs, make_archive
 from bench.nginx import nginx_figures
@@ -24,6 +25,8 @@ from bench.reads import cold_reads, cold_timed, member_ranges, warm_figures, war
 from bench.sizes import GiB, MiB, Sizes
 from bench.transfer import (
     downloads,
+    many_downloads,
+    many_figures,
     memory_figure,
     throughput_figure,
     upload,
@@ -102,11 +105,14 @@ def _service_figures(
             uploaded = upload_with_peak(world, STREAM_JOB, stream.path)
             log(f"downloading it {sizes.download_rounds}x, and directly as many times")
             found = downloads(world, STREAM_JOB, stream.size, rounds=sizes.download_rounds)
+            log(f"{STREAMS} downloads at once, and as many presigned GETs, 2x each")
+            many = many_downloads(world, STREAM_JOB, stream.size, rounds=2)
             log(f"uploading it {sizes.download_rounds}x, and with boto3 upload_file as often")
             sent = uploads(world, stream.path, rounds=sizes.download_rounds)
             stream.path.unlink()
             transfer = [
                 upload_throughput_figure(sent, stream_label, world.machine),
+                *many_figures(many, stream_label, world.machine),
                 throughput_figure(found, stream_label, world.machine),
                 memory_figure(f"streaming a {stream_label} download", found.memory, world.machine),
                 memory_figure(f"uploading a {stream_label} (streamed)", uploaded, world.machine),

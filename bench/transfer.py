@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 
 from bench.client import download_archive, http_client, upload_archive
+from bench.concurrent import MEMORY_GOAL as CONCURRENT_MEMORY_GOAL
+from bench.concurrent import STREAMS, presigned, through_service
 from bench.figures import Figure
 from bench.naive import direct_download, direct_upload
 from bench.procstat import MiB, reset_peak
@@ -146,3 +148,54 @@ def throughput_figure(found: Downloads, what: str, machine: str) -> Figure:
         goal=">= 0.8",
         machine=machine,
     )
+
+
+@dataclass(frozen=True)
+class ManyDownloads:
+    memory: Peak
+    service_mbps: list[float]
+    direct_mbps: list[float]
+    streams: int
+
+
+def many_downloads(world: World, job_id: int, size: int, *, rounds: int) -> ManyDownloads:
+    """`STREAMS` downloads of the archive at once, interleaved with as many presigned GETs."""
+    service_mbps: list[float] = []
+    direct_mbps: list[float] = []
+    with world.service() as service, http_client() as http:
+        idle = _idle(service, http)
+        for _ in range(rounds):
+            found = through_service(service.base_url, job_id)
+            if found.received != STREAMS * size:
+                raise RuntimeError(f"received {found.received} of {STREAMS} x {size} bytes")
+            service_mbps.append(found.mbps)
+            direct_mbps.append(presigned(world, job_id).mbps)
+        return ManyDownloads(Peak(idle, service.memory().peak), service_mbps, direct_mbps, STREAMS)
+
+
+def many_figures(found: ManyDownloads, what: str, machine: str) -> list[Figure]:
+    return [
+        Figure(
+            figure=f"server RSS growth (VmHWM - idle VmRSS) while serving {found.streams} "
+            f"concurrent downloads of a {what}",
+            value=found.memory.growth / MiB,
+            unit="MiB",
+            baseline=found.memory.idle / MiB,
+            baseline_name="the same server process's VmRSS when idle, after start-up and one "
+            "request",
+            goal=CONCURRENT_MEMORY_GOAL,
+            machine=machine,
+            with_ratio=False,
+        ),
+        Figure(
+            figure=f"aggregate throughput of {found.streams} concurrent downloads of a {what} "
+            f"through the service (median of {len(found.service_mbps)})",
+            value=statistics.median(found.service_mbps),
+            unit="MB/s",
+            baseline=statistics.median(found.direct_mbps),
+            baseline_name=f"{found.streams} concurrent GETs of presigned URLs of the same object "
+            "from SeaweedFS, the same client, same run, interleaved",
+            goal=">= 0.8",
+            machine=machine,
+        ),
+    ]

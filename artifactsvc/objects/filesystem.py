@@ -26,9 +26,11 @@ from artifactsvc.objects._parts import regroup
 from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
+    ChunkSize,
     ObjectInfo,
     Offload,
     PresignMethod,
+    read_size,
     validate_key,
 )
 
@@ -81,10 +83,9 @@ class FilesystemObjectStore:
         length: int | None = None,
         *,
         etag: str | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_size: ChunkSize = DEFAULT_CHUNK_SIZE,
     ) -> AsyncIterator[bytes]:
-        if chunk_size <= 0:
-            raise ValueError(f"chunk size must be positive, not {chunk_size}")
+        chunk = read_size(chunk_size)
         _check_range(start, length)
         reader = _Reader(self._path(key))
         if length == 0:
@@ -93,7 +94,7 @@ class FilesystemObjectStore:
             await self._run(key, partial(reader.open, etag))
             offset, end = start, None if length is None else start + length
             while end is None or offset < end:
-                size = chunk_size if end is None else min(chunk_size, end - offset)
+                size = chunk() if end is None else min(chunk(), end - offset)
                 data = await self._run(key, partial(reader.pread, size, offset))
                 if not data:
                     break

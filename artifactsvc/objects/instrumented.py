@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
+    ChunkSize,
     ObjectInfo,
     ObjectStore,
     Offload,
@@ -175,7 +176,7 @@ class InstrumentedObjectStore:
         length: int | None = None,
         *,
         etag: str | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_size: ChunkSize = DEFAULT_CHUNK_SIZE,
     ) -> AsyncIterator[bytes]:
         self._count("get")
         call = self._report("stream", key, start, length)

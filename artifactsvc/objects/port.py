@@ -11,13 +11,15 @@ translates its vendor's failures into `artifactsvc.errors`:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 DEFAULT_CHUNK_SIZE = 256 * 1024
+# A stream's read size: fixed, or asked for before each read.
+ChunkSize = int | Callable[[], int]
 
 # What a presigned URL is good for: a GET fetches the object, a HEAD describes it. S3 signs
 # the method, so a URL signed for one is refused (403) for the other.
@@ -78,9 +80,12 @@ class ObjectStore(Protocol):
         length: int | None = None,
         *,
         etag: str | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_size: ChunkSize = DEFAULT_CHUNK_SIZE,
     ) -> AsyncIterator[bytes]:
         """Yield the bytes of `key` from `start` (all, or `length`) with one read request.
+
+        `chunk_size` is the size of each read, or a function asked before each read (a
+        shared budget shrinks reads as more streams run: streams.ReadBudget).
 
         Closing the iterator early (`aclose`) releases the underlying connection or file.
         """
@@ -134,6 +139,16 @@ class ObjectStore(Protocol):
         `older_than` must be timezone-aware. Returns how many were aborted.
         """
         ...
+
+
+def read_size(chunk_size: ChunkSize) -> Callable[[], int]:
+    """`chunk_size` as a function; ValueError for a size that is not positive."""
+    if isinstance(chunk_size, int):
+        if chunk_size <= 0:
+            raise ValueError(f"chunk size must be positive, not {chunk_size}")
+        fixed = chunk_size
+        return lambda: fixed
+    return chunk_size
 
 
 def validate_key(key: str) -> list[str]:

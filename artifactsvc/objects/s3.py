@@ -42,9 +42,11 @@ from artifactsvc.objects._parts import regroup
 from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
+    ChunkSize,
     ObjectInfo,
     Offload,
     PresignMethod,
+    read_size,
     validate_key,
 )
 
@@ -251,10 +253,9 @@ class S3ObjectStore:
         length: int | None = None,
         *,
         etag: str | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_size: ChunkSize = DEFAULT_CHUNK_SIZE,
     ) -> AsyncIterator[bytes]:
-        if chunk_size <= 0:
-            raise ValueError(f"chunk size must be positive, not {chunk_size}")
+        size = read_size(chunk_size)
         params = self._get_params(key, start, length, etag)
         if length == 0:
             return
@@ -262,9 +263,7 @@ class S3ObjectStore:
         try:
             opened = await self._call(key, partial(self._open, params), discard=_close)
             body = None if opened is None else _Body(opened)
-            while body is not None and (
-                data := await self._call(key, partial(body.read, chunk_size))
-            ):
+            while body is not None and (data := await self._call(key, partial(body.read, size()))):
                 yield data
         finally:
             # Closing drops the connection rather than draining it; it does not block, and an
