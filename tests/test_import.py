@@ -247,19 +247,20 @@ def test_a_row_that_contradicts_stored_rows_imports_nothing(
 
 def test_the_sample_file_imports_and_is_served(database_url: str, tmp_path: Path) -> None:
     shutil.copy(SAMPLE, tmp_path / "sample.json")
+    shutil.copy(SAMPLE.parent / "artifacts.zip", tmp_path / "artifacts.zip")
 
     result = import_file(database_url, tmp_path / "sample.json")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "imported 2 users, 1 projects, 1 pipelines, 4 jobs, 0 artifacts"
+        "imported 2 users, 1 projects, 1 pipelines, 5 jobs, 1 artifacts"
     )
     with app_client(app_settings(database_url, tmp_path / "objects")) as client:
         alice = {"PRIVATE-TOKEN": "glpat-alice-example-token"}
         listed = client.get("/api/v4/projects/foo%2Fbar/jobs", headers=alice)
         trace = client.get("/api/v4/projects/1/jobs/7/trace", headers=alice)
         bridges = client.get("/api/v4/projects/1/pipelines/6/bridges", headers=alice)
-    assert [j["id"] for j in listed.json()] == [9, 8, 7]
+    assert [j["id"] for j in listed.json()] == [11, 9, 8, 7]
     assert trace.text == "Running with gitlab-runner\n$ rake teaspoon\nfailed\n"
     assert [b["id"] for b in bridges.json()] == [10]
 
