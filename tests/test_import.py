@@ -253,7 +253,7 @@ def test_the_sample_file_imports_and_is_served(database_url: str, tmp_path: Path
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "imported 2 users, 1 projects, 1 pipelines, 5 jobs, 1 artifacts"
+        "imported 2 users, 1 projects, 2 pipelines, 5 jobs, 1 artifacts"
     )
     with app_client(app_settings(database_url, tmp_path / "objects")) as client:
         alice = {"PRIVATE-TOKEN": "glpat-alice-example-token"}

@@ -90,7 +90,7 @@ def sha256(data: bytes) -> str:
 
 
 def imported(ran: Ran) -> None:
-    assert ran.out.strip() == "imported 2 users, 1 projects, 1 pipelines, 5 jobs, 1 artifacts"
+    assert ran.out.strip() == "imported 2 users, 1 projects, 2 pipelines, 5 jobs, 1 artifacts"
 
 
 def jobs_and_trace(ran: Ran) -> None:
@@ -170,7 +170,7 @@ def listed_root(ran: Ran) -> None:
 
 def listed_folder(ran: Ran) -> None:
     rows = [line.split() for line in ran.out.splitlines()]
-    sizes = {name: int(size) for *_, size, name in rows}
+    sizes = {row[-1]: int(row[1]) for row in rows}
     with zipfile.ZipFile(EXAMPLES / "artifacts.zip") as archive:
         expected = {
             info.filename: info.file_size
