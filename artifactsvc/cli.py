@@ -7,7 +7,16 @@ import sys
 from pathlib import Path
 
 from artifactsvc.app import create_app
-from artifactsvc.errors import ArtifactsvcError, InvalidInput, NotFound
+from artifactsvc.errors import (
+    ArtifactNotFound,
+    ArtifactsvcError,
+    FolderNotFound,
+    Forbidden,
+    InvalidPath,
+    JobNotFound,
+    NotFound,
+    ProjectNotFound,
+)
 from artifactsvc.importing import ImportError_, artifact_bytes, import_with_artifacts, plan_import
 from artifactsvc.logs import command_result, configure
 from artifactsvc.metadata import open_metadata_store
@@ -161,22 +170,38 @@ async def gc(settings: Settings) -> int:
     return 0
 
 
-def _failed(command: str, error: ArtifactsvcError) -> int:
-    """One line on stderr; exit status 1 for what is not there, 2 for a bad argument (a
-    path no archive member can have), 1 for the rest (a store unreachable)."""
+def _failed(command: str, error: ArtifactsvcError, missing: dict[type, str]) -> int:
+    """One line on stderr naming what went wrong. Exit status 1 for what is not there
+    (`missing`: what to call each kind of NotFound), 2 for an argument no archive can match
+    (a usage error, as argparse's), 1 for the rest (a store unreachable, a forbidden read)."""
     if isinstance(error, NotFound):
-        what = type(error).__name__.removesuffix("NotFound").lower() or "thing"
-        detail = str(error).strip()
-        print(
-            f"artifactsvc {command}: {what} not found{': ' + detail if detail else ''}",
-            file=sys.stderr,
-        )
+        what = next((text for kind, text in missing.items() if isinstance(error, kind)), None)
+        print(f"artifactsvc {command}: {what or describe(error)}", file=sys.stderr)
         return 1
-    if isinstance(error, InvalidInput):
-        print(f"artifactsvc {command}: invalid argument: {describe(error)}", file=sys.stderr)
+    if isinstance(error, InvalidPath):
+        print(f"artifactsvc {command}: not a valid archive path", file=sys.stderr)
         return 2
+    if isinstance(error, Forbidden):
+        print(f"artifactsvc {command}: forbidden (artifact accessibility)", file=sys.stderr)
+        return 1
     print(f"artifactsvc {command}: {describe(error)}", file=sys.stderr)
     return 1
+
+
+def _missing(
+    project: str, job_id: int | None = None, *, file: str | None = None, folder: str = ""
+) -> dict[type, str]:
+    found: dict[type, str] = {ProjectNotFound: f"project not found: {project}"}
+    if job_id is not None:
+        found[JobNotFound] = f"job {job_id} not found in {project}"
+        found[FolderNotFound] = f"no folder {folder!r} in job {job_id}'s archive"
+        # The file routes say ArtifactNotFound for a missing archive and a missing member.
+        found[ArtifactNotFound] = (
+            f"no file {file!r} in job {job_id}'s archive (or no archive)"
+            if file is not None
+            else f"job {job_id} has no archive"
+        )
+    return found
 
 
 async def usage(settings: Settings, project: str | None, *, top: int, as_json: bool) -> int:
@@ -187,7 +212,7 @@ async def usage(settings: Settings, project: str | None, *, top: int, as_json: b
         await runtime.store.migrate()
         report = await runtime.usage.report(project, top=top)
     except ArtifactsvcError as error:
-        return _failed("usage", error)
+        return _failed("usage", error, _missing(project or ""))
     finally:
         runtime.close()
     if as_json:
@@ -210,7 +235,7 @@ async def ls(settings: Settings, project: str, job_id: int, folder: str) -> int:
         async for item in runtime.operators.listing(project, job_id, folder):
             print(listing_line(item))
     except ArtifactsvcError as error:
-        return _failed("ls", error)
+        return _failed("ls", error, _missing(project, job_id, folder=folder))
     finally:
         runtime.close()
     return 0
@@ -228,7 +253,7 @@ async def cat(settings: Settings, project: str, job_id: int, path: str) -> int:
             out.write(chunk)
         out.flush()
     except ArtifactsvcError as error:
-        return _failed("cat", error)
+        return _failed("cat", error, _missing(project, job_id, file=path))
     except BrokenPipeError:
         # The reader stopped (`| head`): what it wanted it got. Point stdout at /dev/null so
         # the interpreter's own flush at exit does not fail again.
