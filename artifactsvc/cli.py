@@ -234,8 +234,11 @@ async def ls(settings: Settings, project: str, job_id: int, folder: str) -> int:
         # memory.
         async for item in runtime.operators.listing(project, job_id, folder):
             print(listing_line(item))
+        sys.stdout.flush()
     except ArtifactsvcError as error:
         return _failed("ls", error, _missing(project, job_id, folder=folder))
+    except BrokenPipeError:
+        return _reader_gone()
     finally:
         runtime.close()
     return 0
@@ -255,12 +258,16 @@ async def cat(settings: Settings, project: str, job_id: int, path: str) -> int:
     except ArtifactsvcError as error:
         return _failed("cat", error, _missing(project, job_id, file=path))
     except BrokenPipeError:
-        # The reader stopped (`| head`): what it wanted it got. Point stdout at /dev/null so
-        # the interpreter's own flush at exit does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return _reader_gone()
     finally:
         runtime.close()
+    return 0
+
+
+def _reader_gone() -> int:
+    """stdout's reader stopped (`| head`): what it wanted it got, so success, quietly. stdout
+    is pointed at /dev/null so the interpreter's own flush at exit does not fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -137,17 +137,30 @@ def test_cat_streams_a_large_member_without_holding_it(env: dict[str, str], tmp_
     assert big - small < BIG // 3, (small, big)
 
 
-def test_cat_into_a_reader_that_stops_early_is_quiet(env: dict[str, str], tmp_path: Path) -> None:
-    command = f"{sys.executable} -m artifactsvc cat 1 100 bin/big.bin | head -c 5"
+@pytest.mark.parametrize(
+    ("args", "reader", "expected"),
+    [
+        ("cat 1 100 bin/big.bin", "head -c 5", MEMBERS[2].data[:5]),
+        ("ls 1 100", "head -n 0", b""),
+    ],
+)
+def test_a_reader_that_stops_early_leaves_the_command_quiet(
+    env: dict[str, str], tmp_path: Path, args: str, reader: str, expected: bytes
+) -> None:
+    # `head -n 0` exits at once: the listing is written to a pipe nobody reads. stdout
+    # buffered as Python buffers a pipe by default, so the failing write may be the flush
+    # at exit.
+    command = f"{sys.executable} -m artifactsvc {args} | {reader}"
+    buffered = {k: v for k, v in clean_env().items() if k != "PYTHONUNBUFFERED"}
     result = subprocess.run(
         ["bash", "-o", "pipefail", "-c", command],
-        env={**clean_env(), **env},
+        env={**buffered, **env},
         cwd=tmp_path,
         capture_output=True,
         timeout=60,
     )
 
-    assert result.stdout == MEMBERS[2].data[:5]
+    assert result.stdout == expected
     assert (result.returncode, result.stderr) == (0, b"")
 
 
