@@ -90,8 +90,9 @@ def usage_table(report: UsageReport, out: TextIO) -> None:
 
     console = Console(file=out)
     stored = Table(title="Stored, by project and artifact type", title_justify="left")
-    for name, justify in (("project", "left"), ("type", "left"), ("artifacts", "right")):
-        stored.add_column(name, justify=justify)  # type: ignore[arg-type]
+    stored.add_column("project")
+    stored.add_column("type")
+    stored.add_column("artifacts", justify="right")
     stored.add_column("size", justify="right")
     for row in report.by_type:
         stored.add_row(
