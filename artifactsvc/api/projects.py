@@ -54,7 +54,8 @@ ROUTES: list[RawRoute] = [
                 S.boolean("statistics", "include `statistics` (reporters and up)"),
                 *S.SUDO,
             ),
-            errors=(403, 404, 503),
+            # 400: a `statistics` Grape would not take as a Boolean.
+            errors=(400, 403, 404, 503),
         ),
     ),
     route(
