@@ -263,6 +263,11 @@ def test_the_sample_file_imports_and_is_served(database_url: str, tmp_path: Path
     assert [j["id"] for j in listed.json()] == [11, 9, 8, 7]
     assert trace.text == "Running with gitlab-runner\n$ rake teaspoon\nfailed\n"
     assert [b["id"] for b in bridges.json()] == [10]
+    # The sample's archive went through the upload path: indexed at import, like an upload.
+    [row] = query(database_url, "SELECT job_id, file_type, size, index_key FROM artifacts")
+    assert (row["job_id"], row["file_type"]) == (8, "archive")
+    assert row["size"] == (SAMPLE.parent / "artifacts.zip").stat().st_size
+    assert row["index_key"] is not None
 
 
 def test_importing_twice_stores_the_same_rows(database_url: str, tmp_path: Path) -> None:

@@ -109,6 +109,16 @@ def one_file(ran: Ran) -> None:
     assert ran.result.stdout == JUNIT
 
 
+def tree(ran: Ran) -> None:
+    with zipfile.ZipFile(EXAMPLES / "artifacts.zip") as archive:
+        expected = [
+            (info.filename, info.file_size)
+            for info in archive.infolist()
+            if info.filename.startswith("coverage/")
+        ]
+    assert [(e["path"], e["size"]) for e in json.loads(ran.out)] == sorted(expected)
+
+
 def python_gitlab(ran: Ran) -> None:
     assert ran.out.splitlines() == [
         "11 package running",
@@ -200,6 +210,7 @@ CHECKS: list[tuple[str, Callable[[Ran], None]]] = [
     ("jobs/7/trace", jobs_and_trace),
     ("jobs/artifacts/master/download?job=rubocop", downloads),
     ("raw/junit.xml?job=rubocop", one_file),
+    ("artifacts/tree?path=coverage", tree),
     ("import gitlab", python_gitlab),
     ("JOB-TOKEN: glcbt-example-job-token", uploaded),
     ("artifactsvc usage\n", usage_all),
