@@ -314,3 +314,19 @@ def test_the_browse_link_names_the_sample_job() -> None:
     link = f"{README_URL}/{project}/-/jobs/{job['id']}/artifacts/browse"
     assert f"<{link}>" in README.read_text()
     assert job["status"] == "success" and job["name"] == "rubocop"
+
+
+def test_the_readme_commands_table_names_every_subcommand(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "artifactsvc", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    choices = re.search(r"\{([\w,-]+)\}", result.stdout)
+    assert choices is not None, result.stdout
+    readme = README.read_text()
+    table = readme[readme.index("## Commands") : readme.index("## Configuration")]
+    listed = set(re.findall(r"^\| `artifactsvc ([\w-]+)", table, re.MULTILINE))
+    assert set(choices.group(1).split(",")) == listed
