@@ -330,3 +330,12 @@ def test_the_readme_commands_table_names_every_subcommand(tmp_path: Path) -> Non
     table = readme[readme.index("## Commands") : readme.index("## Configuration")]
     listed = set(re.findall(r"^\| `artifactsvc ([\w-]+)", table, re.MULTILINE))
     assert set(choices.group(1).split(",")) == listed
+
+
+def test_the_readme_uses_the_samples_tokens() -> None:
+    sample = json.loads((EXAMPLES / "sample.json").read_text())
+    tokens = {t for u in sample["users"] for t in u.get("tokens", [])}
+    tokens |= {j["token"] for j in sample["jobs"] if "token" in j}
+    shown = set(re.findall(r"(?:TOKEN: |private_token=\")([\w-]+)", README.read_text()))
+    assert shown and shown <= tokens
+    assert "glpat-alice-example-token" in shown and "glcbt-example-job-token" in shown
