@@ -1,4 +1,4 @@
-"""The `artifactsvc` command: serve, migrate, import, expire, gc, nginx-config."""
+"""The `artifactsvc` command: serve, migrate, import, expire, gc, usage, ls, cat, nginx-config."""
 
 from __future__ import annotations
 
@@ -31,6 +31,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     importer.add_argument("file")
     commands.add_parser("expire", help="delete expired, unlocked artifacts")
     commands.add_parser("gc", help="remove orphaned objects and stale uploads")
+    usage = commands.add_parser(
+        "usage",
+        help="stored bytes per project and artifact type, the largest archives, what expires",
+        description="Stored bytes per project and artifact type, the largest archives and "
+        "what expires within 7 days: a table on a terminal, plain text otherwise.",
+    )
+    usage.add_argument("project", nargs="?", help="a project id or full path (default: all)")
+    usage.add_argument(
+        "--top", type=positive, default=10, help="how many largest archives (default: 10)"
+    )
+    usage.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+    ls = commands.add_parser(
+        "ls", help="list a job's archive (a folder of it), through the API's listing service"
+    )
+    ls.add_argument("project", help="a project id or full path")
+    ls.add_argument("job", type=positive, help="a job id")
+    ls.add_argument("path", nargs="?", default="", help="a folder of the archive (default: root)")
+    cat = commands.add_parser("cat", help="write one file of a job's archive to stdout")
+    cat.add_argument("project", help="a project id or full path")
+    cat.add_argument("job", type=positive, help="a job id")
+    cat.add_argument("path", help="the file's path in the archive")
     nginx = commands.add_parser(
         "nginx-config", help="print an nginx.conf that fronts this service (artifactsvc/nginx.py)"
     )
@@ -78,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "expire":
             return asyncio.run(cli.expire(settings))
+        if args.command == "usage":
+            return asyncio.run(cli.usage(settings, args.project, top=args.top, as_json=args.json))
+        if args.command == "ls":
+            return asyncio.run(cli.ls(settings, args.project, args.job, args.path))
+        if args.command == "cat":
+            return asyncio.run(cli.cat(settings, args.project, args.job, args.path))
         return asyncio.run(cli.gc(settings))
     except ArtifactsvcError as error:
         # A store that cannot be opened or reached: one clear line, no traceback.
@@ -85,6 +112,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def positive(text: str) -> int:
+    """An argparse type: a positive integer (else a usage error, exit status 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < 2**63:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+    return value
 
 
 def settings_help() -> str:

@@ -7,6 +7,7 @@ The abilities, as GitLab names them (app/policies/project_policy.rb):
                     and internal projects, anonymous callers on public ones)
     read_pipeline   reporters and up; anyone on a public project, any signed-in user on an
                     internal one; guests while `public_builds` is on
+    read_statistics reporters and up (`?statistics=true` on a project)
     developer       cancel, retry, play, keep (update_build)
     maintainer      delete artifacts (destroy_artifacts), force-cancel, erase anyone's job
 
@@ -70,6 +71,10 @@ class Access:
             return True
         # A guest or an outsider who can see the project: only under "public pipelines".
         return self.project.public_builds and (self.level >= GUEST or self._sees_publicly())
+
+    def can_read_statistics(self) -> bool:
+        """GitLab's `read_statistics` (`reporter_access`): reporters and up, admins."""
+        return self.level >= REPORTER
 
     def require_read_jobs(self) -> None:
         self._require(self.can_read_jobs())

@@ -60,6 +60,7 @@ def create_app(
         files=runtime.files,
         health=runtime.health,
         render=Renderer(settings.external_url),
+        usage=runtime.usage,
     )
 
     @contextlib.asynccontextmanager

@@ -7,10 +7,20 @@ import sys
 from pathlib import Path
 
 from artifactsvc.app import create_app
-from artifactsvc.errors import ArtifactsvcError
-from artifactsvc.importing import ImportError_, import_with_artifacts, plan_import
+from artifactsvc.errors import (
+    ArtifactNotFound,
+    ArtifactsvcError,
+    FolderNotFound,
+    Forbidden,
+    InvalidPath,
+    JobNotFound,
+    NotFound,
+    ProjectNotFound,
+)
+from artifactsvc.importing import ImportError_, artifact_bytes, import_with_artifacts, plan_import
 from artifactsvc.logs import command_result, configure
 from artifactsvc.metadata import open_metadata_store
+from artifactsvc.progress import on_terminal, progress
 from artifactsvc.server.memory import limit_arenas
 from artifactsvc.settings import Settings
 from artifactsvc.tracing import command_span, open_tracing
@@ -72,7 +82,14 @@ async def import_file(settings: Settings, file: str) -> int:
     try:
         await runtime.store.migrate()
         plan = await plan_import(Path(file), runtime.store)
-        await import_with_artifacts(runtime, plan)
+        with progress(
+            f"import {Path(file).name}",
+            stream=sys.stderr,
+            log_format=settings.log_format,
+            total=artifact_bytes(plan),
+            in_bytes=True,
+        ) as advance:
+            await import_with_artifacts(runtime, plan, advance=advance)
     except ImportError_ as error:
         print(f"artifactsvc import: {file}: {error}", file=sys.stderr)
         return 1
@@ -106,8 +123,13 @@ async def expire(settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         await runtime.store.migrate()
-        with command_span(runtime.tracing, "expire"):
-            report = await runtime.housekeeping.expire()
+        with (
+            command_span(runtime.tracing, "expire"),
+            progress(
+                "expire", stream=sys.stderr, log_format=settings.log_format, unit="artifacts"
+            ) as advance,
+        ):
+            report = await runtime.housekeeping.expire(advance=advance)
     except ArtifactsvcError as error:
         message = f"artifactsvc expire: {describe(error)}"
         command_result(settings.log_format, "expire", message, failed=True)
@@ -130,8 +152,13 @@ async def gc(settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         await runtime.store.migrate()
-        with command_span(runtime.tracing, "gc"):
-            orphans, aborted = await runtime.housekeeping.gc()
+        with (
+            command_span(runtime.tracing, "gc"),
+            progress(
+                "gc", stream=sys.stderr, log_format=settings.log_format, unit="objects checked"
+            ) as advance,
+        ):
+            orphans, aborted = await runtime.housekeeping.gc(advance=advance)
     except ArtifactsvcError as error:
         command_result(settings.log_format, "gc", f"artifactsvc gc: {describe(error)}", failed=True)
         return 1
@@ -144,6 +171,107 @@ async def gc(settings: Settings) -> int:
         orphans=orphans,
         aborted_uploads=aborted,
     )
+    return 0
+
+
+def _failed(command: str, error: ArtifactsvcError, missing: dict[type, str]) -> int:
+    """One line on stderr naming what went wrong. Exit status 1 for what is not there
+    (`missing`: what to call each kind of NotFound), 2 for an argument no archive can match
+    (a usage error, as argparse's), 1 for the rest (a store unreachable, a forbidden read)."""
+    if isinstance(error, NotFound):
+        what = next((text for kind, text in missing.items() if isinstance(error, kind)), None)
+        print(f"artifactsvc {command}: {what or describe(error)}", file=sys.stderr)
+        return 1
+    if isinstance(error, InvalidPath):
+        print(f"artifactsvc {command}: not a valid archive path", file=sys.stderr)
+        return 2
+    if isinstance(error, Forbidden):
+        print(f"artifactsvc {command}: forbidden (artifact accessibility)", file=sys.stderr)
+        return 1
+    print(f"artifactsvc {command}: {describe(error)}", file=sys.stderr)
+    return 1
+
+
+def _missing(
+    project: str, job_id: int | None = None, *, file: str | None = None, folder: str = ""
+) -> dict[type, str]:
+    found: dict[type, str] = {ProjectNotFound: f"project not found: {project}"}
+    if job_id is not None:
+        found[JobNotFound] = f"job {job_id} not found in {project}"
+        found[FolderNotFound] = f"no folder {folder!r} in job {job_id}'s archive"
+        # The file routes say ArtifactNotFound for a missing archive and a missing member.
+        found[ArtifactNotFound] = (
+            f"no file {file!r} in job {job_id}'s archive (or no archive)"
+            if file is not None
+            else f"job {job_id} has no archive"
+        )
+    return found
+
+
+async def usage(settings: Settings, project: str | None, *, top: int, as_json: bool) -> int:
+    from artifactsvc import reports
+
+    runtime = build_runtime(settings)
+    try:
+        await runtime.store.migrate()
+        report = await runtime.usage.report(project, top=top)
+    except ArtifactsvcError as error:
+        return _failed("usage", error, _missing(project or ""))
+    finally:
+        runtime.close()
+    if as_json:
+        reports.usage_json(report, sys.stdout)
+    elif on_terminal(sys.stdout, "text"):
+        reports.usage_table(report, sys.stdout)
+    else:
+        reports.usage_plain(report, sys.stdout)
+    return 0
+
+
+async def ls(settings: Settings, project: str, job_id: int, folder: str) -> int:
+    from artifactsvc.reports import listing_line
+
+    runtime = build_runtime(settings)
+    try:
+        await runtime.store.migrate()
+        # Printed as pages arrive: a folder of a million files starts at once, in bounded
+        # memory.
+        async for item in runtime.operators.listing(project, job_id, folder):
+            print(listing_line(item))
+        sys.stdout.flush()
+    except ArtifactsvcError as error:
+        return _failed("ls", error, _missing(project, job_id, folder=folder))
+    except BrokenPipeError:
+        return _reader_gone()
+    finally:
+        runtime.close()
+    return 0
+
+
+async def cat(settings: Settings, project: str, job_id: int, path: str) -> int:
+    runtime = build_runtime(settings)
+    out = sys.stdout.buffer
+    try:
+        await runtime.store.migrate()
+        member = await runtime.operators.file(project, job_id, path)
+        # Streamed as it is inflated (and CRC-checked: a damaged member fails before its
+        # last chunk), never held whole.
+        async for chunk in member.read():
+            out.write(chunk)
+        out.flush()
+    except ArtifactsvcError as error:
+        return _failed("cat", error, _missing(project, job_id, file=path))
+    except BrokenPipeError:
+        return _reader_gone()
+    finally:
+        runtime.close()
+    return 0
+
+
+def _reader_gone() -> int:
+    """stdout's reader stopped (`| head`): what it wanted it got, so success, quietly. stdout
+    is pointed at /dev/null so the interpreter's own flush at exit does not fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -14,6 +14,7 @@ from artifactsvc.artifacts import delete_objects
 from artifactsvc.metadata import ArtifactStore
 from artifactsvc.models import utcnow
 from artifactsvc.objects import ObjectStore
+from artifactsvc.progress import Advance, ignore
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,9 @@ class Housekeeping:
         self.keep_latest = keep_latest
         self._clock = clock
 
-    async def expire(self, *, batch: int = 500) -> ExpireReport:
-        """Deletes expired, unlocked artifacts: row first, then objects.
+    async def expire(self, *, batch: int = 500, advance: Advance = ignore) -> ExpireReport:
+        """Deletes expired, unlocked artifacts: row first, then objects. `advance(1)` after
+        each artifact dealt with (deleted, or taken by another runner).
 
         Safe to run twice at once: a row is deleted by exactly one runner (the conditional
         DELETE), and only that runner deletes its objects.
@@ -54,6 +56,7 @@ class Housekeeping:
                 return ExpireReport(deleted, size, failed)
             for artifact in fresh:
                 seen.add((artifact.job_id, artifact.file_type, artifact.object_key))
+                advance(1)
                 if not await self._store.delete_artifact_row(artifact):
                     continue  # another runner took it
                 if await delete_objects(self._objects, artifact.object_key, artifact.index_key):
@@ -62,8 +65,11 @@ class Housekeeping:
                 else:
                     failed += 1
 
-    async def gc(self, *, grace: timedelta = timedelta(hours=1)) -> tuple[int, int]:
-        """Removes objects no row names (older than `grace`) and stale multipart uploads."""
+    async def gc(
+        self, *, grace: timedelta = timedelta(hours=1), advance: Advance = ignore
+    ) -> tuple[int, int]:
+        """Removes objects no row names (older than `grace`) and stale multipart uploads.
+        `advance(n)` after each batch of `n` stored objects checked."""
         cutoff = self._clock() - grace
         orphans = 0
         pending: list[tuple[str, datetime]] = []
@@ -75,6 +81,7 @@ class Housekeeping:
                 if key not in known and modified < cutoff:
                     await self._objects.delete(key)
                     removed += 1
+            advance(len(pending))
             pending.clear()
             return removed
 

@@ -7,6 +7,8 @@ UploadService     artifacts; objects; index pool            uploads.py
 FileService       artifact lookups; archive index; objects; zip pools  files.py
 Housekeeping      artifacts; objects                        housekeeping.py
 HealthService     the metadata store and objects            health.py
+UsageService      usage aggregates; auth                    usage.py
+OperatorReads     auth; files (the command line's ls, cat)  operators.py
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from artifactsvc.jobs import JobService
 from artifactsvc.metadata import MetadataStore, open_metadata_store
 from artifactsvc.objects import ObjectStore, open_object_store
 from artifactsvc.objects.instrumented import InstrumentedObjectStore
+from artifactsvc.operators import OperatorReads
 from artifactsvc.pipelines import PipelineService
 from artifactsvc.pools import ZipWork
 from artifactsvc.settings import Settings
 from artifactsvc.streams import ReadBudget
 from artifactsvc.tracing import Tracing, open_tracing
 from artifactsvc.uploads import UploadService
+from artifactsvc.usage import UsageService
 from artifactsvc.ziprange import BucketCache
 
 # Storage threads block on network reads; zip threads on storage and zlib. Sized on purpose
@@ -51,6 +55,8 @@ class Runtime:
     files: FileService
     housekeeping: Housekeeping
     health: HealthService
+    usage: UsageService
+    operators: OperatorReads
     storage_executor: ThreadPoolExecutor
     zip_work: ZipWork
     index_cache: BucketCache
@@ -126,6 +132,13 @@ def build_runtime(
         budget=ReadBudget(settings.download_buffer_budget),
     )
     index = ArchiveIndex(metadata.artifacts, blobs, zip_work.indexes, limits=limits)
+    files = FileService(
+        artifacts,
+        index,
+        blobs,
+        zip_work,
+        ReadLimits(settings.inflate_budget, settings.listing_max_folders),
+    )
     return Runtime(
         store=metadata,
         objects=blobs,
@@ -140,15 +153,11 @@ def build_runtime(
             max_size=settings.max_artifact_size,
             limits=limits,
         ),
-        files=FileService(
-            artifacts,
-            index,
-            blobs,
-            zip_work,
-            ReadLimits(settings.inflate_budget, settings.listing_max_folders),
-        ),
+        files=files,
         housekeeping=Housekeeping(metadata.artifacts, blobs, keep_latest=keep_latest),
         health=HealthService(metadata, blobs),
+        usage=UsageService(metadata.usage, auth, keep_latest=keep_latest),
+        operators=OperatorReads(auth, files),
         storage_executor=storage_executor,
         zip_work=zip_work,
         index_cache=index.cache,

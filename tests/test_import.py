@@ -247,21 +247,27 @@ def test_a_row_that_contradicts_stored_rows_imports_nothing(
 
 def test_the_sample_file_imports_and_is_served(database_url: str, tmp_path: Path) -> None:
     shutil.copy(SAMPLE, tmp_path / "sample.json")
+    shutil.copy(SAMPLE.parent / "artifacts.zip", tmp_path / "artifacts.zip")
 
     result = import_file(database_url, tmp_path / "sample.json")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "imported 2 users, 1 projects, 1 pipelines, 4 jobs, 0 artifacts"
+        "imported 2 users, 1 projects, 2 pipelines, 5 jobs, 1 artifacts"
     )
     with app_client(app_settings(database_url, tmp_path / "objects")) as client:
         alice = {"PRIVATE-TOKEN": "glpat-alice-example-token"}
         listed = client.get("/api/v4/projects/foo%2Fbar/jobs", headers=alice)
         trace = client.get("/api/v4/projects/1/jobs/7/trace", headers=alice)
         bridges = client.get("/api/v4/projects/1/pipelines/6/bridges", headers=alice)
-    assert [j["id"] for j in listed.json()] == [9, 8, 7]
+    assert [j["id"] for j in listed.json()] == [11, 9, 8, 7]
     assert trace.text == "Running with gitlab-runner\n$ rake teaspoon\nfailed\n"
     assert [b["id"] for b in bridges.json()] == [10]
+    # The sample's archive went through the upload path: indexed at import, like an upload.
+    [row] = query(database_url, "SELECT job_id, file_type, size, index_key FROM artifacts")
+    assert (row["job_id"], row["file_type"]) == (8, "archive")
+    assert row["size"] == (SAMPLE.parent / "artifacts.zip").stat().st_size
+    assert row["index_key"] is not None
 
 
 def test_importing_twice_stores_the_same_rows(database_url: str, tmp_path: Path) -> None:

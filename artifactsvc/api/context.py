@@ -20,6 +20,7 @@ from artifactsvc.jobs import JobService
 from artifactsvc.pipelines import PipelineService
 from artifactsvc.settings import Settings
 from artifactsvc.uploads import UploadService
+from artifactsvc.usage import UsageService
 
 MAX_JSON_BODY = 1024 * 1024
 
@@ -38,6 +39,7 @@ class Services:
     files: FileService
     health: HealthService
     render: Renderer
+    usage: UsageService
 
 
 def services(request: Request) -> Services:

@@ -132,7 +132,27 @@ SCHEMAS: dict[str, Schema] = {
             "jobs_enabled": BOOL,
             "archived": BOOL,
             "_links": entity({"self": STRING}),
-        }
+            # GitLab's ProjectStatistics: only with `statistics=true`, for reporters and up.
+            "statistics": entity(
+                {
+                    key: INTEGER
+                    for key in (
+                        "commit_count",
+                        "storage_size",
+                        "repository_size",
+                        "wiki_size",
+                        "lfs_objects_size",
+                        "job_artifacts_size",
+                        "pipeline_artifacts_size",
+                        "packages_size",
+                        "snippets_size",
+                        "uploads_size",
+                        "container_registry_size",
+                    )
+                }
+            ),
+        },
+        optional=("statistics",),
     ),
     "Version": entity({"version": STRING, "revision": STRING, "enterprise": BOOL}),
     "Commit": entity(COMMIT),

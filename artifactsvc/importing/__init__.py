@@ -8,6 +8,13 @@ store.py    artifact files stored through the upload path, then every row in one
 
 from artifactsvc.importing.fields import ImportError_
 from artifactsvc.importing.plan import ImportPlan, PendingArtifact, plan_import
-from artifactsvc.importing.store import import_with_artifacts
+from artifactsvc.importing.store import artifact_bytes, import_with_artifacts
 
-__all__ = ["ImportError_", "ImportPlan", "PendingArtifact", "import_with_artifacts", "plan_import"]
+__all__ = [
+    "ImportError_",
+    "ImportPlan",
+    "PendingArtifact",
+    "artifact_bytes",
+    "import_with_artifacts",
+    "plan_import",
+]

@@ -16,6 +16,7 @@ from artifactsvc.errors import CorruptArchive, InvalidArchive
 from artifactsvc.importing.fields import ImportError_
 from artifactsvc.importing.plan import ImportPlan, PendingArtifact
 from artifactsvc.models import Artifact
+from artifactsvc.progress import Advance, ignore
 from artifactsvc.uploads import FILE_TYPES, Upload
 from artifactsvc.wiring import Runtime
 
@@ -35,17 +36,26 @@ def _open_planned(pending: PendingArtifact) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-async def _file_chunks(pending: PendingArtifact) -> AsyncIterator[bytes]:
+async def _file_chunks(pending: PendingArtifact, advance: Advance) -> AsyncIterator[bytes]:
     with _open_planned(pending) as handle:
         while block := handle.read(CHUNK):
             yield block
+            advance(len(block))
 
 
 def _same(upload: Upload) -> Upload:
     return upload
 
 
-async def import_with_artifacts(runtime: Runtime, plan: ImportPlan) -> None:
+def artifact_bytes(plan: ImportPlan) -> int:
+    """What `import_with_artifacts` will read, as planned (for a progress bar's total)."""
+    return sum(pending.path.stat().st_size for pending in plan.artifacts)
+
+
+async def import_with_artifacts(
+    runtime: Runtime, plan: ImportPlan, *, advance: Advance = ignore
+) -> None:
+    """Stores the plan's files (`advance(n)` after each `n` bytes read), then its rows."""
     written: list[Artifact] = []
     try:
         for pending in plan.artifacts:
@@ -62,7 +72,7 @@ async def import_with_artifacts(runtime: Runtime, plan: ImportPlan) -> None:
                     pending.project_id,
                     pending.job_id,
                     functools.partial(_same, upload),
-                    _file_chunks(pending),
+                    _file_chunks(pending, advance),
                 )
             except (InvalidArchive, CorruptArchive) as error:
                 raise ImportError_(f"{pending.where}.path: not a readable zip: {error}") from None

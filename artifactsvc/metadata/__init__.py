@@ -13,7 +13,10 @@ from artifactsvc.metadata.port import (
     MetadataStore,
     NewJob,
     ProjectStore,
+    StoredArtifact,
     TraceStore,
+    TypeUsage,
+    UsageStore,
 )
 from artifactsvc.metadata.sql_store import SqlMetadataStore
 from artifactsvc.models import JobQuery
@@ -29,7 +32,10 @@ __all__ = [
     "MetadataStore",
     "NewJob",
     "ProjectStore",
+    "StoredArtifact",
     "TraceStore",
+    "TypeUsage",
+    "UsageStore",
     "open_metadata_store",
 ]
 

@@ -159,6 +159,54 @@ class ArtifactStore(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True)
+class TypeUsage:
+    """What one project stores of one artifact type."""
+
+    project_id: int
+    path_with_namespace: str
+    file_type: str
+    artifacts: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    """One stored artifact with the names an operator reads it by."""
+
+    project_id: int
+    path_with_namespace: str
+    job_id: int
+    job_name: str
+    file_type: str
+    size: int
+    expire_at: datetime | None
+    created_at: datetime | None
+
+
+class UsageStore(Protocol):
+    """Aggregates over the artifact rows, for operators and project statistics; each one
+    statement, so a report is consistent within itself even while uploads go on.
+    `project_id` None: every project."""
+
+    async def bytes_by_type(self, project_id: int | None) -> list[TypeUsage]:
+        """Count and bytes per project and file type, by project path then type."""
+        ...
+
+    async def largest_artifacts(
+        self, project_id: int | None, file_type: str, limit: int
+    ) -> list[StoredArtifact]:
+        """The `limit` largest of that type, largest first (ties: newest job first)."""
+        ...
+
+    async def expiring_artifacts(
+        self, project_id: int | None, start: datetime, end: datetime, *, keep_latest: bool
+    ) -> list[StoredArtifact]:
+        """Those whose expire_at falls in [start, end], soonest first; with `keep_latest`
+        not those the keep-latest lock holds (they will not expire then)."""
+        ...
+
+
 class ImportStore(Protocol):
     async def import_batch(self, batch: ImportBatch) -> None: ...
 
@@ -178,6 +226,8 @@ class MetadataStore(Protocol):
     def artifacts(self) -> ArtifactStore: ...
     @property
     def imports(self) -> ImportStore: ...
+    @property
+    def usage(self) -> UsageStore: ...
 
     async def migrate(self, *, target: int = ...) -> list[int]:
         """Applies the schema migrations this database lacks (up to `target`, by default the

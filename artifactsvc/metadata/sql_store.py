@@ -15,6 +15,7 @@ from artifactsvc.metadata.sql_imports import SqlImports
 from artifactsvc.metadata.sql_jobs import SqlJobs
 from artifactsvc.metadata.sql_projects import SqlProjects
 from artifactsvc.metadata.sql_traces import SqlTraces
+from artifactsvc.metadata.sql_usage import SqlUsage
 
 
 class SqlMetadataStore:
@@ -26,6 +27,7 @@ class SqlMetadataStore:
         self.traces = SqlTraces(db)
         self.artifacts = SqlArtifacts(db)
         self.imports = SqlImports(db)
+        self.usage = SqlUsage(db)
 
     async def migrate(self, *, target: int = migrations.LATEST) -> list[int]:
         """Brings the schema up to `target` (the latest by default); the versions applied."""
