@@ -78,13 +78,7 @@ class AuthService:
         `job_token_allowed`); elsewhere it is ignored, as GitLab ignores it. `write`: the
         request changes something, which a `read_api` token may not do."""
         if credentials.user_token:
-            digest = hash_token(credentials.user_token)
-            found = await self._tokens.get(digest, lambda: self._identities.personal_token(digest))
-            if found is None or found.user.state != "active":
-                raise InvalidToken()
-            if not (found.scopes & ({"api"} if write else {"api", "read_api"})):
-                raise InsufficientScope("api" if write else "api read_api")
-            principal = Principal(user=found.user, scopes=found.scopes)
+            principal = await self.token_digest(hash_token(credentials.user_token), write=write)
             return await self._sudo(principal, credentials.sudo) if credentials.sudo else principal
         if credentials.job_token and job_token_allowed:
             job = await self.running_job_of(credentials.job_token)
@@ -92,6 +86,28 @@ class AuthService:
                 raise InvalidToken()  # a job token acts as its user, and there is none
             return Principal(user=job.user, job=job)
         return ANONYMOUS
+
+    async def token_digest(self, digest: str, *, write: bool = False) -> Principal:
+        """The user of the personal token with this digest, checked as on every API request
+        (active user, scopes): InvalidToken or InsufficientScope otherwise. The web session
+        keeps only the digest (web/session.py), so a revoked token ends its sessions too."""
+        found = await self._tokens.get(digest, lambda: self._identities.personal_token(digest))
+        if found is None or found.user.state != "active":
+            raise InvalidToken()
+        if not (found.scopes & ({"api"} if write else {"api", "read_api"})):
+            raise InsufficientScope("api" if write else "api read_api")
+        return Principal(user=found.user, scopes=found.scopes)
+
+    async def user_principal(self, user_id: int | None) -> Principal:
+        """The principal of an active user by id (None: anonymous), for a grant that user
+        made earlier (a report's capability, web/capabilities.py); InvalidToken for a user
+        gone or blocked since."""
+        if user_id is None:
+            return ANONYMOUS
+        user = await self._identities.user(str(user_id))
+        if user is None or user.state != "active":
+            raise InvalidToken()
+        return Principal(user=user, scopes=frozenset({"read_api"}))
 
     async def _sudo(self, principal: Principal, identifier: str) -> Principal:
         """GitLab's `sudo!`: an administrator's token with the `sudo` scope acts as another

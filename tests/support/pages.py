@@ -1,0 +1,171 @@
+"""The world the web page tests (tests/web, tests/browser) and the screenshots see: a private
+project in a nested group, a public one, a pipeline with builds and a bridge, a log with
+colours and sections, an archive holding text, an image, a PDF, a binary, a folder larger
+than a browse page and an HTML report whose script tries to act as the signed-in user; and
+`artifactsvc serve` over it, as a real process."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.support.apps import import_document
+from tests.support.documents import job, pipeline, project, user
+from tests.support.processes import ServerProcess, server_process
+from tests.support.zips import DEFLATED, STORED, Member, make_zip
+
+ROOT_TOKEN = "glpat-pages-root"
+ALICE_TOKEN = "glpat-pages-alice"  # developer of group/sub/app
+RITA_TOKEN = "glpat-pages-rita"  # reporter of group/sub/app: reads, cannot keep
+PRIVATE = "group/sub/app"
+PUBLIC = "open/site"
+SESSION_SECRET = "pages-test-secret-0123456789abcdef0123456789"
+BIG_FOLDER = 250  # entries of `many/`: more than one browse page (100)
+FUTURE = "2099-01-01T00:00:00.000Z"
+
+LOG = (
+    "\x1b[0KRunning with gitlab-runner 17.0.0\n"
+    "section_start:1700000000:prepare_script\r\x1b[0K\x1b[0K\x1b[36;1mPreparing environment\x1b[0;m\n"
+    "Running on runner-1 via host...\n"
+    "section_end:1700000003:prepare_script\r\x1b[0K\n"
+    "section_start:1700000003:step_script[collapsed=true]\r\x1b[0K\x1b[0K\x1b[36;1mExecuting step\x1b[0;m\n"
+    "\x1b[32;1m$ make test\x1b[0;m\n"
+    "ok <tests> & done\n"
+    "section_end:1700000065:step_script\r\x1b[0K\n"
+    "\x1b[31;1mERROR: Job failed: exit code 1\x1b[0;m\n"
+)
+
+REPORT_HTML = b"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Coverage report</title>
+<link rel="stylesheet" href="style.css"></head>
+<body><h1 id="title">Coverage report</h1>
+<p>Lines covered: 97.5%</p>
+<pre id="cookie">pending</pre><pre id="api">pending</pre><pre id="page">pending</pre>
+<script src="app.js"></script>
+</body></html>
+"""
+
+REPORT_JS = b"""
+function put(id, text) { document.getElementById(id).textContent = text; }
+try { put("cookie", "cookie:[" + document.cookie + "]"); }
+catch (e) { put("cookie", "cookie-error:" + e.name); }
+fetch("/api/v4/user", {credentials: "include"})
+  .then(function (r) { put("api", "api-status:" + r.status); })
+  .catch(function (e) { put("api", "api-failed:" + e.name); });
+fetch("/group/sub/app/-/jobs/7", {credentials: "include"})
+  .then(function (r) { return r.text().then(function (t) {
+    put("page", "page-status:" + r.status + (t.indexOf("Sign out") >= 0 ? ":signed-in" : ""));
+  }); })
+  .catch(function (e) { put("page", "page-failed:" + e.name); });
+"""
+
+
+def png(width: int = 24, height: int = 16) -> bytes:
+    """A real PNG: a red-to-blue gradient, written by hand (no imaging library needed)."""
+    rows = b"".join(
+        b"\0" + b"".join(bytes((255 - x * 10 % 256, 40, x * 10 % 256)) for x in range(width))
+        for _ in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def pdf() -> bytes:
+    """A one-page PDF, with a correct cross-reference table."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents 4 0 R >>",
+    ]
+    stream = b"BT /F1 12 Tf 20 50 Td (artifact report) Tj ET"
+    objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def archive() -> bytes:
+    members = [
+        Member("README.md", b"# Build output\n\nline two <b>not bold</b>\nline three\n", DEFLATED),
+        Member("docs/", b""),
+        Member("docs/guide.txt", b"".join(b"guide line %d\n" % n for n in range(1, 41))),
+        Member("docs/deep/", b""),
+        Member("docs/deep/note.txt", b"deep note\n"),
+        Member("images/logo.png", png(), STORED),
+        Member("report.pdf", pdf(), STORED),
+        Member("bin/tool", b"\x7fELF\x00\x01\x02binary", STORED, mode=0o755),
+        Member("coverage/index.html", REPORT_HTML, DEFLATED),
+        Member("coverage/style.css", b"body { font-family: sans-serif; color: #123; }\n"),
+        Member("coverage/app.js", REPORT_JS, DEFLATED),
+    ]
+    members += [Member(f"many/file-{n:03d}.txt", b"%d\n" % n) for n in range(BIG_FOLDER)]
+    return make_zip(members)
+
+
+def world(directory: Path) -> dict[str, Any]:
+    (directory / "pages.zip").write_bytes(archive())
+    (directory / "public.zip").write_bytes(make_zip([Member("index.txt", b"public\n")]))
+    expiring = {"file_type": "archive", "path": "pages.zip", "expire_at": FUTURE}
+    return {
+        "users": [
+            user(1, "root", admin=True, tokens=(ROOT_TOKEN,)),
+            user(2, "alice", tokens=(ALICE_TOKEN,)),
+            user(3, "rita", tokens=(RITA_TOKEN,)),
+        ],
+        "projects": [
+            project(1, PRIVATE, "private", {"alice": 30, "rita": 20}),
+            project(2, PUBLIC, "public"),
+        ],
+        "pipelines": [pipeline(6, 1), pipeline(20, 2, ref="main")],
+        "jobs": [
+            job(7, 6, "failed", name="build", stage="build", user="alice", trace=LOG,
+                artifacts=[expiring]),
+            job(8, 6, "success", name="unit", stage="test", user="alice", trace="ok\n"),
+            job(9, 6, "success", name="lint", stage="test", trace="clean\n"),
+            job(10, 6, "pending", name="trigger", stage="deploy", kind="bridge",
+                downstream_pipeline_id=20),
+            job(11, 6, "success", name="keepme", stage="test", trace="x\n",
+                artifacts=[{**expiring, "path": "pages.zip"}]),
+            job(21, 20, "success", name="pages", stage="deploy", trace="public\n",
+                artifacts=[{"file_type": "archive", "path": "public.zip"}]),
+        ],
+    }  # fmt: skip
+
+
+@contextmanager
+def pages_server(directory: Path, **env: str) -> Iterator[ServerProcess]:
+    """`artifactsvc serve` over `world`, seeded in `directory`; `env` adds ARTIFACTSVC_*."""
+    database_url = f"sqlite:///{directory}/meta.db"
+    import_document(database_url, world(directory), directory)
+    settings = {
+        "ARTIFACTSVC_DATABASE_URL": database_url,
+        "ARTIFACTSVC_STORAGE_URL": str(directory / "objects"),
+        "ARTIFACTSVC_SESSION_SECRET": SESSION_SECRET,
+        **env,
+    }
+    with server_process(settings, cwd=directory) as server:
+        yield server
