@@ -29,14 +29,16 @@ FUTURE = "2099-01-01T00:00:00.000Z"
 
 LOG = (
     "\x1b[0KRunning with gitlab-runner 17.0.0\n"
-    "section_start:1700000000:prepare_script\r\x1b[0K\x1b[0K\x1b[36;1mPreparing environment\x1b[0;m\n"
+    "section_start:1700000000:prepare_script\r\x1b[0K"
+    "\x1b[0K\x1b[36;1mPreparing environment\x1b[0;m\n"
     "Running on runner-1 via host...\n"
     "section_end:1700000003:prepare_script\r\x1b[0K\n"
-    "section_start:1700000003:step_script[collapsed=true]\r\x1b[0K\x1b[0K\x1b[36;1mExecuting step\x1b[0;m\n"
+    "section_start:1700000003:step_script[collapsed=true]\r\x1b[0K"
+    "\x1b[0K\x1b[36;1mExecuting step\x1b[0;m\n"
     "\x1b[32;1m$ make test\x1b[0;m\n"
     "ok <tests> & done\n"
     "section_end:1700000065:step_script\r\x1b[0K\n"
-    "\x1b[31;1mERROR: Job failed: exit code 1\x1b[0;m\n"
+    "\x1b[32;1mJob succeeded\x1b[0;m\n"
 )
 
 REPORT_HTML = b"""<!doctype html>
@@ -142,9 +144,9 @@ def world(directory: Path) -> dict[str, Any]:
         ],
         "pipelines": [pipeline(6, 1), pipeline(20, 2, ref="main")],
         "jobs": [
-            job(7, 6, "failed", name="build", stage="build", user="alice", trace=LOG,
+            job(7, 6, "success", name="build", stage="build", user="alice", trace=LOG,
                 artifacts=[expiring]),
-            job(8, 6, "success", name="unit", stage="test", user="alice", trace="ok\n"),
+            job(8, 6, "failed", name="unit", stage="test", user="alice", trace="1 failed\n"),
             job(9, 6, "success", name="lint", stage="test", trace="clean\n"),
             job(10, 6, "pending", name="trigger", stage="deploy", kind="bridge",
                 downstream_pipeline_id=20),
