@@ -145,6 +145,7 @@ def world(directory: Path) -> dict[str, Any]:
         "pipelines": [pipeline(6, 1), pipeline(20, 2, ref="main")],
         "jobs": [
             job(7, 6, "success", name="build", stage="build", user="alice", trace=LOG,
+                finished_at="2015-12-24T17:55:32.895Z",
                 artifacts=[expiring]),
             job(8, 6, "failed", name="unit", stage="test", user="alice", trace="1 failed\n"),
             job(9, 6, "success", name="lint", stage="test", trace="clean\n"),

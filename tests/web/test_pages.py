@@ -38,8 +38,9 @@ def test_the_job_page_shows_the_job_its_pipeline_and_its_artifacts(alice: httpx2
     assert "<dt>Stage</dt><dd>build</dd>" in html
     assert "<dt>Status</dt><dd>success</dd>" in html
     assert "2015-12-24 15:51:21 UTC" in html  # created
-    assert "2015-12-24 17:54:27 UTC" in html  # started, finished
-    assert "<dt>Duration</dt><dd>00:00</dd>" in html
+    assert "<dt>Started</dt><dd>2015-12-24 17:54:27 UTC</dd>" in html
+    assert "<dt>Finished</dt><dd>2015-12-24 17:55:32 UTC</dd>" in html
+    assert "<dt>Duration</dt><dd>01:05</dd>" in html
     assert f'href="/{PRIVATE}/-/pipelines/6"' in html
     assert "<td>archive</td><td>artifacts.zip</td>" in html or "<td>archive</td>" in html
     assert "2099-01-01 00:00:00 UTC" in html  # its expiry
