@@ -48,13 +48,14 @@ def main() -> None:
             page.click("text=Open report")
             page.wait_for_function("document.getElementById('page').textContent !== 'pending'")
             shoot(page, "report", full=False)
-            cookies = desktop.cookies()
             phone = browser.new_context(
                 viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
             )
-            phone.add_cookies(cookies)
             mobile = phone.new_page()
-            mobile.goto(f"{base}{JOB}")
+            mobile.goto(f"{base}/users/sign_in?redirect_to={JOB}")
+            mobile.fill("#token", ALICE_TOKEN)
+            mobile.click("button[type=submit]")
+            mobile.wait_for_url(f"{base}{JOB}")
             shoot(mobile, "job-phone", full=False)
             mobile.goto(f"{base}{JOB}/artifacts/browse")
             shoot(mobile, "browse-phone", full=False)
