@@ -21,6 +21,7 @@ from tests.support.zips import DEFLATED, STORED, Member, make_zip
 ROOT_TOKEN = "glpat-pages-root"
 ALICE_TOKEN = "glpat-pages-alice"  # developer of group/sub/app
 RITA_TOKEN = "glpat-pages-rita"  # reporter of group/sub/app: reads, cannot keep
+DORA_TOKEN = "glpat-pages-dora"  # developer of group/sub/app, through a read_api token
 PRIVATE = "group/sub/app"
 PUBLIC = "open/site"
 SESSION_SECRET = "pages-test-secret-0123456789abcdef0123456789"
@@ -137,9 +138,10 @@ def world(directory: Path) -> dict[str, Any]:
             user(1, "root", admin=True, tokens=(ROOT_TOKEN,)),
             user(2, "alice", tokens=(ALICE_TOKEN,)),
             user(3, "rita", tokens=(RITA_TOKEN,)),
+            {**user(4, "dora"), "tokens": [{"token": DORA_TOKEN, "scopes": ["read_api"]}]},
         ],
         "projects": [
-            project(1, PRIVATE, "private", {"alice": 30, "rita": 20}),
+            project(1, PRIVATE, "private", {"alice": 30, "rita": 20, "dora": 30}),
             project(2, PUBLIC, "public"),
         ],
         "pipelines": [pipeline(6, 1), pipeline(20, 2, ref="main")],

@@ -6,7 +6,7 @@ import httpx2
 import pytest
 
 from artifactsvc.web.session import COOKIE
-from tests.support.pages import ALICE_TOKEN, PRIVATE, RITA_TOKEN, ROOT_TOKEN
+from tests.support.pages import ALICE_TOKEN, DORA_TOKEN, PRIVATE, RITA_TOKEN, ROOT_TOKEN
 from tests.support.processes import ServerProcess
 from tests.web.signing import csrf_of, same_origin, sign_in, signed_in
 
@@ -160,6 +160,29 @@ def test_a_reporter_may_not_keep(site: ServerProcess, web: httpx2.Client) -> Non
 
     assert response.status_code == 403
     assert expiry(site) is not None
+
+
+def test_a_read_api_session_reads_but_may_not_post(site: ServerProcess, web: httpx2.Client) -> None:
+    signed_in(web, DORA_TOKEN)
+    page = web.get(KEEP_JOB)
+    assert page.status_code == 200
+
+    response = web.post(
+        f"{KEEP_JOB}/artifacts/keep",
+        data={"authenticity_token": csrf_of(page.text)},
+        headers=same_origin(web),
+    )
+
+    assert response.status_code == 403
+    assert expiry(site) is not None
+
+
+def test_keep_is_a_post(web: httpx2.Client) -> None:
+    signed_in(web, ALICE_TOKEN)
+
+    response = web.get(f"{KEEP_JOB}/artifacts/keep")
+
+    assert (response.status_code, response.headers["allow"]) == (405, "POST")
 
 
 def test_a_developer_keeps_the_artifacts_with_the_form(
