@@ -103,8 +103,12 @@ def same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
-    parts = urlsplit(origin)
-    return parts.netloc.lower() == request.headers.get("host", "").lower()
+    # Ours: the host asked for, or EXTERNAL_URL's (a proxy in front may rewrite Host).
+    ours = {
+        request.headers.get("host", "").lower(),
+        urlsplit(services(request).settings.external_url).netloc.lower(),
+    }
+    return urlsplit(origin).netloc.lower() in ours
 
 
 async def require_csrf(request: Request) -> dict[str, str]:

@@ -48,6 +48,8 @@ async def job_page(request: Request) -> Response:
     job_id = path_id(request.path_params["job_id"], kind="job_id")
     detail = await services(request).jobs.detail(access, job_id, trace_limit=LOG_SHOWN_BYTES)
     text = detail.trace.decode("utf-8", errors="replace")
+    if detail.trace_size > len(detail.trace):
+        text = text.partition("\n")[2]  # the cut's first line is a piece of a line
     # Colouring a megabyte of log is CPU work: off the event loop.
     log = await run_in_threadpool(render_log, text)
     job = detail.view.job

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from artifactsvc.api.context import services
 from artifactsvc.api.files import serve_file
 from artifactsvc.api.headers import content_disposition
-from artifactsvc.api.routing import RawRoute, route
 from artifactsvc.errors import ArtifactsvcError
 from artifactsvc.paths import validate_artifact_path
 from artifactsvc.web import links
@@ -68,6 +68,6 @@ async def report_file(request: Request) -> Response:
     return response
 
 
-ROUTES: list[RawRoute] = [
-    route(f"{links.REPORTS}/{{capability}}/{{path*}}", report_file),
-]
+# A plain Starlette route (the path decoded once, as the router does): not an API route, so
+# not in the OpenAPI document.
+ROUTES = [Route(f"{links.REPORTS}/{{capability}}/{{path:path}}", report_file, methods=["GET"])]
