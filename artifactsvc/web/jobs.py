@@ -16,7 +16,8 @@ from artifactsvc.web.context import project_access, render
 from artifactsvc.web.log import render_log
 
 # The end of a long log is what matters (where it failed); the rest is one link away, raw.
-LOG_SHOWN_BYTES = 1 << 20
+# GitLab's job page shows the last 500 KiB too.
+LOG_SHOWN_BYTES = 500 << 10
 PIPELINES_SHOWN = 20
 
 

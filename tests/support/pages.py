@@ -67,6 +67,11 @@ fetch("/group/sub/app/-/jobs/7", {credentials: "include"})
 """
 
 
+# Longer than what a file's page shows (1 MiB), and a log longer than a job page shows.
+BIG_TEXT = b"".join(b"line %07d of a long file\n" % n for n in range(45_000))
+BIG_LOG = "".join(f"step {n:07d}\n" for n in range(100_000)) + "the end\n"
+
+
 def png(width: int = 24, height: int = 16) -> bytes:
     """A real PNG: a red-to-blue gradient, written by hand (no imaging library needed)."""
     rows = b"".join(
@@ -126,6 +131,7 @@ def archive() -> bytes:
         Member("coverage/app.js", REPORT_JS, DEFLATED),
     ]
     members += [Member(f"many/file-{n:03d}.txt", b"%d\n" % n) for n in range(BIG_FOLDER)]
+    members.append(Member("logs/big.log", BIG_TEXT, DEFLATED))
     return make_zip(members)
 
 
@@ -155,6 +161,7 @@ def world(directory: Path) -> dict[str, Any]:
                 downstream_pipeline_id=20),
             job(11, 6, "success", name="keepme", stage="test", trace="x\n",
                 artifacts=[{**expiring, "path": "pages.zip"}]),
+            job(12, 6, "success", name="chatty", stage="test", trace=BIG_LOG),
             job(21, 20, "success", name="pages", stage="deploy", trace="public\n",
                 artifacts=[{"file_type": "archive", "path": "public.zip"}]),
         ],

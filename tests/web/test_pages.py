@@ -67,6 +67,15 @@ def test_the_log_is_coloured_and_its_sections_collapse(alice: httpx2.Client) -> 
     assert step.index("make test") < step.index("</details>")
 
 
+def test_a_long_log_shows_its_end_and_links_the_whole(alice: httpx2.Client) -> None:
+    html = alice.get(f"/{PRIVATE}/-/jobs/12").text
+
+    assert "Showing the last part of the log" in html
+    assert f'href="/{PRIVATE}/-/jobs/12/raw">complete raw log' in html
+    assert "the end" in html and "step 0000000" not in html
+    assert len(html) < 4 << 20
+
+
 def test_the_raw_log_is_plain_text(alice: httpx2.Client) -> None:
     response = alice.get(f"{JOB}/raw")
 
@@ -97,7 +106,7 @@ def test_browse_lists_folders_first_with_sizes_modes_and_links(alice: httpx2.Cli
     html = alice.get(f"{ARTIFACTS}/browse").text
 
     assert rows(html) == [
-        "bin/", "coverage/", "docs/", "images/", "many/", "README.md", "report.pdf"
+        "bin/", "coverage/", "docs/", "images/", "logs/", "many/", "README.md", "report.pdf"
     ]  # fmt: skip
     assert f'href="{ARTIFACTS}/browse/docs"' in html
     assert f'href="{ARTIFACTS}/download?path=docs"' in html  # the folder as a zip
@@ -150,6 +159,15 @@ def test_a_text_file_is_shown_with_line_numbers(alice: httpx2.Client) -> None:
     assert '<span class="line"><span class="ln">1</span># Build output</span>' in html
     assert '<span class="ln">3</span>line two &lt;b&gt;not bold&lt;/b&gt;</span>' in html
     assert f'href="{ARTIFACTS}/raw/README.md"' in html
+
+
+def test_a_long_text_file_shows_its_first_mebibyte(alice: httpx2.Client) -> None:
+    html = alice.get(f"{ARTIFACTS}/file/logs/big.log").text
+
+    assert "Showing the first 1.0 MiB" in html
+    assert "line 0000000 of a long file" in html
+    assert "line 0044999" not in html  # past the first MiB
+    assert f'href="{ARTIFACTS}/raw/logs/big.log">the whole file, raw' in html
 
 
 def test_an_image_and_a_pdf_are_shown_inline(alice: httpx2.Client) -> None:

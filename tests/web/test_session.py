@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx2
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from artifactsvc.auth import hash_token
 from artifactsvc.web.session import COOKIE
-from tests.support.pages import ALICE_TOKEN, DORA_TOKEN, PRIVATE, RITA_TOKEN, ROOT_TOKEN
+from tests.support.pages import (
+    ALICE_TOKEN,
+    DORA_TOKEN,
+    PRIVATE,
+    RITA_TOKEN,
+    ROOT_TOKEN,
+    SESSION_SECRET,
+)
 from tests.support.processes import ServerProcess
 from tests.web.signing import csrf_of, same_origin, sign_in, signed_in
 
@@ -103,6 +114,25 @@ def test_a_forged_cookie_is_no_session(web: httpx2.Client) -> None:
     web.cookies.set(COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
 
     assert web.get(JOB).status_code == 302
+
+
+def cookie_signed_at(moment: float) -> str:
+    """A cookie as the server signs it (same secret, same salt), at a time of our choosing."""
+
+    class Then(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(moment)
+
+    serializer = URLSafeTimedSerializer(SESSION_SECRET, salt="artifactsvc.session", signer=Then)
+    return serializer.dumps({"d": hash_token(ALICE_TOKEN), "s": "chosen"})
+
+
+def test_a_session_older_than_its_ttl_is_none(web: httpx2.Client) -> None:
+    web.cookies.set(COOKIE, cookie_signed_at(time.time() - 60))
+    assert web.get(JOB).status_code == 200  # a minute old: good for 8 hours
+
+    web.cookies.set(COOKIE, cookie_signed_at(time.time() - 8 * 3600 - 60))
+    assert web.get(JOB).status_code == 302  # past SESSION_TTL: sign in again
 
 
 def test_the_api_ignores_the_session_cookie(site: ServerProcess, web: httpx2.Client) -> None:
