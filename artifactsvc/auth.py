@@ -98,16 +98,17 @@ class AuthService:
             raise InsufficientScope("api" if write else "api read_api")
         return Principal(user=found.user, scopes=found.scopes)
 
-    async def user_principal(self, user_id: int | None) -> Principal:
-        """The principal of an active user by id (None: anonymous), for a grant that user
-        made earlier (a report's capability, web/capabilities.py); InvalidToken for a user
-        gone or blocked since."""
-        if user_id is None:
-            return ANONYMOUS
-        user = await self._identities.user(str(user_id))
-        if user is None or user.state != "active":
-            raise InvalidToken()
-        return Principal(user=user, scopes=frozenset({"read_api"}))
+    async def granted_access(self, user_id: int | None, project_id: int) -> Access:
+        """A user's standing in a project, for a read that user granted earlier (a report's
+        capability, web/capabilities.py): what `project_access` gives that user now, read
+        only. None: anonymous. InvalidToken for a user gone or blocked since."""
+        principal = ANONYMOUS
+        if user_id is not None:
+            user = await self._identities.user(str(user_id))
+            if user is None or user.state != "active":
+                raise InvalidToken()
+            principal = Principal(user=user, scopes=frozenset({"read_api"}))
+        return await self.project_access(principal, str(project_id))
 
     async def _sudo(self, principal: Principal, identifier: str) -> Principal:
         """GitLab's `sudo!`: an administrator's token with the `sudo` scope acts as another

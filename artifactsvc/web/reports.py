@@ -48,8 +48,7 @@ async def report_file(request: Request) -> Response:
         path = validate_artifact_path(request.path_params["path"])
         if not grant.covers(path):
             return PlainTextResponse("404 Not Found", status_code=404)
-        principal = await svc.auth.user_principal(grant.user_id)
-        access = await svc.auth.project_access(principal, str(grant.project_id))
+        access = await svc.auth.granted_access(grant.user_id, grant.project_id)
         member = await svc.files.file(access, grant.job_id, path)
     except ArtifactsvcError:
         # Whatever the reason (a file not there, a right lost since), the report learns

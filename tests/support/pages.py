@@ -150,7 +150,7 @@ def world(directory: Path) -> dict[str, Any]:
             project(1, PRIVATE, "private", {"alice": 30, "rita": 20, "dora": 30}),
             project(2, PUBLIC, "public"),
         ],
-        "pipelines": [pipeline(6, 1), pipeline(20, 2, ref="main")],
+        "pipelines": [pipeline(6, 1), pipeline(7, 1, ref="feature/x"), pipeline(20, 2, ref="main")],
         "jobs": [
             job(7, 6, "success", name="build", stage="build", user="alice", trace=LOG,
                 finished_at="2015-12-24T17:55:32.895Z",
@@ -162,6 +162,8 @@ def world(directory: Path) -> dict[str, Any]:
             job(11, 6, "success", name="keepme", stage="test", trace="x\n",
                 artifacts=[{**expiring, "path": "pages.zip"}]),
             job(12, 6, "success", name="chatty", stage="test", trace=BIG_LOG),
+            job(13, 7, "success", name="build", stage="build", trace="on a branch\n",
+                artifacts=[{"file_type": "archive", "path": "public.zip"}]),
             job(21, 20, "success", name="pages", stage="deploy", trace="public\n",
                 artifacts=[{"file_type": "archive", "path": "public.zip"}]),
         ],

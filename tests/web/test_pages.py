@@ -153,6 +153,14 @@ def test_browse_by_ref_redirects_to_the_latest_successful_job(alice: httpx2.Clie
     assert alice.get(f"/{PRIVATE}/-/jobs/artifacts/master/browse").status_code == 400
 
 
+def test_browse_by_a_ref_with_a_slash_finds_that_refs_job(alice: httpx2.Client) -> None:
+    raw = alice.get(f"/{PRIVATE}/-/jobs/artifacts/feature/x/browse?job=build")
+    encoded = alice.get(f"/{PRIVATE}/-/jobs/artifacts/feature%2Fx/file/index.txt?job=build")
+
+    assert raw.headers["location"] == f"/{PRIVATE}/-/jobs/13/artifacts/browse"
+    assert encoded.headers["location"] == f"/{PRIVATE}/-/jobs/13/artifacts/file/index.txt"
+
+
 def test_a_text_file_is_shown_with_line_numbers(alice: httpx2.Client) -> None:
     html = alice.get(f"{ARTIFACTS}/file/README.md").text
 
