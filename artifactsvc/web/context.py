@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from artifactsvc.access import ANONYMOUS, Access, Principal
-from artifactsvc.api.context import services
+from artifactsvc.api.context import services, small_form
 from artifactsvc.errors import Forbidden, InvalidToken
 from artifactsvc.web import links
 from artifactsvc.web.capabilities import Capabilities
@@ -29,6 +29,7 @@ PAGE_POLICY = (
     "frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
 )
 CSRF_FIELD = "authenticity_token"  # GitLab's name for it
+FORM_LIMIT = 16 * 1024  # bytes of a page's form post, read into memory; more is 413
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,7 @@ def same_origin(request: Request) -> bool:
 
 async def require_csrf(request: Request) -> dict[str, str]:
     """The posted form, once its CSRF token matches the session's; Forbidden otherwise."""
-    form = await request.form(max_files=0, max_fields=20, max_part_size=4096)
-    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    fields = await small_form(request, FORM_LIMIT)
     if not same_origin(request) or not web(request).sessions.csrf_valid(
         session(request), fields.get(CSRF_FIELD)
     ):

@@ -11,11 +11,18 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from artifactsvc.api.context import services
+from artifactsvc.api.context import services, small_form
 from artifactsvc.auth import hash_token
 from artifactsvc.errors import Forbidden, InsufficientScope, InvalidToken
 from artifactsvc.web import links
-from artifactsvc.web.context import render, require_csrf, same_origin, viewer, web
+from artifactsvc.web.context import (
+    FORM_LIMIT,
+    render,
+    require_csrf,
+    same_origin,
+    viewer,
+    web,
+)
 from artifactsvc.web.session import COOKIE
 
 TOKEN_FIELD = "personal_access_token"
@@ -33,14 +40,13 @@ async def sign_in_page(request: Request) -> Response:
 async def sign_in(request: Request) -> Response:
     if not same_origin(request):
         raise Forbidden("cross-site sign-in")
-    form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
-    token = form.get(TOKEN_FIELD)
-    raw_return = form.get("redirect_to")
-    return_to = links.safe_return_path(raw_return if isinstance(raw_return, str) else None)
-    digest = hash_token(token.strip()) if isinstance(token, str) and token.strip() else ""
+    form = await small_form(request, FORM_LIMIT)
+    token = form.get(TOKEN_FIELD, "").strip()
+    return_to = links.safe_return_path(form.get("redirect_to"))
     try:
-        if not digest or len(str(token)) > MAX_TOKEN:
+        if not token or len(token) > MAX_TOKEN:
             raise InvalidToken()
+        digest = hash_token(token)
         await services(request).auth.token_digest(digest)
     except (InvalidToken, InsufficientScope):
         context = {"return_to": return_to, "failed": True}

@@ -96,6 +96,17 @@ def test_sign_in_never_returns_to_another_origin(web: httpx2.Client, target: str
     assert (response.status_code, response.headers["location"]) == (303, "/users/sign_in")
 
 
+def test_a_form_larger_than_its_bound_is_refused(web: httpx2.Client) -> None:
+    response = web.post(
+        "/users/sign_in",
+        data={"personal_access_token": ALICE_TOKEN, "padding": "x" * 100_000},
+        headers=same_origin(web),
+    )
+
+    assert response.status_code == 413
+    assert "set-cookie" not in response.headers
+
+
 def test_a_cross_site_sign_in_is_refused(web: httpx2.Client) -> None:
     response = web.post(
         "/users/sign_in",
