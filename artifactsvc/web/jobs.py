@@ -64,6 +64,9 @@ async def job_page(request: Request) -> Response:
             "pipeline": job.pipeline,
             "artifacts": detail.view.live,
             "archive": archive,
+            # Buttons only for who may use them; the service checks again on the post.
+            "may_keep": access.is_developer() and not access.via_job_token,
+            "may_delete": access.is_maintainer() and not access.via_job_token,
             "log": log,
             "log_cut": detail.trace_size - len(detail.trace),
             "duration": duration(job.started_at, job.finished_at),

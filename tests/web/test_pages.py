@@ -46,8 +46,16 @@ def test_the_job_page_shows_the_job_its_pipeline_and_its_artifacts(alice: httpx2
     assert "2099-01-01 00:00:00 UTC" in html  # its expiry
     assert f'href="{ARTIFACTS}/download"' in html
     assert f'href="{ARTIFACTS}/browse"' in html
-    assert f'action="{ARTIFACTS}/keep"' in html
+    assert f'action="{ARTIFACTS}/keep"' in html  # alice is a developer
+    assert f'action="{ARTIFACTS}/delete"' not in html  # and no maintainer
     assert f'href="{JOB}/raw"' in html
+
+
+def test_an_anonymous_viewer_gets_no_buttons(web: httpx2.Client) -> None:
+    html = web.get(f"/{PUBLIC}/-/jobs/21").text
+
+    assert "/artifacts/keep" not in html and "/artifacts/delete" not in html
+    assert "Sign in" in html
 
 
 def test_the_log_is_coloured_and_its_sections_collapse(alice: httpx2.Client) -> None:

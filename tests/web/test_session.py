@@ -256,6 +256,24 @@ def test_delete_needs_a_maintainer(site: ServerProcess, web: httpx2.Client) -> N
     assert web.get(f"{JOB}/artifacts/browse").status_code == 200
 
 
+def test_a_maintainer_deletes_the_artifacts_with_the_form(
+    site: ServerProcess, web: httpx2.Client
+) -> None:
+    signed_in(web, ROOT_TOKEN)
+    page = web.get(KEEP_JOB).text
+    assert f'action="{KEEP_JOB}/artifacts/delete"' in page
+
+    response = web.post(
+        f"{KEEP_JOB}/artifacts/delete",
+        data={"authenticity_token": csrf_of(page)},
+        headers=same_origin(web),
+    )
+
+    assert (response.status_code, response.headers["location"]) == (303, KEEP_JOB)
+    assert web.get(f"{KEEP_JOB}/artifacts/browse").status_code == 404
+    assert "No artifacts." in web.get(KEEP_JOB).text
+
+
 def test_sign_out_needs_the_csrf_token_and_ends_the_session(web: httpx2.Client) -> None:
     signed_in(web, ALICE_TOKEN)
     token = csrf_of(web.get(JOB).text)
