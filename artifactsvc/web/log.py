@@ -21,6 +21,7 @@ _MARKER = re.compile(
     r"section_(start|end):(\d+):([A-Za-z0-9_.-]+)(?:\[((?:\w+=\w+,?)*)\])?\r\x1b\[0K"
 )
 _ERASE = re.compile(r"\x1b\[[0-9;]*[KJ]")
+_SGR = re.compile(r"\x1b\[([0-9;]*)m")
 
 
 @dataclass
@@ -69,15 +70,34 @@ def _terminal(line: str) -> str:
     return line.rsplit("\r", 1)[-1] if "\r" in line else line
 
 
+def _still_in_force(carried: str, line: str) -> str:
+    """The SGR codes in force after `line`: a reset (`0`, or none) drops what came before."""
+    codes = _SGR.findall(carried)
+    for params in _SGR.findall(line):
+        if params in ("", "0") or params.startswith("0;"):
+            codes = [] if params in ("", "0") else [params]
+        else:
+            codes = [*codes, params][-8:]  # bounded, whatever a log does
+    return "".join(f"\x1b[{params}m" for params in codes)
+
+
 def render_log(text: str) -> Section:
     """The log as a tree of sections and numbered lines, each line's HTML escaped."""
     converter = _converter()
     root = Section()
     stack = [root]
+    carried = ""  # the colour codes in force at the end of the previous line
 
     def colour(raw: str) -> Markup:
-        # One converter for the whole log: a colour set on one line carries to the next.
-        return Markup(converter.convert(_ERASE.sub("", raw), full=False))
+        # A colour set on one line carries to the next, as in a terminal: each line is
+        # converted on its own (its HTML stays balanced), starting with the codes in force.
+        nonlocal carried
+        if not carried and "\x1b" not in raw:
+            return Markup.escape(raw)  # most lines: nothing to convert
+        text = _ERASE.sub("", raw)
+        html = Markup(converter.convert(carried + text, full=False))
+        carried = _still_in_force(carried, text)
+        return html
 
     for number, raw in enumerate(text.split("\n"), start=1):
         if number > 1 and not raw and number == text.count("\n") + 1:
