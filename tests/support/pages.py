@@ -6,6 +6,7 @@ than a browse page and an HTML report whose script tries to act as the signed-in
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -13,6 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2
+
+from artifactsvc.web.session import COOKIE
 from tests.support.apps import import_document
 from tests.support.documents import job, pipeline, project, user
 from tests.support.processes import ServerProcess, server_process
@@ -183,3 +187,34 @@ def pages_server(directory: Path, **env: str) -> Iterator[ServerProcess]:
     }
     with server_process(settings, cwd=directory) as server:
         yield server
+
+
+# -- a browser's sign-in, over HTTP ----------------------------------------------------------
+
+CSRF = re.compile(r'name="authenticity_token" value="([^"]+)"')
+
+
+def sign_in(client: httpx2.Client, token: str, **form: str) -> httpx2.Response:
+    response = client.post(
+        "/users/sign_in",
+        data={"personal_access_token": token, **form},
+        headers={"Origin": str(client.base_url).rstrip("/"), "Sec-Fetch-Site": "same-origin"},
+    )
+    return response
+
+
+def signed_in(client: httpx2.Client, token: str) -> httpx2.Client:
+    response = sign_in(client, token)
+    assert response.status_code == 303, response.text
+    assert client.cookies.get(COOKIE)
+    return client
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+def same_origin(client: httpx2.Client) -> dict[str, str]:
+    return {"Origin": str(client.base_url).rstrip("/"), "Sec-Fetch-Site": "same-origin"}

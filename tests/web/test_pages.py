@@ -9,9 +9,16 @@ import zipfile
 import httpx2
 import pytest
 
-from tests.support.pages import ALICE_TOKEN, BIG_FOLDER, PRIVATE, PUBLIC, ROOT_TOKEN, archive
+from tests.support.pages import (
+    ALICE_TOKEN,
+    BIG_FOLDER,
+    PRIVATE,
+    PUBLIC,
+    ROOT_TOKEN,
+    archive,
+    signed_in,
+)
 from tests.support.processes import ServerProcess
-from tests.web.signing import signed_in
 
 JOB = f"/{PRIVATE}/-/jobs/7"
 ARTIFACTS = f"{JOB}/artifacts"

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from tests.support.pages import ALICE_TOKEN, PRIVATE, PUBLIC, pages_server
+from tests.support.pages import ALICE_TOKEN, PRIVATE, PUBLIC, pages_server, signed_in
 from tests.support.processes import ServerProcess
-from tests.web.signing import signed_in
 
 FILE = f"/{PRIVATE}/-/jobs/7/artifacts/file/coverage/index.html"
 REPORT_LINK = re.compile(r'href="([^"]*/-/artifact-reports/[^"]+)"')

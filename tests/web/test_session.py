@@ -17,9 +17,12 @@ from tests.support.pages import (
     RITA_TOKEN,
     ROOT_TOKEN,
     SESSION_SECRET,
+    csrf_of,
+    same_origin,
+    sign_in,
+    signed_in,
 )
 from tests.support.processes import ServerProcess
-from tests.web.signing import csrf_of, same_origin, sign_in, signed_in
 
 JOB = f"/{PRIVATE}/-/jobs/7"
 KEEP_JOB = f"/{PRIVATE}/-/jobs/11"
