@@ -63,6 +63,15 @@ def web(request: Request) -> WebState:
     return found
 
 
+def on_pages_origin(request: Request) -> bool:
+    """Whether the request came for PAGES_URL's host, which serves reports and nothing else:
+    a page or a session there would share an origin with every report's scripts."""
+    pages_url = web(request).pages_url
+    if pages_url is None:
+        return False
+    return urlsplit(pages_url).netloc.lower() == request.headers.get("host", "").lower()
+
+
 def session(request: Request) -> Session | None:
     return web(request).sessions.read(request.cookies.get(COOKIE))
 

@@ -8,12 +8,11 @@ Without PAGES_URL the route answers on our own origin with `Content-Security-Pol
 allow-scripts` and no `allow-same-origin`: the report is a document of a unique, opaque
 origin, so its scripts run but read no cookie of ours, and any request they make is
 cross-origin (no credentials, no readable answer). With PAGES_URL (a separate origin, as
-GitLab Pages) the route answers there only; our own origin refuses it (404).
+GitLab Pages) the route answers there only; our own origin refuses it (404), and that host
+serves no page and no sign-in (web/routing.py), so no session can ever exist on it.
 """
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -25,20 +24,16 @@ from artifactsvc.api.headers import content_disposition
 from artifactsvc.errors import ArtifactsvcError
 from artifactsvc.paths import validate_artifact_path
 from artifactsvc.web import links
-from artifactsvc.web.context import web
+from artifactsvc.web.context import on_pages_origin, web
 
 SANDBOX = "sandbox allow-scripts"
 # On its own origin a report may do what a page does on GitLab Pages.
 PAGES_SANDBOX = "sandbox allow-scripts allow-same-origin allow-forms allow-popups"
 
 
-def _on_pages_origin(request: Request, pages_url: str) -> bool:
-    return urlsplit(pages_url).netloc.lower() == request.headers.get("host", "").lower()
-
-
 async def report_file(request: Request) -> Response:
     state = web(request)
-    if state.pages_url is not None and not _on_pages_origin(request, state.pages_url):
+    if state.pages_url is not None and not on_pages_origin(request):
         return PlainTextResponse("404 Not Found", status_code=404)
     grant = state.capabilities.read(request.path_params["capability"])
     if grant is None:

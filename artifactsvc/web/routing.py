@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from artifactsvc.api.routing import raw_path
 from artifactsvc.web.addressing import is_project_page, split_web_path
+from artifactsvc.web.context import on_pages_origin
 from artifactsvc.web.errors import error_page, page_for_error
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -40,6 +41,8 @@ def page(pattern: str, endpoint: Endpoint, methods: Sequence[str] = ("GET",)) ->
 
 
 async def guarded(request: Request, endpoint: Endpoint) -> Response:
+    if on_pages_origin(request):
+        return PlainTextResponse("404 Not Found", status_code=404)
     try:
         return await endpoint(request)
     except Exception as error:
@@ -64,6 +67,8 @@ class ProjectPages(BaseRoute):
         await response(scope, receive, send)
 
     async def _respond(self, request: Request) -> Response:
+        if on_pages_origin(request):
+            return PlainTextResponse("404 Not Found", status_code=404)
         try:
             where = split_web_path(raw_path(request.scope))
         except Exception as error:

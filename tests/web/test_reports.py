@@ -111,3 +111,14 @@ def test_with_pages_url_the_report_opens_on_the_other_origin(pages_site: ServerP
     assert there.status_code == 200
     assert "Coverage report" in there.text
     assert "allow-same-origin" in there.headers["content-security-policy"]
+
+
+def test_the_pages_origin_serves_no_page_and_no_sign_in(pages_site: ServerProcess) -> None:
+    pages = {"Host": "pages.test"}
+    with httpx2.Client(base_url=pages_site.base_url, headers=pages) as client:
+        job = client.get(f"/{PUBLIC}/-/jobs/21")
+        form = client.get("/users/sign_in")
+        sign_in = client.post("/users/sign_in", data={"personal_access_token": ALICE_TOKEN})
+
+    assert (job.status_code, form.status_code, sign_in.status_code) == (404, 404, 404)
+    assert "set-cookie" not in sign_in.headers
