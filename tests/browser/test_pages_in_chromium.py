@@ -10,8 +10,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from artifactsvc.web.session import COOKIE
-from tests.support.pages import ALICE_TOKEN, PRIVATE, PUBLIC, ROOT_TOKEN
+from tests.support.browser import launch
+from tests.support.pages import ALICE_TOKEN, PRIVATE, PUBLIC, ROOT_TOKEN, pages_server
 from tests.support.processes import ServerProcess
+
+PAGES_HOST = "pages.test"
 
 
 @pytest.fixture
@@ -108,3 +111,39 @@ def test_a_report_script_gets_neither_the_cookie_nor_the_session(
     assert colour == "rgb(17, 34, 51)"
     # The session is still there for our own pages.
     assert COOKIE in {c["name"] for c in context.cookies()}
+
+
+@pytest.fixture(scope="module")
+def pages_origin_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    directory = tmp_path_factory.mktemp("browser-pages-origin")
+    with pages_server(directory, ARTIFACTSVC_PAGES_URL=f"http://{PAGES_HOST}") as server:
+        yield server
+
+
+def test_with_pages_url_a_report_runs_on_its_own_origin_without_the_session(
+    pages_origin_site: ServerProcess, browser: Browser
+) -> None:
+    base = pages_origin_site.base_url
+    port = base.rsplit(":", 1)[1]
+    # pages.test is the service too: this Chromium resolves it to the server's loopback port.
+    rule = f"--host-resolver-rules=MAP {PAGES_HOST}:80 127.0.0.1:{port}"
+    own = launch(browser.browser_type, [rule])
+    try:
+        context = own.new_context()
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{base}/users/sign_in")
+        sign_in_here(page, ALICE_TOKEN)
+        page.goto(f"{base}/{PRIVATE}/-/jobs/7/artifacts/file/coverage/index.html")
+
+        page.click("text=Open report")
+
+        expect(page.locator("#title")).to_have_text("Coverage report")
+        assert page.url.startswith(f"http://{PAGES_HOST}/-/artifact-reports/")
+        for probe in ("#cookie", "#api", "#page"):
+            expect(page.locator(probe)).not_to_have_text("pending")
+        assert page.inner_text("#cookie") == "cookie:[]"  # nothing of ours on that origin
+        assert page.inner_text("#api") in ("api-status:401", "api-failed:TypeError")
+        assert page.inner_text("#page") == "page-status:404"  # no pages on the pages origin
+    finally:
+        own.close()

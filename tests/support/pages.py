@@ -6,6 +6,7 @@ than a browse page and an HTML report whose script tries to act as the signed-in
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import zlib
@@ -17,9 +18,8 @@ from typing import Any
 import httpx2
 
 from artifactsvc.web.session import COOKIE
-from tests.support.apps import import_document
 from tests.support.documents import job, pipeline, project, user
-from tests.support.processes import ServerProcess, server_process
+from tests.support.processes import ServerProcess, run_artifactsvc, server_process
 from tests.support.zips import DEFLATED, STORED, Member, make_zip
 
 ROOT_TOKEN = "glpat-pages-root"
@@ -177,14 +177,18 @@ def world(directory: Path) -> dict[str, Any]:
 @contextmanager
 def pages_server(directory: Path, **env: str) -> Iterator[ServerProcess]:
     """`artifactsvc serve` over `world`, seeded in `directory`; `env` adds ARTIFACTSVC_*."""
-    database_url = f"sqlite:///{directory}/meta.db"
-    import_document(database_url, world(directory), directory)
     settings = {
-        "ARTIFACTSVC_DATABASE_URL": database_url,
+        "ARTIFACTSVC_DATABASE_URL": f"sqlite:///{directory}/meta.db",
         "ARTIFACTSVC_STORAGE_URL": str(directory / "objects"),
         "ARTIFACTSVC_SESSION_SECRET": SESSION_SECRET,
         **env,
     }
+    # `artifactsvc import` itself, in its own process (a running Playwright holds this
+    # thread's event loop).
+    document = directory / "world.json"
+    document.write_text(json.dumps(world(directory)))
+    imported = run_artifactsvc("import", str(document), env=settings, cwd=directory)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
     with server_process(settings, cwd=directory) as server:
         yield server
 
