@@ -1,14 +1,18 @@
 """The web pages (GitLab's own paths): job, pipeline, artifact browser, file views, sign-in,
 and HTML reports in a sandbox. Server-rendered HTML, no script; docs/web.md.
 
-    routing.py       one route for every `/<project>/-/<page>`, and its table (`ROUTES`)
+    __init__.py      the route table: `PAGES` (under `/<project>/-/`) and `routes()`
+    routing.py       one route for every `/<project>/-/<page>`, dispatching through `PAGES`
     addressing.py    a web path's project and page (pure)
     links.py         every URL the pages build
     context.py       the viewer (from the session), project access, CSRF, rendering
     session.py       the signed session cookie and its CSRF token
     capabilities.py  a report's signed, short-lived grant
     errors.py        errors as pages; sign-in first for anonymous viewers
-    jobs.py  artifacts.py  reports.py  signin.py  log.py  assets.py   the pages
+    jobs.py  artifacts.py  reports.py  signin.py   the pages
+    log.py           a job's log: ANSI colours and collapsible sections (pure)
+    assets.py        the one style sheet
+    templates/  static/
 """
 
 from __future__ import annotations
