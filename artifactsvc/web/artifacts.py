@@ -88,6 +88,7 @@ async def browse(request: Request) -> Response:
             "name": basename(item.path),
             "path": item.path,
             "folder": item.kind == "directory",
+            "symlink": item.kind == "symlink",
             "size": item.entry.uncompressed_size
             if item.entry and item.kind != "directory"
             else None,

@@ -127,6 +127,7 @@ def archive() -> bytes:
         Member("docs/guide.txt", b"".join(b"guide line %d\n" % n for n in range(1, 41))),
         Member("docs/deep/", b""),
         Member("docs/deep/note.txt", b"deep note\n"),
+        Member("docs/latest", b"guide.txt", symlink=True),
         Member("images/logo.png", png(), STORED),
         Member("report.pdf", pdf(), STORED),
         Member("bin/tool", b"\x7fELF\x00\x01\x02binary", STORED, mode=0o755),

@@ -130,6 +130,14 @@ def test_browse_lists_folders_first_with_sizes_modes_and_links(alice: httpx2.Cli
     assert re.search(r'README\.md</a></td><td class="num">52 B</td><td class="mode">000644', html)
 
 
+def test_a_symlink_is_listed_but_not_linked(alice: httpx2.Client) -> None:
+    html = alice.get(f"{ARTIFACTS}/browse/docs").text
+
+    assert '<tr class="symlink"><td>latest <span class="muted small">symlink</span>' in html
+    assert f"{ARTIFACTS}/file/docs/latest" not in html
+    assert alice.get(f"{ARTIFACTS}/file/docs/latest").status_code == 404
+
+
 def test_browse_walks_into_a_folder_with_breadcrumbs(alice: httpx2.Client) -> None:
     html = alice.get(f"{ARTIFACTS}/browse/docs/deep").text
 
