@@ -244,15 +244,18 @@ def test_public_pages_need_no_sign_in(web: httpx2.Client) -> None:
     assert web.get(f"/{PUBLIC}/-/jobs/21/artifacts/file/index.txt").status_code == 200
 
 
-def test_the_apis_web_url_is_the_job_page(site: ServerProcess, alice: httpx2.Client) -> None:
+def test_the_apis_web_urls_are_these_pages(site: ServerProcess, alice: httpx2.Client) -> None:
     api = httpx2.get(
         f"{site.base_url}/api/v4/projects/{PRIVATE.replace('/', '%2F')}/jobs/7",
         headers={"PRIVATE-TOKEN": ROOT_TOKEN},
     )
 
     web_url = api.json()["web_url"]
+    pipeline_url = api.json()["pipeline"]["web_url"]
     assert web_url == f"{site.base_url}{JOB}"
     assert alice.get(web_url).status_code == 200
+    assert pipeline_url == f"{site.base_url}/{PRIVATE}/-/pipelines/6"
+    assert alice.get(pipeline_url).status_code == 200
 
 
 @pytest.mark.parametrize(
