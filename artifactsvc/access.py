@@ -91,11 +91,18 @@ class Access:
         """Artifact downloads: GitLab's `authorize_read_builds!`, anonymous callers included."""
         self.require_read_jobs()
 
+    def is_developer(self) -> bool:
+        """Cancel, retry, play, keep: what the pages offer a button for (and check again)."""
+        return self.level >= DEVELOPER
+
+    def is_maintainer(self) -> bool:
+        return self.level >= MAINTAINER
+
     def require_developer(self) -> None:
-        self._require(self.level >= DEVELOPER)
+        self._require(self.is_developer())
 
     def require_maintainer(self) -> None:
-        self._require(self.level >= MAINTAINER)
+        self._require(self.is_maintainer())
 
     def may_erase(self, job: Job) -> bool:
         """Developers erase their own jobs; maintainers and admins any job."""

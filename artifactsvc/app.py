@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 
 import anyio
@@ -30,6 +31,8 @@ from artifactsvc.metadata import MetadataStore
 from artifactsvc.metrics import Metrics
 from artifactsvc.objects import ObjectStore
 from artifactsvc.settings import Settings
+from artifactsvc.web import routes as web_routes
+from artifactsvc.web.context import build_web_state
 from artifactsvc.wiring import build_runtime
 
 
@@ -85,6 +88,8 @@ def create_app(
         *jobs_api.ROUTES,
         *runner_api.ROUTES,
         *openapi_api.ROUTES,
+        # After the API's: the pages take what none of those did (docs/web.md).
+        *web_routes(),
     ]
     app = Starlette(
         routes=routes,
@@ -103,6 +108,13 @@ def create_app(
     # Routes match the raw path; Starlette's slash redirect works on the decoded one.
     app.router.redirect_slashes = False
     app.state.services = services
+    # Without SESSION_SECRET, a secret of this process: sessions end when it does, and each
+    # replica would refuse the others' cookies (docs/web.md says to set one).
+    app.state.web = build_web_state(
+        settings.session_secret or secrets.token_urlsafe(32),
+        settings.session_ttl,
+        settings.pages_url,
+    )
     app.state.metrics = metrics
     app.state.lifecycle = Lifecycle()  # the server running the app flips it (server/shutdown.py)
     return app

@@ -78,13 +78,7 @@ class AuthService:
         `job_token_allowed`); elsewhere it is ignored, as GitLab ignores it. `write`: the
         request changes something, which a `read_api` token may not do."""
         if credentials.user_token:
-            digest = hash_token(credentials.user_token)
-            found = await self._tokens.get(digest, lambda: self._identities.personal_token(digest))
-            if found is None or found.user.state != "active":
-                raise InvalidToken()
-            if not (found.scopes & ({"api"} if write else {"api", "read_api"})):
-                raise InsufficientScope("api" if write else "api read_api")
-            principal = Principal(user=found.user, scopes=found.scopes)
+            principal = await self.token_digest(hash_token(credentials.user_token), write=write)
             return await self._sudo(principal, credentials.sudo) if credentials.sudo else principal
         if credentials.job_token and job_token_allowed:
             job = await self.running_job_of(credentials.job_token)
@@ -92,6 +86,29 @@ class AuthService:
                 raise InvalidToken()  # a job token acts as its user, and there is none
             return Principal(user=job.user, job=job)
         return ANONYMOUS
+
+    async def token_digest(self, digest: str, *, write: bool = False) -> Principal:
+        """The user of the personal token with this digest, checked as on every API request
+        (active user, scopes): InvalidToken or InsufficientScope otherwise. The web session
+        keeps only the digest (web/session.py), so a revoked token ends its sessions too."""
+        found = await self._tokens.get(digest, lambda: self._identities.personal_token(digest))
+        if found is None or found.user.state != "active":
+            raise InvalidToken()
+        if not (found.scopes & ({"api"} if write else {"api", "read_api"})):
+            raise InsufficientScope("api" if write else "api read_api")
+        return Principal(user=found.user, scopes=found.scopes)
+
+    async def granted_access(self, user_id: int | None, project_id: int) -> Access:
+        """A user's standing in a project, for a read that user granted earlier (a report's
+        capability, web/capabilities.py): what `project_access` gives that user now, read
+        only. None: anonymous. InvalidToken for a user gone or blocked since."""
+        principal = ANONYMOUS
+        if user_id is not None:
+            user = await self._identities.user(str(user_id))
+            if user is None or user.state != "active":
+                raise InvalidToken()
+            principal = Principal(user=user, scopes=frozenset({"read_api"}))
+        return await self.project_access(principal, str(project_id))
 
     async def _sudo(self, principal: Principal, identifier: str) -> Principal:
         """GitLab's `sudo!`: an administrator's token with the `sudo` scope acts as another

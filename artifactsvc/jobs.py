@@ -32,6 +32,7 @@ from artifactsvc.models import (
     Job,
     JobQuery,
     JobView,
+    Pipeline,
     Project,
     utcnow,
 )
@@ -89,6 +90,28 @@ async def load_job(
     if job is None or (kind is not None and job.kind != kind):
         raise JobNotFound()
     return job
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    """A job as its web page shows it: the job, and the end of its log (`trace_size` is the
+    whole log's size, so the page can say what it left out)."""
+
+    view: JobView
+    trace: bytes
+    trace_size: int
+
+
+@dataclass(frozen=True)
+class PipelineJobs:
+    """A pipeline with its current jobs and bridges (retried ones left out), by id."""
+
+    pipeline: Pipeline
+    jobs: list[JobView]
+
+
+# Jobs one pipeline page shows at most (GitLab's pipeline graph is bounded as well).
+PIPELINE_PAGE_JOBS = 1000
 
 
 @dataclass(frozen=True)
@@ -165,6 +188,29 @@ class JobService:
             return None
         project = await self._projects.project(pipeline.project_id)
         return Downstream(pipeline, project.path_with_namespace) if project is not None else None
+
+    async def detail(self, access: Access, job_id: int, *, trace_limit: int) -> JobDetail:
+        """The job and the last `trace_limit` bytes of its log (nothing once erased)."""
+        job = await self.get(access, job_id)
+        trace = b"" if job.erased_at is not None else await self._traces.trace(job.id) or b""
+        shown = trace[-trace_limit:] if len(trace) > trace_limit else trace
+        return JobDetail(await self.view(job), shown, len(trace))
+
+    async def pipeline_jobs(self, access: Access, pipeline_id: int) -> PipelineJobs:
+        """The pipeline and its jobs and bridges, for its web page."""
+        access.require_read_jobs()
+        pipeline = await load_pipeline(self._jobs, access, pipeline_id)
+        found: list[Job] = []
+        for kind in ("build", "bridge"):
+            query = JobQuery(
+                project_id=access.project.id,
+                pipeline_id=pipeline.id,
+                kind=kind,
+                include_retried=False,
+            )
+            found += await self._jobs.jobs(query, 0, PIPELINE_PAGE_JOBS)
+        found.sort(key=lambda job: job.id)
+        return PipelineJobs(pipeline, [await self.view(job) for job in found])
 
     async def trace(self, access: Access, job_id: int) -> bytes:
         job = await self.get(access, job_id)

@@ -117,6 +117,19 @@ def _cache_seconds(text: str) -> float:
     return value
 
 
+def _secret(text: str) -> str:
+    if len(text) < 32:
+        raise _Invalid("<hidden>", "at least 32 characters")
+    return text
+
+
+def _session_ttl(text: str) -> int:
+    seconds = _duration(text)
+    if seconds is None or not 60 <= seconds <= 90 * 86400:
+        raise _Invalid(text, "a duration from 1 minute to 90 days")
+    return seconds
+
+
 def _host(text: str) -> str:
     if not _HOST.match(text):
         raise _Invalid(text, "an IP address or host name to listen on")
@@ -416,6 +429,29 @@ SETTINGS: tuple[Setting, ...] = (
         _integer(1, 256),
         "threads that build archive indexes (at upload, and lazy rebuilds)",
     ),
+    # -- the web pages (artifactsvc/web, docs/web.md) ------------------------------------------
+    Setting(
+        "PAGES_URL",
+        None,
+        _http_url,
+        "a separate origin (another host name for this service, as GitLab Pages) that serves"
+        " HTML reports under a signed, 1-hour capability; unset: reports are served on this"
+        " origin under `Content-Security-Policy: sandbox allow-scripts`",
+    ),
+    Setting(
+        "SESSION_SECRET",
+        None,
+        _secret,
+        "key that signs web session cookies, CSRF tokens and report capabilities (at least 32"
+        " characters); unset: a random one per process, so sessions end at a restart and"
+        " replicas must share one",
+    ),
+    Setting(
+        "SESSION_TTL",
+        "8 hours",
+        _session_ttl,
+        "how long a web sign-in lasts (the cookie's expiry, checked again on every request)",
+    ),
 )
 
 
@@ -490,6 +526,10 @@ class Settings:
     listing_threads: int = field(default_factory=_default("LISTING_THREADS"))
     folder_zip_threads: int = field(default_factory=_default("FOLDER_ZIP_THREADS"))
     index_threads: int = field(default_factory=_default("INDEX_THREADS"))
+    pages_url: str | None = field(default_factory=_default("PAGES_URL"))
+    # A secret: kept out of the dataclass's repr. None: the app makes a random one at start.
+    session_secret: str | None = field(default_factory=_default("SESSION_SECRET"), repr=False)
+    session_ttl: int = field(default_factory=_default("SESSION_TTL"))  # seconds
 
     @property
     def storage_call_deadline(self) -> float:
@@ -509,6 +549,10 @@ class Settings:
             raise _config_error(
                 "SHUTDOWN_DRAIN", str(values["SHUTDOWN_DRAIN"]), "at most SHUTDOWN_GRACE"
             )
+        pages = values["PAGES_URL"]
+        if pages is not None and _origin(pages) == _origin(values["EXTERNAL_URL"]):
+            # A report's scripts must never share the pages' origin (docs/web.md).
+            raise _config_error("PAGES_URL", pages, "an origin other than EXTERNAL_URL's")
         return cls(**{name.lower(): value for name, value in values.items()})
 
 
@@ -519,6 +563,11 @@ def markdown_table() -> str:
         default = "unset" if row.default is None else f"`{row.default}`"
         lines.append(f"| `{row.variable}` | {default} | {row.help} |")
     return "\n".join(lines) + "\n"
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
 
 
 def _config_error(name: str, value: str, expected: str) -> ConfigError:

@@ -16,5 +16,9 @@ zips         honest archives: `make_zip`, stream_zip, `large_zip`, reading them 
 lying_zips   archives that lie: `raw_zip`, patches by offset, Deflate64
 wire         raw requests, multipart bodies, a TCP relay that can be cut, a black hole
 runner       gitlab-runner's calls byte for byte (upload, download, trace, update, retries)
+pages        the web pages' world (a nested private project, a public one, an archive with
+             text, image, PDF, a big folder, a hostile report), `pages_server`, and
+             signing in as a browser does (`signed_in`, `csrf_of`, `same_origin`)
+browser      Chromium (the system's) under Playwright: `chromium`, the `browser` fixture
 s3, seaweed  pytest plugins: moto's S3 server, and SeaweedFS for large objects
 """
