@@ -119,6 +119,10 @@ def test_every_container_runs_a_real_command_as_non_root_read_only(
                 env = {e["name"]: e for e in container.get("env", [])}
                 assert "secretKeyRef" in env["ARTIFACTSVC_DATABASE_URL"]["valueFrom"]
                 assert {"secretRef": {"name": "artifactsvc-s3"}} in container["envFrom"]
+                if container["args"][0] == "serve":
+                    # Replicas must share the key that signs web sessions (docs/web.md).
+                    secret = env["ARTIFACTSVC_SESSION_SECRET"]["valueFrom"]["secretKeyRef"]
+                    assert secret == {"name": "artifactsvc-session", "key": "secret"}
                 commands.add(container["args"][0])
     assert commands == {"serve", "migrate", "expire", "gc"}
     subcommands = (REPO / "artifactsvc" / "cli.py").read_text()
