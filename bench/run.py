@@ -21,8 +21,10 @@ from bench.concurrent import STREAMS
 from bench.figures import Figure
 from bench.indexing import index_figures, index_runs, make_archive
 from bench.nginx import nginx_figures
+from bench.pages import measure as page_figures
 from bench.reads import cold_reads, cold_timed, member_ranges, warm_figures, warm_reads
 from bench.sizes import GiB, MiB, Sizes
+from bench.tracing import tracing_figures
 from bench.transfer import (
     downloads,
     many_downloads,
@@ -37,7 +39,7 @@ from bench.transfer import (
 from bench.world import FILES_JOB, SMALL_JOB, STREAM_JOB, host_description, running_world
 from tests.support.database import postgres_schema
 
-PARTS = ("reads", "transfer", "index", "api", "nginx")
+PARTS = ("reads", "transfer", "index", "api", "nginx", "pages", "tracing")
 _START = time.monotonic()
 
 
@@ -73,7 +75,17 @@ def run(sizes: Sizes, root: Path, *, parts: Collection[str] = PARTS) -> list[Fig
         offload: list[Figure] = []
         if "nginx" in parts:
             offload = nginx_figures(sizes, workdir, log)
-        return [*warm, *transfer, *index, *cold, *api, *offload]
+        pages: list[Figure] = []
+        if "pages" in parts:
+            log(f"browse pages on a {sizes.index_entries:,}-entry archive vs a 10-entry one")
+            (workdir / "pages").mkdir()
+            pages = page_figures(workdir / "pages", entries=sizes.index_entries, rounds=3)
+        traced: list[Figure] = []
+        if "tracing" in parts:
+            log("GET a job with tracing on vs off")
+            (workdir / "tracing").mkdir()
+            traced = tracing_figures(workdir / "tracing", requests=2000)
+        return [*warm, *transfer, *index, *cold, *api, *offload, *pages, *traced]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
