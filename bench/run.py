@@ -36,7 +36,14 @@ from bench.transfer import (
     upload_with_peak,
     uploads,
 )
-from bench.world import FILES_JOB, SMALL_JOB, STREAM_JOB, host_description, running_world
+from bench.world import (
+    FILES_JOB,
+    SMALL_JOB,
+    STREAM_JOB,
+    UPLOAD_JOBS,
+    host_description,
+    running_world,
+)
 from tests.support.database import postgres_schema
 
 PARTS = ("reads", "transfer", "index", "api", "nginx", "pages", "tracing")
@@ -120,10 +127,17 @@ def _service_figures(
             log(f"{STREAMS} downloads at once, and as many presigned GETs, 2x each")
             many = many_downloads(world, STREAM_JOB, stream.size, rounds=2)
             log(f"uploading it {sizes.download_rounds}x, and with boto3 upload_file as often")
-            sent = uploads(world, stream.path, rounds=sizes.download_rounds)
+            sent = uploads(world, stream.path, UPLOAD_JOBS[: sizes.download_rounds])
             stream.path.unlink()
+            many_label = f"{sizes.index_entries:,}-entry archive"
+            log(f"building a {many_label}; uploading it 2x, and with upload_file as often")
+            many_path = archives / "many-entries.zip"
+            make_archive(many_path, sizes.index_entries)
+            sent_many = uploads(world, many_path, UPLOAD_JOBS[-2:])
+            many_path.unlink()
             transfer = [
                 upload_throughput_figure(sent, stream_label, world.machine),
+                upload_throughput_figure(sent_many, many_label, world.machine, goal=">= 0.6"),
                 *many_figures(many, stream_label, world.machine),
                 throughput_figure(found, stream_label, world.machine),
                 memory_figure(f"streaming a {stream_label} download", found.memory, world.machine),
