@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from tests.artifacts.world import P1, ROOT
-from tests.faults.conftest import BOUND, Faulty
+from tests.faults.conftest import BOUND, DEADLINE, Faulty
 from tests.support.faults import Fault
 
 UNAVAILABLE = {"message": "503 Service Unavailable"}
