@@ -37,7 +37,8 @@ class SortedRuns:
         self._block = block
         self._items: list[bytes] = []
         self._held = 0
-        self._file: BinaryIO = tempfile.TemporaryFile(dir=spill_dir)  # noqa: SIM115 (close())
+        # Opened at the first spill: most sorts (a folder's children) fit in memory.
+        self._file: BinaryIO | None = None
         self._runs: list[tuple[int, int]] = []
         self.count = 0
 
@@ -53,6 +54,8 @@ class SortedRuns:
         if not self._items:
             return
         self._items.sort()
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(dir=self._dir)  # noqa: SIM115 (close())
         self._runs.append(_write_run(self._file, self._items))
         self._items = []
         self._held = 0
@@ -65,6 +68,7 @@ class SortedRuns:
             return
         self._spill()
         source, runs = self._file, self._runs
+        assert source is not None
         while len(runs) > self._fan_in:
             merged = tempfile.TemporaryFile(dir=self._dir)  # noqa: SIM115 (becomes _file)
             groups = [runs[i : i + self._fan_in] for i in range(0, len(runs), self._fan_in)]
@@ -79,7 +83,9 @@ class SortedRuns:
         return heapq.merge(*(_read_run(fd, start, end, self._block) for start, end in runs))
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         self._items = []
 
     def __enter__(self) -> SortedRuns:

@@ -1,23 +1,24 @@
 """Build the tree section (`tree`) with memory bounded by constants, never by the entry count.
 
-Every entry becomes an item of two external sorts (`runs.SortedRuns`), one per listing order,
-and so does each folder its name implies (once per change of folder between consecutive
-entries, so a folder of a thousand files costs one item, not a thousand). An item is a byte
-string whose byte order is the listing's order:
+Every entry becomes an item of one external sort (`runs.SortedRuns`), and so does each folder
+its name implies (once per change of folder between consecutive entries, so a folder of a
+thousand files costs one item, not a thousand). An item is a byte string whose byte order is
+GitLab's listing order within each folder:
 
-    ours    folder prefix | name | 0, archive index | child record     (an entry)
-            folder prefix | name | 1                                   (an implied folder)
-    GitLab  folder prefix | group | name (+ `/` for folders) | the same tail
-            folder prefix | 0                        (the folder exists: a directory entry)
+    folder prefix | group | name (+ `/` in group 1) | 0 | archive index | shown | record
+    folder prefix | 1 | name | `/` | 1 | shown                           (an implied folder)
 
-with group 1 for folders, 2 for files and symlinks, and every variable part escaped (NUL as
-NUL 0xFF) and ended by NUL NUL, so that a part never runs into the next and one folder's items
-are contiguous. Read back in order, each folder's children come out sorted, repeats of one
-name adjacent and in archive order, an implied folder after the entries of its name: ours
-keeps every entry and an implied folder only when no directory entry has its name; GitLab's
-keeps the first item of each name and group. Lists are written as they come; each folder's
-summary goes to a spill file in the same folder order, the two summaries are joined, and the
-fixed-size folder records are scattered into folder buckets (`scatter`).
+with group 0 for "this folder has a directory entry" (nothing follows), 1 for folders, 2 for
+files and symlinks; the kind byte puts a name's entries before its implied folder; shown 1
+when the name is on GitLab's listing (it does not climb: `CLIMBS`). Prefix and name are
+escaped (NUL as NUL 0xFF) and ended by NUL NUL, so a part never runs into the next and one
+folder's items are contiguous. Read back in order, a folder's children come out in GitLab's
+order, repeats of one name adjacent and in archive order, an implied folder after the entries
+of its name: GitLab's list keeps the first shown item of each name and group, written as it
+comes. Ours (every entry, an implied folder only when no directory entry has its name, sorted
+by path) is the same children in another order: each folder's are sorted again on their own
+(in memory, or spilled for a folder too large for that) and written after GitLab's. Folder
+records (fixed size) are spilled as they come and scattered into folder buckets at the end.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import os
 import re
 import struct
 import tempfile
-from collections.abc import Iterator
 from typing import BinaryIO
 
 from artifactsvc.ziprange.central import Entry, EntryKind
@@ -34,7 +34,6 @@ from artifactsvc.ziprange.control import WorkControl
 from artifactsvc.ziprange.runs import SortedRuns
 from artifactsvc.ziprange.scatter import scatter
 from artifactsvc.ziprange.tree import (
-    EMPTY,
     FOLDER,
     PAGE,
     ChildList,
@@ -49,13 +48,16 @@ from artifactsvc.ziprange.tree import (
 CLIMBS = re.compile(rb"(^\.?\.?/)|(/\.?\.?/)")
 TARGET_FOLDER_BUCKET_BYTES = 16 << 10
 _END = b"\x00\x00"
-_ENTRY = b"\x00"
-_IMPLIED = b"\x01" + bytes(8)
+_DIR_HEAD = _END + b"\x01"
+_FILE_HEAD = _END + b"\x02"
+_DIR_END = b"/" + _END
+_FILE_END = _END
+_MARKER = b"/" + _END + b"\x00"
 _TIE = struct.Struct(">Q")
-_DIR_GROUP = b"\x01"
-_FILE_GROUP = b"\x02"
-_MARKER = b"\x00"
-_SUMMARY = struct.Struct("<IQQQB")
+_ENTRY = b"\x00"
+_IMPLIED = b"\x01"
+_SHOWN = b"\x01"
+_HIDDEN = b"\x00"
 _TAG = struct.Struct("<II")
 _FLUSH = 1 << 20
 
@@ -73,15 +75,14 @@ class TreeBuilder:
 
     def __init__(self, spill_dir: str | None = None) -> None:
         self._spill_dir = spill_dir
-        self._ours = SortedRuns(spill_dir)
-        self._gitlab = SortedRuns(spill_dir)
-        # The folder prefix of the last entry each order took: its folders are all out.
-        self._last_ours = b""
-        self._last_gitlab = b""
+        self._items = SortedRuns(spill_dir)
+        # The folder prefix of the last entry (of any name / of a shown name) whose folders
+        # are all out already.
+        self._last_any = b""
+        self._last_shown = b""
 
     def close(self) -> None:
-        self._ours.close()
-        self._gitlab.close()
+        self._items.close()
 
     def __enter__(self) -> TreeBuilder:
         return self
@@ -96,26 +97,33 @@ class TreeBuilder:
             return  # `/` alone: on no listing, as before
         cut = name.rfind(b"/") + 1
         folder = name[:cut]
-        base = _esc(name[cut:])
-        head = _esc(folder) + _END
-        tail = _ENTRY + _TIE.pack(index) + encode_child(entry, key, cut)
-        self._ours.add(head + base + _END + tail)
-        if folder != self._last_ours:
-            self._imply(self._ours, name, self._last_ours, gitlab=False)
-            self._last_ours = folder
-        if CLIMBS.search(key):
-            return
-        if entry.kind == EntryKind.DIRECTORY:
-            self._gitlab.add(head + _DIR_GROUP + base + b"/" + _END + tail)
-            self._gitlab.add(_esc(name) + b"/" + _END + _MARKER)
+        base = name[cut:]
+        if b"\x00" in name:
+            folder_key, base = _esc(folder), _esc(base)
         else:
-            self._gitlab.add(head + _FILE_GROUP + base + _END + tail)
-        if folder != self._last_gitlab:
-            self._imply(self._gitlab, name, self._last_gitlab, gitlab=True)
-            self._last_gitlab = folder
+            folder_key = folder
+        shown = CLIMBS.search(key) is None
+        tail = (
+            _ENTRY
+            + _TIE.pack(index)
+            + (_SHOWN if shown else _HIDDEN)
+            + encode_child(entry, key, cut)
+        )
+        if entry.kind == EntryKind.DIRECTORY:
+            self._items.add(folder_key + _DIR_HEAD + base + _DIR_END + tail)
+            if shown:
+                self._items.add(_esc(name) + _MARKER)
+        else:
+            self._items.add(folder_key + _FILE_HEAD + base + _FILE_END + tail)
+        if shown:
+            if folder != self._last_shown:
+                self._imply(name, self._last_shown, _SHOWN)
+                self._last_shown = self._last_any = folder
+        elif folder != self._last_any:
+            self._imply(name, self._last_any, _HIDDEN)
+            self._last_any = folder
 
-    @staticmethod
-    def _imply(runs: SortedRuns, name: bytes, last: bytes, *, gitlab: bool) -> None:
+    def _imply(self, name: bytes, last: bytes, shown: bytes) -> None:
         """An item for each folder of `name` the last entry's folders did not cover: those
         ending at a `/` past the common start of `name` and the last entry's prefix."""
         start = len(last) if name.startswith(last) else len(os.path.commonprefix([name, last]))
@@ -123,12 +131,14 @@ class TreeBuilder:
         while cut >= 0:
             folder = name[:cut]
             parent = folder.rfind(b"/") + 1
-            head = _esc(folder[:parent]) + _END
-            base = _esc(folder[parent:])
-            if gitlab:
-                runs.add(head + _DIR_GROUP + base + b"/" + _END + _IMPLIED)
-            else:
-                runs.add(head + base + _END + _IMPLIED)
+            self._items.add(
+                _esc(folder[:parent])
+                + _DIR_HEAD
+                + _esc(folder[parent:])
+                + _DIR_END
+                + _IMPLIED
+                + shown
+            )
             cut = name.find(b"/", cut + 1)
 
     def write(
@@ -137,24 +147,29 @@ class TreeBuilder:
         """Write the section to `out` from its position 0; (length, folder bucket offsets)."""
         out.seek(0)
         out.truncate(0)
-        with (
-            tempfile.TemporaryFile(dir=self._spill_dir) as ours,
-            tempfile.TemporaryFile(dir=self._spill_dir) as gitlab,
-        ):
-            n_ours = _write_lists(iter(self._ours), out, ours, gitlab=False, control=control)
-            n_gitlab = _write_lists(iter(self._gitlab), out, gitlab, gitlab=True, control=control)
-            folders = max(n_ours, n_gitlab)
-            buckets = max(1, -(-folders * FOLDER.size // TARGET_FOLDER_BUCKET_BYTES))
-            ours.seek(0)
-            gitlab.seek(0)
+        with tempfile.TemporaryFile(dir=self._spill_dir) as records:
+            writer = _ListWriter(out, records, salt, self._spill_dir)
+            for n, item in enumerate(self._items):
+                if n & 0xFFF == 0 and control is not None:
+                    control.step()
+                writer.add(item)
+            writer.close_folder()
+            writer.flush()
+            self._items.close()
+            buckets = max(1, -(-writer.folders * FOLDER.size // TARGET_FOLDER_BUCKET_BYTES))
+            records.seek(0)
             with tempfile.TemporaryFile(dir=self._spill_dir) as spill:
                 sizes = [0] * buckets
-                for prefix, mine, theirs, found in _join(_summaries(ours), _summaries(gitlab)):
-                    digest = folder_hash(prefix, salt)
-                    bucket = folder_bucket(digest, buckets)
-                    sizes[bucket] += FOLDER.size
-                    spill.write(_TAG.pack(bucket, FOLDER.size))
-                    spill.write(encode_folder(digest, found, mine, theirs))
+                tag = _TAG.pack
+                while block := records.read(FOLDER.size * 4096):
+                    batch = []
+                    for pos in range(0, len(block), FOLDER.size):
+                        record = block[pos : pos + FOLDER.size]
+                        bucket = folder_bucket(record, buckets)
+                        sizes[bucket] += FOLDER.size
+                        batch.append(tag(bucket, FOLDER.size))
+                        batch.append(record)
+                    spill.write(b"".join(batch))
                 start = out.seek(0, os.SEEK_END)
                 offsets = [start]
                 for size in sizes:
@@ -164,108 +179,108 @@ class TreeBuilder:
         return offsets[-1], tuple(offsets)
 
 
-def _write_lists(
-    items: Iterator[bytes],
-    out: BinaryIO,
-    summaries: BinaryIO,
-    *,
-    gitlab: bool,
-    control: WorkControl | None,
-) -> int:
-    """Each folder's children list from one sorted stream, written to `out` at its end; each
-    folder's summary to `summaries`. Returns the number of folders."""
-    folders = 0
-    current: bytes | None = None
-    group: bytes | None = None
-    keep = False  # ours: the name's implied folder is still wanted (no directory entry)
-    found = False
-    buf = bytearray()
-    written = out.seek(0, os.SEEK_END)
-    start = count = size = 0
-    pages: list[int] = []
+class _ListWriter:
+    """Each folder's two lists from the sorted items, and its folder record."""
 
-    def close() -> None:
-        nonlocal buf, written, folders
-        pages.append(size)
-        buf += struct.pack(f"<{len(pages)}Q", *pages)
-        summaries.write(_SUMMARY.pack(len(current or b""), start, count, size, found))
-        summaries.write(current or b"")
-        folders += 1
+    def __init__(
+        self, out: BinaryIO, records: BinaryIO, salt: bytes, spill_dir: str | None
+    ) -> None:
+        self._out = out
+        self._records = records
+        self._salt = salt
+        self._spill_dir = spill_dir
+        self._buf = bytearray()
+        self._written = out.seek(0, os.SEEK_END)
+        self.folders = 0
+        self._folder: bytes | None = None
+        self._found = False
+        self._start = self._count = self._size = 0
+        self._pages: list[int] = []
+        self._ours = SortedRuns(spill_dir)
+        self._group: bytes | None = None
+        self._gitlab_taken = False  # GitLab's list has this name already
+        self._implied_wanted = True  # ours: no directory entry of this name (so far)
+        self._implied_seen = False
 
-    for n, item in enumerate(items):
-        if control is not None and n % 4096 == 0:
-            control.step()
+    def add(self, item: bytes) -> None:
         end = item.find(_END)
-        prefix = item[:end]
-        if prefix != current:
-            if current is not None:
-                close()
-            if len(buf) >= _FLUSH:
-                out.write(buf)
-                written += len(buf)
-                buf = bytearray()
-            current, group = prefix, None
-            start = written + len(buf)
-            count = size = 0
-            found = False
-            pages = []
-        at = end + 2
-        if gitlab and item[at] == 0:
-            found = True
-            continue
-        name_end = item.find(_END, at)
-        name = item[at:name_end]
-        implied = item[name_end + 2] == 1
-        record: bytes
-        if name != group:
-            group = name
-            keep = True
-        elif gitlab:
-            continue  # a repeat of the name: GitLab's listing shows the first only
-        if implied:
-            if not keep:
-                continue
-            keep = False
-            bare = name[1:-1] if gitlab else name
-            record = encode_implied(_unesc(bare))
+        folder = item[:end]
+        if folder != self._folder:
+            self.close_folder()
+            self._folder = folder
+            self._start = self._written + len(self._buf)
+        group = item[end + 2]
+        if group == 0:
+            self._found = True
+            return
+        name_end = item.find(_END, end + 3)
+        name = item[end + 2 : name_end]
+        if name != self._group:
+            self._group = name
+            self._gitlab_taken = False
+            self._implied_wanted = True
+            self._implied_seen = False
+        if item[name_end + 2] == 1:  # an implied folder: END, kind, shown
+            shown = item[name_end + 3] == 1
+            bare = _unesc(name[1:-1])
+            if shown and not self._gitlab_taken:
+                self._gitlab_taken = True
+                self._child(encode_implied(bare))
+            if self._implied_wanted and not self._implied_seen:
+                self._implied_seen = True
+                self._ours.add(name[1:-1] + _END + b"\x01" + encode_implied(bare))
+            return
+        shown = item[name_end + 11] == 1  # after END, kind and the archive index
+        record = item[name_end + 12 :]
+        if shown and not self._gitlab_taken:
+            self._gitlab_taken = True
+            self._child(record)
+        if group == 1:
+            self._implied_wanted = False
+            base = name[1:-1]
         else:
-            record = item[name_end + 11 :]
-            if record[5] & 0x7F == EntryKind.DIRECTORY:
-                keep = False
-        if count % PAGE == 0:
-            pages.append(size)
-        buf += record
-        count += 1
-        size += len(record)
-    if current is not None:
-        close()
-    out.write(buf)
-    return folders
+            base = name[1:]
+        self._ours.add(base + _END + item[name_end + 2 : name_end + 11] + record)
 
+    def _child(self, record: bytes) -> None:
+        if self._count % PAGE == 0:
+            self._pages.append(self._size)
+        self._buf += record
+        self._count += 1
+        self._size += len(record)
 
-def _summaries(spill: BinaryIO) -> Iterator[tuple[bytes, ChildList, bool]]:
-    while head := spill.read(_SUMMARY.size):
-        length, offset, count, size, found = _SUMMARY.unpack(head)
-        yield spill.read(length), ChildList(offset, count, size), bool(found)
+    def _list(self) -> ChildList:
+        """End the list being written: its page table, and where it is."""
+        self._pages.append(self._size)
+        self._buf += struct.pack(f"<{len(self._pages)}Q", *self._pages)
+        found = ChildList(self._start, self._count, self._size)
+        self._count = self._size = 0
+        self._pages = []
+        if len(self._buf) >= _FLUSH:
+            self.flush()
+        return found
 
+    def close_folder(self) -> None:
+        if self._folder is None:
+            return
+        gitlab = self._list()
+        self._start = self._written + len(self._buf)
+        for item in self._ours:
+            # base END kind (1 byte) [index (8 bytes) for an entry] record
+            at = item.find(_END) + 2
+            self._child(item[at + 9 :] if item[at] == 0 else item[at + 1 :])
+        self._ours.close()
+        self._ours = SortedRuns(self._spill_dir)
+        ours = self._list()
+        found = self._found or gitlab.total > 0
+        digest = folder_hash(_unesc(self._folder), self._salt)
+        self._records.write(encode_folder(digest, found, ours, gitlab))
+        self.folders += 1
+        self._folder = None
+        self._found = False
+        self._group = None
 
-def _join(
-    ours: Iterator[tuple[bytes, ChildList, bool]], gitlab: Iterator[tuple[bytes, ChildList, bool]]
-) -> Iterator[tuple[bytes, ChildList, ChildList, bool]]:
-    """Both orders' summaries of each folder, by escaped prefix (both come in one order)."""
-    mine, theirs = next(ours, None), next(gitlab, None)
-    while mine is not None or theirs is not None:
-        a = mine[0] + _END if mine is not None else None
-        b = theirs[0] + _END if theirs is not None else None
-        if b is None or (a is not None and a < b):
-            assert mine is not None
-            yield _unesc(mine[0]), mine[1], EMPTY, False
-            mine = next(ours, None)
-        elif a is None or b < a:
-            assert theirs is not None
-            yield _unesc(theirs[0]), EMPTY, theirs[1], theirs[2] or theirs[1].total > 0
-            theirs = next(gitlab, None)
-        else:
-            assert mine is not None and theirs is not None
-            yield _unesc(mine[0]), mine[1], theirs[1], theirs[2] or theirs[1].total > 0
-            mine, theirs = next(ours, None), next(gitlab, None)
+    def flush(self) -> None:
+        self._out.write(self._buf)
+        self._written += len(self._buf)
+        self._buf = bytearray()
