@@ -25,7 +25,7 @@ import tempfile
 from typing import BinaryIO
 
 from artifactsvc.errors import CorruptArchive, InvalidArchive
-from artifactsvc.ziprange.central import Entry, iter_entries
+from artifactsvc.ziprange.central import FLAG_UTF8, Entry, iter_entries
 from artifactsvc.ziprange.control import WorkControl, watched
 from artifactsvc.ziprange.decompress import STORED
 from artifactsvc.ziprange.eocd import locate_central_directory
@@ -33,7 +33,7 @@ from artifactsvc.ziprange.extents import ExtentCheck
 from artifactsvc.ziprange.index import (
     IndexDirectory,
     TreeLocation,
-    bucket_of,
+    bucketer,
     directory_length,
     encode_record,
 )
@@ -45,6 +45,7 @@ from artifactsvc.ziprange.treebuild import TreeBuilder
 TARGET_BUCKET_BYTES = 32 << 10
 MAX_BUCKET_BYTES = 4 << 20
 _COPY = 1 << 20
+_SPILL_BATCH = 1 << 20
 
 
 def choose_bucket_count(cd_size: int, entry_count: int) -> int:
@@ -84,19 +85,33 @@ def build_index(
         TreeBuilder(spill_dir) as folders,
     ):
         chunks = source.stream(loc.cd_offset, loc.cd_size)
+        # The loop runs once per entry: methods bound once, spill writes batched.
+        bucket_for = bucketer(salt, count)
+        add_extent = extents.add
+        add_folder = folders.add if tree else None
+        tag = TAG.pack
+        pending: list[bytes] = []
+        pending_bytes = 0
         for number, entry in enumerate(watched(iter_entries(chunks, loc.entry_count), control)):
-            extents.add(entry)
-            key = entry.key
-            if tree:
-                folders.add(entry, key, number)
+            add_extent(entry)
+            # A name flagged UTF-8 was decoded from its raw bytes, which are its key then.
+            key = entry.raw_name if entry.flags & FLAG_UTF8 else entry.key
             check_entry(entry, key, max_depth=max_depth, max_name_bytes=max_name_bytes)
-            if wants_points(entry, seek_spacing):
+            if add_folder is not None:
+                add_folder(entry, key, number)
+            if seek_spacing and wants_points(entry, seek_spacing):
                 large.append(entry)
             record = encode_record(entry, key)
-            bucket = bucket_of(key, salt, count)
+            bucket = bucket_for(key)
             sizes[bucket] += len(record)
-            spill.write(TAG.pack(bucket, len(record)))
-            spill.write(record)
+            pending.append(tag(bucket, len(record)))
+            pending.append(record)
+            pending_bytes += len(record)
+            if pending_bytes >= _SPILL_BATCH:
+                spill.write(b"".join(pending))
+                pending.clear()
+                pending_bytes = 0
+        spill.write(b"".join(pending))
         extents.finish()
         largest = max(sizes)
         if largest > MAX_BUCKET_BYTES:

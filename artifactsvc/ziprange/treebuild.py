@@ -27,6 +27,7 @@ import os
 import re
 import struct
 import tempfile
+from collections.abc import Iterable
 from typing import BinaryIO
 
 from artifactsvc.ziprange.central import Entry, EntryKind
@@ -60,6 +61,9 @@ _SHOWN = b"\x01"
 _HIDDEN = b"\x00"
 _TAG = struct.Struct("<II")
 _FLUSH = 1 << 20
+# What a sort holds before it spills a run (Python's per-object overhead counted).
+RUN_BYTES = 4 << 20
+_OURS_IN_MEMORY = 4 << 20
 
 
 def _esc(part: bytes) -> bytes:
@@ -75,11 +79,14 @@ class TreeBuilder:
 
     def __init__(self, spill_dir: str | None = None) -> None:
         self._spill_dir = spill_dir
-        self._items = SortedRuns(spill_dir)
+        self._items = SortedRuns(spill_dir, run_bytes=RUN_BYTES)
         # The folder prefix of the last entry (of any name / of a shown name) whose folders
         # are all out already.
         self._last_any = b""
         self._last_shown = b""
+        # Items go to the sort in batches: a method call per item costs more than the item.
+        self._batch: list[bytes] = []
+        self._batch_bytes = 0
 
     def close(self) -> None:
         self._items.close()
@@ -102,19 +109,27 @@ class TreeBuilder:
             folder_key, base = _esc(folder), _esc(base)
         else:
             folder_key = folder
-        shown = CLIMBS.search(key) is None
+        # Every name that climbs holds `./` or `//` or starts with `/`: most skip the regex.
+        shown = not (
+            (key[:1] == b"/" or b"./" in key or b"//" in key) and CLIMBS.search(key) is not None
+        )
         tail = (
             _ENTRY
             + _TIE.pack(index)
             + (_SHOWN if shown else _HIDDEN)
             + encode_child(entry, key, cut)
         )
+        batch = self._batch
         if entry.kind == EntryKind.DIRECTORY:
-            self._items.add(folder_key + _DIR_HEAD + base + _DIR_END + tail)
+            item = folder_key + _DIR_HEAD + base + _DIR_END + tail
             if shown:
-                self._items.add(_esc(name) + _MARKER)
+                batch.append(_esc(name) + _MARKER)
         else:
-            self._items.add(folder_key + _FILE_HEAD + base + _FILE_END + tail)
+            item = folder_key + _FILE_HEAD + base + _FILE_END + tail
+        batch.append(item)
+        self._batch_bytes += len(item)
+        if len(batch) >= 4096:
+            self._flush()
         if shown:
             if folder != self._last_shown:
                 self._imply(name, self._last_shown, _SHOWN)
@@ -122,6 +137,11 @@ class TreeBuilder:
         elif folder != self._last_any:
             self._imply(name, self._last_any, _HIDDEN)
             self._last_any = folder
+
+    def _flush(self) -> None:
+        self._items.extend(self._batch, self._batch_bytes)
+        self._batch = []
+        self._batch_bytes = 0
 
     def _imply(self, name: bytes, last: bytes, shown: bytes) -> None:
         """An item for each folder of `name` the last entry's folders did not cover: those
@@ -145,6 +165,7 @@ class TreeBuilder:
         self, out: BinaryIO, salt: bytes, control: WorkControl | None = None
     ) -> tuple[int, tuple[int, ...]]:
         """Write the section to `out` from its position 0; (length, folder bucket offsets)."""
+        self._flush()
         out.seek(0)
         out.truncate(0)
         with tempfile.TemporaryFile(dir=self._spill_dir) as records:
@@ -196,7 +217,10 @@ class _ListWriter:
         self._found = False
         self._start = self._count = self._size = 0
         self._pages: list[int] = []
-        self._ours = SortedRuns(spill_dir)
+        # Ours, for the folder being read: a list while small, a spilling sort past that.
+        self._ours: list[bytes] = []
+        self._ours_bytes = 0
+        self._ours_spilled: SortedRuns | None = None
         self._group: bytes | None = None
         self._gitlab_taken = False  # GitLab's list has this name already
         self._implied_wanted = True  # ours: no directory entry of this name (so far)
@@ -228,7 +252,7 @@ class _ListWriter:
                 self._child(encode_implied(bare))
             if self._implied_wanted and not self._implied_seen:
                 self._implied_seen = True
-                self._ours.add(name[1:-1] + _END + b"\x01" + encode_implied(bare))
+                self._keep(name[1:-1] + _END + b"\x01" + encode_implied(bare))
             return
         shown = item[name_end + 11] == 1  # after END, kind and the archive index
         record = item[name_end + 12 :]
@@ -240,7 +264,17 @@ class _ListWriter:
             base = name[1:-1]
         else:
             base = name[1:]
-        self._ours.add(base + _END + item[name_end + 2 : name_end + 11] + record)
+        self._keep(base + _END + item[name_end + 2 : name_end + 11] + record)
+
+    def _keep(self, item: bytes) -> None:
+        self._ours.append(item)
+        self._ours_bytes += len(item)
+        if self._ours_bytes >= _OURS_IN_MEMORY:
+            if self._ours_spilled is None:
+                self._ours_spilled = SortedRuns(self._spill_dir, run_bytes=RUN_BYTES)
+            self._ours_spilled.extend(self._ours, self._ours_bytes)
+            self._ours = []
+            self._ours_bytes = 0
 
     def _child(self, record: bytes) -> None:
         if self._count % PAGE == 0:
@@ -265,12 +299,20 @@ class _ListWriter:
             return
         gitlab = self._list()
         self._start = self._written + len(self._buf)
-        for item in self._ours:
+        spilled = self._ours_spilled
+        if spilled is not None:
+            spilled.extend(self._ours, self._ours_bytes)
+            ordered: Iterable[bytes] = spilled
+        else:
+            self._ours.sort()
+            ordered = self._ours
+        for item in ordered:
             # base END kind (1 byte) [index (8 bytes) for an entry] record
             at = item.find(_END) + 2
             self._child(item[at + 9 :] if item[at] == 0 else item[at + 1 :])
-        self._ours.close()
-        self._ours = SortedRuns(self._spill_dir)
+        if spilled is not None:
+            spilled.close()
+        self._ours, self._ours_bytes, self._ours_spilled = [], 0, None
         ours = self._list()
         found = self._found or gitlab.total > 0
         digest = folder_hash(_unesc(self._folder), self._salt)

@@ -26,7 +26,9 @@ from artifactsvc.ziprange import (
     IndexDirectory,
     iter_entries,
     read_directory,
+    treebuild,
 )
+from artifactsvc.ziprange.runs import SortedRuns
 from artifactsvc.ziprange.tree import PAGE
 from tests.support.zips import index_of
 
@@ -257,3 +259,25 @@ def test_the_directory_with_a_tree_reads_back_from_the_sidecar_and_the_row() -> 
     assert read_directory(BytesSource(indexed.sidecar)) == indexed.directory
     assert IndexDirectory.from_bytes(indexed.directory.to_bytes()) == indexed.directory
     assert indexed.directory.sidecar_size == len(indexed.sidecar)
+
+
+def test_sorts_that_spill_list_as_the_bucket_walk_lists_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Runs of a few KiB: the archive's items spill into many runs, and a large folder's own
+    # re-sort (ours) spills too, as a million-entry archive's would.
+    monkeypatch.setattr(treebuild, "RUN_BYTES", 4096)
+    monkeypatch.setattr(treebuild, "_OURS_IN_MEMORY", 2048)
+    members = HOSTILE + [(f"many/{i % 7}-{i}.txt", "file") for i in range(600)]
+    members += [(f"many/{i}/", "dir") for i in range(0, 600, 13)]
+    folders = {"", "a", "a/b", "many", "many/13", "d", "q", "q/r", "été", "nope"}
+    assert assert_same_listings(odd_zip(members), folders) > 0
+
+
+def test_an_external_sort_gives_back_every_item_in_order_through_a_merge_of_merges() -> None:
+    rng = random.Random(3)
+    items = [rng.randbytes(rng.randrange(0, 300)) for _ in range(5000)]
+    with SortedRuns(run_bytes=8192, fan_in=3, block=512) as runs:
+        for item in items:
+            runs.add(item)
+        assert list(runs) == sorted(items)
