@@ -1,4 +1,7 @@
-"""One page of a folder's listing out of an archive's entries (pure, no I/O), in two orders.
+"""One page of a folder's listing, in two orders: from the index's tree section
+(`indexed_folder`: a folder bucket and one read, whatever the archive's size), or out of an
+archive's entries (`list_folder`, `gitlab_folder`: pure, no I/O; recursive listings, and
+indexes built before the tree section existed, walk every bucket through these).
 
 `list_folder` is ours (`artifacts_tree`): every entry, repeats included, sorted by path.
 `gitlab_folder` is GitLab's (`artifacts/tree`), as its metadata file gives it: each name once

@@ -160,9 +160,9 @@ def iter_entries(chunks: Iterable[bytes], entry_count: int) -> Iterator[Entry]:
             else:
                 mode, kind = _mode(made_by >> 8, external, name)
             if mtime is None:
-                dos_time = fields[4]
+                dos_time = fields[5]
                 mtime = (
-                    _dos_day(fields[5])
+                    _dos_day(fields[6])
                     + ((dos_time >> 11) & 0x1F) * 3600
                     + ((dos_time >> 5) & 0x3F) * 60
                     + (dos_time & 0x1F) * 2
@@ -175,7 +175,7 @@ def iter_entries(chunks: Iterable[bytes], entry_count: int) -> Iterator[Entry]:
                     offset,
                     csize,
                     usize,
-                    fields[6],
+                    fields[4],
                     fields[7],
                     flags,
                     mode,
