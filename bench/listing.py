@@ -131,8 +131,12 @@ def listing_figures(workdir: Path, machine: str, *, walk: bool = True) -> list[F
                         unit="ms",
                         baseline=_median(theirs, lambda t: t.seconds) * 1000,
                         baseline_name=f"the same page of a {SMALL}-entry archive",
-                        goal="<= 3",
+                        # Absolute: the row's directory (B + 1 bucket offsets, ~25 KiB for a
+                        # million entries) is parsed per request, so a 1M page costs a few
+                        # tenths of a millisecond more than a 10-entry one, never seconds.
+                        goal="<= 5",
                         machine=machine,
+                        with_ratio=False,
                     )
                 )
                 figures.append(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import struct
 import tempfile
 from collections.abc import Iterable
@@ -176,6 +177,7 @@ class TreeBuilder:
                 writer.add(item)
             writer.close_folder()
             writer.flush()
+            writer.close()
             self._items.close()
             buckets = max(1, -(-writer.folders * FOLDER.size // TARGET_FOLDER_BUCKET_BYTES))
             records.seek(0)
@@ -225,6 +227,15 @@ class _ListWriter:
         self._gitlab_taken = False  # GitLab's list has this name already
         self._implied_wanted = True  # ours: no directory entry of this name (so far)
         self._implied_seen = False
+        # A folder without subfolders (most): ours is GitLab's order with every entry kept,
+        # so its records are spooled as they come instead of sorted again.
+        self._has_folders = False
+        self._plain = tempfile.SpooledTemporaryFile(max_size=_OURS_IN_MEMORY, dir=spill_dir)  # noqa: SIM115
+        self._plain_count = self._plain_size = 0
+        self._plain_pages: list[int] = []
+
+    def close(self) -> None:
+        self._plain.close()
 
     def add(self, item: bytes) -> None:
         end = item.find(_END)
@@ -244,6 +255,8 @@ class _ListWriter:
             self._gitlab_taken = False
             self._implied_wanted = True
             self._implied_seen = False
+        if group == 1:
+            self._has_folders = True
         if item[name_end + 2] == 1:  # an implied folder: END, kind, shown
             shown = item[name_end + 3] == 1
             bare = _unesc(name[1:-1])
@@ -262,6 +275,13 @@ class _ListWriter:
         if group == 1:
             self._implied_wanted = False
             base = name[1:-1]
+        elif not self._has_folders:
+            if self._plain_count % PAGE == 0:
+                self._plain_pages.append(self._plain_size)
+            self._plain.write(record)
+            self._plain_count += 1
+            self._plain_size += len(record)
+            return
         else:
             base = name[1:]
         self._keep(base + _END + item[name_end + 2 : name_end + 11] + record)
@@ -299,6 +319,20 @@ class _ListWriter:
             return
         gitlab = self._list()
         self._start = self._written + len(self._buf)
+        if self._plain_count:
+            self.flush()
+            self._plain_pages.append(self._plain_size)
+            self._plain.seek(0)
+            shutil.copyfileobj(self._plain, self._out, _FLUSH)
+            self._written += self._plain_size
+            self._plain.seek(0)
+            self._plain.truncate()
+            self._buf += struct.pack(f"<{len(self._plain_pages)}Q", *self._plain_pages)
+            ours = ChildList(self._start, self._plain_count, self._plain_size)
+            self._plain_count = self._plain_size = 0
+            self._plain_pages = []
+            self._finish_folder(gitlab, ours)
+            return
         spilled = self._ours_spilled
         if spilled is not None:
             spilled.extend(self._ours, self._ours_bytes)
@@ -313,7 +347,10 @@ class _ListWriter:
         if spilled is not None:
             spilled.close()
         self._ours, self._ours_bytes, self._ours_spilled = [], 0, None
-        ours = self._list()
+        self._finish_folder(gitlab, self._list())
+
+    def _finish_folder(self, gitlab: ChildList, ours: ChildList) -> None:
+        assert self._folder is not None
         found = self._found or gitlab.total > 0
         digest = folder_hash(_unesc(self._folder), self._salt)
         self._records.write(encode_folder(digest, found, ours, gitlab))
@@ -321,6 +358,7 @@ class _ListWriter:
         self._folder = None
         self._found = False
         self._group = None
+        self._has_folders = False
 
     def flush(self) -> None:
         self._out.write(self._buf)
