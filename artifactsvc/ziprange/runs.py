@@ -121,21 +121,23 @@ def _write_run(out: BinaryIO, items: Iterator[bytes] | list[bytes]) -> tuple[int
 
 
 def _read_run(fd: int, start: int, end: int, block: int) -> Iterator[bytes]:
+    unpack = _LEN.unpack_from
     buf = b""
     pos = 0
-    while start < end or pos < len(buf):
-        if len(buf) - pos < _LEN.size or len(buf) - pos < _LEN.size + _length(buf, pos):
-            if start >= end:
+    while True:
+        avail = len(buf)
+        while pos + 4 <= avail:
+            (n,) = unpack(buf, pos)
+            stop = pos + 4 + n
+            if stop > avail:
+                break
+            yield buf[pos + 4 : stop]
+            pos = stop
+        if start >= end:
+            if pos != avail:
                 raise OSError("sort run truncated")
-            buf = buf[pos:] + os.pread(fd, min(block, end - start), start)
-            start += min(block, end - start)
-            pos = 0
-            continue
-        n = _length(buf, pos)
-        yield buf[pos + _LEN.size : pos + _LEN.size + n]
-        pos += _LEN.size + n
-
-
-def _length(buf: bytes, pos: int) -> int:
-    length: int = _LEN.unpack_from(buf, pos)[0]
-    return length
+            return
+        size = min(block, end - start)
+        buf = buf[pos:] + os.pread(fd, size, start)
+        start += size
+        pos = 0
