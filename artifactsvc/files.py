@@ -22,6 +22,7 @@ from artifactsvc.listing import (
     TreePage,
     check_window,
     gitlab_folder,
+    indexed_folder,
     list_folder,
 )
 from artifactsvc.models import Artifact
@@ -267,20 +268,8 @@ class FileService:
     ) -> TreePage:
         """One page of the folder's listing, sorted by path, with folders implied by paths."""
         artifact = await self._artifacts.archive_for(access, job_id)
-        check_window(offset, limit)
-        control = WorkControl()
-        return await self._index.with_index(
-            artifact,
-            lambda directory, sidecar: list_folder(
-                watched(iter_index_entries(sidecar, directory), control),
-                folder,
-                recursive=recursive,
-                offset=offset,
-                limit=limit,
-                max_folders=self._limits.max_folders,
-            ),
-            executor=self._work.listings,
-            control=control,
+        return await self._listing(
+            artifact, folder, recursive=recursive, offset=offset, limit=limit, gitlab=False
         )
 
     async def gitlab_tree(
@@ -299,20 +288,60 @@ class FileService:
             artifact = await self._artifacts.archive_for(access, job_id)
         except ArtifactNotFound:
             raise NoArchiveToList() from None
-        check_window(offset, limit)
+        return await self._listing(
+            artifact, folder, recursive=recursive, offset=offset, limit=limit, gitlab=True
+        )
+
+    async def _listing(
+        self,
+        artifact: Artifact,
+        folder: str,
+        *,
+        recursive: bool,
+        offset: int,
+        limit: int,
+        gitlab: bool,
+    ) -> TreePage:
+        """A folder's direct children come from the index's tree section: a folder bucket and
+        a page, cached, so no window bound is needed. Recursive listings, and indexes built
+        before the tree section existed, walk every bucket, holding at most the window."""
         control = WorkControl()
-        return await self._index.with_index(
-            artifact,
-            lambda directory, sidecar: gitlab_folder(
-                watched(iter_index_buckets(sidecar, directory), control, every=1),
+        cache = self._index.cache
+
+        def work(directory: IndexDirectory, sidecar: StoreSource) -> TreePage:
+            if not recursive and directory.tree is not None:
+                return indexed_folder(
+                    directory,
+                    sidecar,
+                    folder,
+                    gitlab=gitlab,
+                    offset=offset,
+                    limit=limit,
+                    cache=cache,
+                )
+            check_window(offset, limit)
+            if gitlab:
+                return gitlab_folder(
+                    watched(iter_index_buckets(sidecar, directory), control, every=1),
+                    folder,
+                    recursive=recursive,
+                    offset=offset,
+                    limit=limit,
+                    max_folders=self._limits.max_folders,
+                )
+            return list_folder(
+                watched(iter_index_entries(sidecar, directory), control),
                 folder,
                 recursive=recursive,
                 offset=offset,
                 limit=limit,
                 max_folders=self._limits.max_folders,
-            ),
-            executor=self._work.listings,
-            control=control,
+            )
+
+        if recursive:
+            check_window(offset, limit)  # before any read: a recursive page always walks
+        return await self._index.with_index(
+            artifact, work, executor=self._work.listings, control=control
         )
 
     async def folder_zip(self, access: Access, job_id: int, folder: str) -> AsyncIterator[bytes]:

@@ -1,4 +1,7 @@
-"""One page of a folder's listing out of an archive's entries (pure, no I/O), in two orders.
+"""One page of a folder's listing, in two orders: from the index's tree section
+(`indexed_folder`: a folder bucket and one read, whatever the archive's size), or out of an
+archive's entries (`list_folder`, `gitlab_folder`: pure, no I/O; recursive listings, and
+indexes built before the tree section existed, walk every bucket through these).
 
 `list_folder` is ours (`artifacts_tree`): every entry, repeats included, sorted by path.
 `gitlab_folder` is GitLab's (`artifacts/tree`), as its metadata file gives it: each name once
@@ -22,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from artifactsvc.errors import FolderNotFound, ListingTooLarge, TooManyFolders
-from artifactsvc.ziprange import Entry, EntryKind
+from artifactsvc.ziprange import BucketCache, Entry, EntryKind, IndexDirectory, RangeSource
+from artifactsvc.ziprange.tree import EMPTY, find_folder, prefix_of, read_children
 
 # A listing page is sorted by path, so building it holds page * per_page entries at most.
 MAX_LISTING_WINDOW = 50_000
@@ -49,6 +53,36 @@ def check_window(offset: int, limit: int) -> None:
     """ListingTooLarge for a page too far into one folder (list a subfolder instead)."""
     if offset + limit > MAX_LISTING_WINDOW:
         raise ListingTooLarge()
+
+
+def indexed_folder(
+    directory: IndexDirectory,
+    sidecar: RangeSource,
+    folder: str,
+    *,
+    gitlab: bool,
+    offset: int,
+    limit: int,
+    cache: BucketCache | None = None,
+) -> TreePage:
+    """One page of the folder's direct children from the index's tree section: the same page
+    `list_folder` (ours) or `gitlab_folder` (`gitlab`) gives non-recursively, read from the
+    folder's own sorted list (one folder bucket and one read, both cached) instead of a walk
+    of every bucket. FolderNotFound as `gitlab_folder` raises it."""
+    found = find_folder(directory, sidecar, folder, cache)
+    if gitlab and folder and (found is None or not found.found):
+        raise FolderNotFound()
+    children = EMPTY if found is None else found.gitlab if gitlab else found.ours
+    page = read_children(directory, sidecar, children, prefix_of(folder), offset, limit, cache)
+    return TreePage(
+        [
+            TreeEntry(child.path, "directory", None)
+            if child.entry is None
+            else TreeEntry(child.path, KINDS[child.entry.kind], child.entry)
+            for child in page
+        ],
+        children.total,
+    )
 
 
 def list_folder(

@@ -1,8 +1,10 @@
 """Building the index of a huge archive: time and peak memory against zipfile opening it.
 
 Each measurement is a subprocess (`indexwork`) reading a local file, alternating between
-`build_index` and `zipfile.ZipFile`; the median time and the median peak RSS (VmHWM, whole
-process, interpreter included) of each are compared.
+`build_index` (with and without the tree section), the bare central-directory parse
+(`iter_entries`) and `zipfile.ZipFile`; the median time and the median peak RSS (VmHWM, whole
+process, interpreter included) of each are compared. `python -m bench.indexing [ENTRIES]
+[ROUNDS]` runs it alone and prints the table.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import statistics
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +46,24 @@ class IndexRuns:
     entries: int
     build: list[dict[str, Any]]
     zipfile: list[dict[str, Any]]
+    flat: list[dict[str, Any]] = field(default_factory=list)
+    """build_index without the tree section: the index as it was before listings used one."""
+    parse: list[dict[str, Any]] = field(default_factory=list)
+    """iter_entries alone: the central-directory parse that zipfile does too."""
 
 
 def index_runs(archive: Path, spill_dir: Path, *, rounds: int) -> IndexRuns:
-    build: list[dict[str, Any]] = []
-    opened: list[dict[str, Any]] = []
+    found: dict[str, list[dict[str, Any]]] = {m: [] for m in ("build", "zipfile", "flat", "parse")}
     for i in range(rounds):
-        order = [("build", build), ("zipfile", opened)]
-        for mode, into in order if i % 2 == 0 else reversed(order):
-            args = [mode, str(archive)] + ([str(spill_dir)] if mode == "build" else [])
-            into.append(_work(*args))
-    counts = {r["entries"] for r in build + opened}
+        # Alternated, so a machine that slows down mid-run weighs on every mode alike.
+        order = list(found) if i % 2 == 0 else list(reversed(found))
+        for mode in order:
+            spill = [str(spill_dir)] if mode in ("build", "flat") else []
+            found[mode].append(_work(mode, str(archive), *spill))
+    counts = {r["entries"] for runs in found.values() for r in runs}
     if len(counts) != 1:
         raise RuntimeError(f"build_index and zipfile disagree on the entry count: {counts}")
-    return IndexRuns(counts.pop(), build, opened)
+    return IndexRuns(counts.pop(), found["build"], found["zipfile"], found["flat"], found["parse"])
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
@@ -67,7 +73,33 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 def index_figures(found: IndexRuns, archive: Path, machine: str) -> list[Figure]:
     n = len(found.build)
     what = f"{found.entries:,} entries, {os.path.getsize(archive) / MiB:.0f} MiB archive"
+    extra = []
+    if found.flat:
+        extra.append(
+            Figure(
+                figure=f"index build time without the tree section ({what}; median of {n})",
+                value=_median(found.flat, "seconds"),
+                unit="s",
+                baseline=_median(found.zipfile, "seconds"),
+                baseline_name=ZIPFILE,
+                goal=None,
+                machine=machine,
+            )
+        )
+    if found.parse:
+        extra.append(
+            Figure(
+                figure=f"central-directory parse, ziprange.iter_entries ({what}; median of {n})",
+                value=_median(found.parse, "seconds"),
+                unit="s",
+                baseline=_median(found.zipfile, "seconds"),
+                baseline_name=ZIPFILE,
+                goal="<= 0.5",
+                machine=machine,
+            )
+        )
     return [
+        *extra,
         Figure(
             figure=f"index build time, build_index over FileSource ({what}; median of {n})",
             value=_median(found.build, "seconds"),
@@ -88,3 +120,24 @@ def index_figures(found: IndexRuns, archive: Path, machine: str) -> list[Figure]
             machine=machine,
         ),
     ]
+
+
+def main(argv: list[str]) -> int:
+    import tempfile
+
+    from bench.results import render_table
+    from bench.world import host_description
+
+    entries = int(argv[0]) if argv else 1_000_000
+    rounds = int(argv[1]) if len(argv) > 1 else 3
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "many.zip"
+        make_archive(archive, entries)
+        found = index_runs(archive, Path(tmp), rounds=rounds)
+        machine = f"{host_description()}, archive a local file under {tmp}"
+        print(render_table(index_figures(found, archive, machine)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

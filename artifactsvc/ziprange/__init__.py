@@ -5,6 +5,10 @@
     central     Entry, and central-directory entries parsed from a stream of chunks
     index       the persisted name index: IndexDirectory, lookup, listing, BucketCache
     build       build_index: the sidecar, in two passes with memory bounded by bucket count
+    tree        the tree section: each folder's children, sorted, paged (format and reads)
+    treebuild   the tree section from one external sort (runs), bounded memory
+    runs        an external sort of byte strings: sorted runs spilled, merged back
+    scatter     tagged records from a spill file into their buckets
     extents     overlap and bounds checks on members' byte ranges
     member      one member from one ranged read, inflated and verified as it streams
     decompress  Store, Deflate, LZMA inline; Deflate64 and bzip2 through stream-unzip

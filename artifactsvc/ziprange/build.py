@@ -20,30 +20,32 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import struct
+import shutil
 import tempfile
 from typing import BinaryIO
 
 from artifactsvc.errors import CorruptArchive, InvalidArchive
-from artifactsvc.ziprange.central import Entry, iter_entries
+from artifactsvc.ziprange.central import FLAG_UTF8, Entry, iter_entries
 from artifactsvc.ziprange.control import WorkControl, watched
 from artifactsvc.ziprange.decompress import STORED
 from artifactsvc.ziprange.eocd import locate_central_directory
 from artifactsvc.ziprange.extents import ExtentCheck
 from artifactsvc.ziprange.index import (
     IndexDirectory,
-    bucket_of,
+    TreeLocation,
+    bucketer,
     directory_length,
     encode_record,
 )
+from artifactsvc.ziprange.scatter import TAG, scatter
 from artifactsvc.ziprange.seekindex import wants_points, write_seek_points
 from artifactsvc.ziprange.source import RangeSource
+from artifactsvc.ziprange.treebuild import TreeBuilder
 
 TARGET_BUCKET_BYTES = 32 << 10
 MAX_BUCKET_BYTES = 4 << 20
-_FLUSH_BYTES = 4 << 20
-_BLOCK = 1 << 20
-_TAG = struct.Struct("<II")
+_COPY = 1 << 20
+_SPILL_BATCH = 1 << 20
 
 
 def choose_bucket_count(cd_size: int, entry_count: int) -> int:
@@ -62,12 +64,15 @@ def build_index(
     control: WorkControl | None = None,
     seek_spacing: int = 0,
     seek_budget: int = 0,
+    tree: bool = True,
 ) -> IndexDirectory:
     """Write the sidecar for the archive `source` to the seekable `out`; return its directory.
 
     `max_depth` and `max_name_bytes` bound every entry's name (InvalidArchive past them).
     `seek_spacing` > 0: large deflated members get seek points about that many bytes apart
-    (`seekindex`), as long as the build has inflated no more than `seek_budget` bytes."""
+    (`seekindex`), as long as the build has inflated no more than `seek_budget` bytes.
+    `tree`: write the tree section that listings page through (`tree`); False builds an
+    index as it was before it existed (for tests of the listings' bucket walk)."""
     loc = locate_central_directory(source)
     count = choose_bucket_count(loc.cd_size, loc.entry_count)
     salt = os.urandom(16)
@@ -75,26 +80,51 @@ def build_index(
     large: list[Entry] = []  # members that get seek points (a few: each is 2 spacings long)
     with (
         tempfile.TemporaryFile(dir=spill_dir) as spill,
+        tempfile.TemporaryFile(dir=spill_dir) as tree_file,
         ExtentCheck(loc.cd_offset, spill_dir=spill_dir) as extents,
+        TreeBuilder(spill_dir) as folders,
     ):
         chunks = source.stream(loc.cd_offset, loc.cd_size)
-        for entry in watched(iter_entries(chunks, loc.entry_count), control):
-            extents.add(entry)
-            key = entry.key
+        # The loop runs once per entry: methods bound once, spill writes batched.
+        bucket_for = bucketer(salt, count)
+        add_extent = extents.add
+        add_folder = folders.add if tree else None
+        tag = TAG.pack
+        pending: list[bytes] = []
+        pending_bytes = 0
+        for number, entry in enumerate(watched(iter_entries(chunks, loc.entry_count), control)):
+            add_extent(entry)
+            # A name flagged UTF-8 was decoded from its raw bytes, which are its key then.
+            key = entry.raw_name if entry.flags & FLAG_UTF8 else entry.key
             check_entry(entry, key, max_depth=max_depth, max_name_bytes=max_name_bytes)
-            if wants_points(entry, seek_spacing):
+            if add_folder is not None:
+                add_folder(entry, key, number)
+            if seek_spacing and wants_points(entry, seek_spacing):
                 large.append(entry)
             record = encode_record(entry, key)
-            bucket = bucket_of(key, salt, count)
+            bucket = bucket_for(key)
             sizes[bucket] += len(record)
-            spill.write(_TAG.pack(bucket, len(record)))
-            spill.write(record)
+            pending.append(tag(bucket, len(record)))
+            pending.append(record)
+            pending_bytes += len(record)
+            if pending_bytes >= _SPILL_BATCH:
+                spill.write(b"".join(pending))
+                pending.clear()
+                pending_bytes = 0
+        spill.write(b"".join(pending))
         extents.finish()
         largest = max(sizes)
         if largest > MAX_BUCKET_BYTES:
             raise InvalidArchive(f"too many entries share a name ({largest} bytes in one bucket)")
         seek = seek_spacing > 0
-        offsets = [directory_length(count, len(etag.encode("utf-8")), seek=seek)]
+        located: TreeLocation | None = None
+        if tree:
+            length, folder_offsets = folders.write(tree_file, salt, control)
+            located = TreeLocation(0, length, folder_offsets)
+        folders.close()  # its sorted runs: the section is in `tree_file` now
+        etag_len = len(etag.encode("utf-8"))
+        folder_buckets = None if located is None else len(located.folder_offsets) - 1
+        offsets = [directory_length(count, etag_len, seek=seek, folder_buckets=folder_buckets)]
         for size in sizes:
             offsets.append(offsets[-1] + size)
         directory = IndexDirectory(
@@ -106,21 +136,27 @@ def build_index(
             salt=salt,
             offsets=tuple(offsets),
             seek=(offsets[-1], 0) if seek else None,
+            tree=located,
         )
         out.seek(0)
         out.truncate(0)
         out.write(directory.to_bytes())
         spill.seek(0)
-        _scatter(spill, out, directory)
-    if seek:
-        out.seek(offsets[-1])
-        large.sort(key=lambda entry: entry.local_header_offset)
-        found = write_seek_points(
-            source, large, out, spacing=seek_spacing, budget=seek_budget, control=control
-        )
-        directory = dataclasses.replace(directory, seek=found)
-        out.seek(0)
-        out.write(directory.to_bytes())  # the same length: only the seek fields change
+        scatter(spill, out, directory.offsets)
+        if seek:
+            out.seek(offsets[-1])
+            large.sort(key=lambda entry: entry.local_header_offset)
+            found = write_seek_points(
+                source, large, out, spacing=seek_spacing, budget=seek_budget, control=control
+            )
+            directory = dataclasses.replace(directory, seek=found)
+        if located is not None:
+            at = out.seek(0, os.SEEK_END)
+            tree_file.seek(0)
+            shutil.copyfileobj(tree_file, out, _COPY)
+            directory = dataclasses.replace(directory, tree=dataclasses.replace(located, offset=at))
+    out.seek(0)
+    out.write(directory.to_bytes())  # the same length: only the seek and tree places change
     out.flush()
     return directory
 
@@ -147,40 +183,3 @@ def check_entry(
         and entry.compressed_size != entry.uncompressed_size
     ):
         raise CorruptArchive(f"stored member {entry.name!r} has unequal sizes")
-
-
-def _scatter(spill: BinaryIO, out: BinaryIO, directory: IndexDirectory) -> None:
-    cursors = list(directory.offsets[:-1])
-    pending: dict[int, bytearray] = {}
-    pending_bytes = 0
-
-    def flush() -> None:
-        for bucket in sorted(pending):
-            data = pending[bucket]
-            out.seek(cursors[bucket])
-            out.write(data)
-            cursors[bucket] += len(data)
-        pending.clear()
-
-    buf = b""
-    while block := spill.read(_BLOCK):
-        buf += block
-        pos = 0
-        while pos + _TAG.size <= len(buf):
-            bucket, length = _TAG.unpack_from(buf, pos)
-            end = pos + _TAG.size + length
-            if end > len(buf):
-                break
-            target = pending.get(bucket)
-            if target is None:
-                target = pending[bucket] = bytearray()
-            target += buf[pos + _TAG.size : end]
-            pending_bytes += length
-            pos = end
-        buf = buf[pos:]
-        if pending_bytes >= _FLUSH_BYTES:
-            flush()
-            pending_bytes = 0
-    flush()
-    if buf or cursors != list(directory.offsets[1:]):
-        raise CorruptArchive("index spill inconsistent")

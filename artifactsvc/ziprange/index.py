@@ -36,7 +36,7 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from artifactsvc.errors import CorruptArchive
@@ -50,9 +50,21 @@ RECORD = struct.Struct("<HHBHHIIQQQq")
 _OFFSET = struct.Struct("<Q")
 _SEEK = struct.Struct("<QQ")
 FLAG_SEEK = 0x0001
+FLAG_TREE = 0x0002
+_TREE = struct.Struct("<QQI")
 _CRC = struct.Struct("<I")
 _RAW_STORED = 0x80
 _FIRST_READ = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class TreeLocation:
+    """Where the tree section (`tree`) is in the sidecar, and its folder buckets' offsets."""
+
+    offset: int
+    length: int
+    folder_offsets: tuple[int, ...]
+    """F + 1 offsets from the section's start; folder bucket i is [i]:[i + 1]."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,9 @@ class IndexDirectory:
     seek: tuple[int, int] | None = None
     """(offset, length) in the sidecar of the seek points' table of contents (`seek`); None
     for an index built before seek points existed (flags bit 0 clear)."""
+    tree: TreeLocation | None = None
+    """The folders' children for listings; None for an index built before the tree section
+    existed (flags bit 1 clear): its listings walk the buckets."""
 
     @property
     def bucket_count(self) -> int:
@@ -81,7 +96,8 @@ class IndexDirectory:
 
     @property
     def sidecar_size(self) -> int:
-        return self.offsets[-1] if self.seek is None else max(self.offsets[-1], sum(self.seek))
+        end = self.offsets[-1] if self.seek is None else max(self.offsets[-1], sum(self.seek))
+        return end if self.tree is None else max(end, self.tree.offset + self.tree.length)
 
     def bucket_of(self, name: str | bytes) -> int:
         return bucket_of(_key(name), self.salt, self.bucket_count)
@@ -99,7 +115,7 @@ class IndexDirectory:
         head = HEADER.pack(
             MAGIC,
             VERSION,
-            0 if self.seek is None else FLAG_SEEK,
+            (0 if self.seek is None else FLAG_SEEK) | (0 if self.tree is None else FLAG_TREE),
             self.archive_size,
             self.entry_count,
             self.cd_offset,
@@ -111,6 +127,10 @@ class IndexDirectory:
         body = head + etag + struct.pack(f"<{len(self.offsets)}Q", *self.offsets)
         if self.seek is not None:
             body += _SEEK.pack(*self.seek)
+        if self.tree is not None:
+            folders = self.tree.folder_offsets
+            body += _TREE.pack(self.tree.offset, self.tree.length, len(folders) - 1)
+            body += struct.pack(f"<{len(folders)}Q", *folders)
         return body + _CRC.pack(zlib.crc32(body))
 
     @classmethod
@@ -122,27 +142,73 @@ class IndexDirectory:
         )
         if magic != MAGIC or version != VERSION:
             raise CorruptArchive("not an index of a known version")
-        end = directory_length(buckets, etag_len, seek=bool(flags & FLAG_SEEK))
-        if len(data) < end or zlib.crc32(data[: end - 4]) != _CRC.unpack_from(data, end - 4)[0]:
+        end = _length_of(data, flags, buckets, etag_len)
+        if (
+            end is None
+            or len(data) < end
+            or zlib.crc32(data[: end - 4]) != _CRC.unpack_from(data, end - 4)[0]
+        ):
             raise CorruptArchive("index directory truncated or damaged")
         etag = data[HEADER.size : HEADER.size + etag_len].decode("utf-8")
         offsets = struct.unpack_from(f"<{buckets + 1}Q", data, HEADER.size + etag_len)
         if offsets[0] != end or any(a > b for a, b in zip(offsets, offsets[1:], strict=False)):
             raise CorruptArchive("index bucket offsets are not ascending")
         seek = None
+        at = HEADER.size + etag_len + _OFFSET.size * (buckets + 1)
         if flags & FLAG_SEEK:
-            seek = _SEEK.unpack_from(data, HEADER.size + etag_len + _OFFSET.size * (buckets + 1))
-        return cls(size, etag, count, cd_offset, cd_size, salt, offsets, seek)
+            seek = _SEEK.unpack_from(data, at)
+            at += _SEEK.size
+        tree = None
+        if flags & FLAG_TREE:
+            tree_offset, tree_length, folder_buckets = _TREE.unpack_from(data, at)
+            folders = struct.unpack_from(f"<{folder_buckets + 1}Q", data, at + _TREE.size)
+            if any(a > b for a, b in zip(folders, folders[1:], strict=False)):
+                raise CorruptArchive("index folder offsets are not ascending")
+            if folders[-1] > tree_length:
+                raise CorruptArchive("index folder offsets beyond its tree section")
+            tree = TreeLocation(tree_offset, tree_length, folders)
+        return cls(size, etag, count, cd_offset, cd_size, salt, offsets, seek, tree)
 
 
-def directory_length(bucket_count: int, etag_len: int, *, seek: bool = False) -> int:
+def directory_length(
+    bucket_count: int, etag_len: int, *, seek: bool = False, folder_buckets: int | None = None
+) -> int:
     extra = _SEEK.size if seek else 0
+    if folder_buckets is not None:
+        extra += _TREE.size + _OFFSET.size * (folder_buckets + 1)
     return HEADER.size + etag_len + _OFFSET.size * (bucket_count + 1) + extra + _CRC.size
+
+
+def _length_of(data: bytes, flags: int, buckets: int, etag_len: int) -> int | None:
+    """The directory's length from its header, None while `data` is too short to tell (the
+    folder bucket count sits after the bucket offsets)."""
+    seek = bool(flags & FLAG_SEEK)
+    if not flags & FLAG_TREE:
+        return directory_length(buckets, etag_len, seek=seek)
+    at = directory_length(buckets, etag_len, seek=seek) - _CRC.size
+    if len(data) < at + _TREE.size:
+        return None
+    folder_buckets = _TREE.unpack_from(data, at)[2]
+    return directory_length(buckets, etag_len, seek=seek, folder_buckets=folder_buckets)
 
 
 def bucket_of(key: bytes, salt: bytes, bucket_count: int) -> int:
     digest = hashlib.blake2b(key, digest_size=8, key=salt).digest()
     return int.from_bytes(digest, "little") % bucket_count
+
+
+def bucketer(salt: bytes, bucket_count: int) -> Callable[[bytes], int]:
+    """`bucket_of` for one index, for the build's loop: copying a keyed hasher costs half
+    of making one."""
+    keyed = hashlib.blake2b(digest_size=8, key=salt)
+    from_bytes = int.from_bytes
+
+    def bucket(key: bytes) -> int:
+        hasher = keyed.copy()
+        hasher.update(key)
+        return from_bytes(hasher.digest(), "little") % bucket_count
+
+    return bucket
 
 
 def _key(name: str | bytes) -> bytes:
@@ -271,7 +337,15 @@ def read_directory(sidecar: RangeSource) -> IndexDirectory:
     if len(head) < HEADER.size:
         raise CorruptArchive("index sidecar truncated")
     fields = HEADER.unpack_from(head)
-    length = directory_length(fields[7], fields[9], seek=bool(fields[2] & FLAG_SEEK))
+    flags, buckets, etag_len = fields[2], fields[7], fields[9]
+    length = _length_of(head, flags, buckets, etag_len)
+    if length is None:
+        # The tree's folder count lies past the first read: read up to it, then the rest.
+        upto = directory_length(buckets, etag_len, seek=bool(flags & FLAG_SEEK)) + _TREE.size
+        head += sidecar.read(len(head), upto - len(head))
+        length = _length_of(head, flags, buckets, etag_len)
+        if length is None:
+            raise CorruptArchive("index sidecar truncated")
     if length > len(head):
         head += sidecar.read(len(head), length - len(head))
     return IndexDirectory.from_bytes(head[:length])

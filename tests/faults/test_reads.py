@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from tests.artifacts.world import P1, ROOT
-from tests.faults.conftest import BOUND, Faulty
+from tests.faults.conftest import BOUND, DEADLINE, Faulty
 from tests.support.faults import Fault
 
 UNAVAILABLE = {"message": "503 Service Unavailable"}
@@ -23,8 +23,10 @@ READS = {
     "archive-by-ref": f"{P1}/jobs/artifacts/master/download?job=build",
     "file": f"{P1}/jobs/100/artifacts/dist/blob.bin",
     "folder-zip": f"{P1}/jobs/100/artifacts_tree/archive?path=dist",
-    "artifacts-tree": f"{P1}/jobs/100/artifacts_tree",  # reads the entries' index object
-    "gitlab-tree": f"{P1}/jobs/100/artifacts/tree",
+    # Recursive listings walk the index's buckets on every request; a folder's page comes
+    # from the tree section and, once read, from the in-process cache, storage or not.
+    "artifacts-tree": f"{P1}/jobs/100/artifacts_tree?recursive=true",
+    "gitlab-tree": f"{P1}/jobs/100/artifacts/tree?recursive=true",
 }
 
 
@@ -101,3 +103,14 @@ def test_readiness_is_503_naming_storage_within_its_timeout_during_a_hang(
     assert elapsed < 5.0 + 1.0, f"readiness took {elapsed:.1f} s"
     faulty.proxy.heal()
     first_success(faulty.client, "/-/readiness")
+
+
+def test_a_folder_page_read_once_answers_from_the_cache_while_storage_hangs(
+    faulty: Faulty,
+) -> None:
+    path = f"{P1}/jobs/100/artifacts/tree?path=dist"
+    assert timed_get(faulty.client, path)[0].status_code == 200
+    faulty.proxy.fail("hang")
+    response, elapsed = timed_get(faulty.client, path)
+    assert response.status_code == 200, response.text[:200]
+    assert elapsed < DEADLINE

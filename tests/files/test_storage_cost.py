@@ -466,3 +466,26 @@ def test_folder_zip_streams_members_in_a_few_coalesced_reads(
         assert len(copy.infolist()) == ENTRIES
         assert copy.read(TARGET) == archive.files[TARGET]
         assert copy.testzip() is None
+
+
+def test_a_folder_page_costs_two_small_index_gets_cold_and_none_warm(
+    stage: Stage, archive: Archive
+) -> None:
+    client, _ = stage.open()
+    upload_archive(client, 7, archive.data)
+    layout = Layout.of(stage.database_url, archive.data)
+    fresh, counter = stage.open()  # a new process: nothing cached
+    for listing in ("artifacts_tree", "artifacts/tree"):
+        url = f"/api/v4/projects/1/jobs/7/{listing}?path=tree07&per_page=20"
+        counter.reset()
+        cold = fresh.get(url)
+        assert cold.status_code == 200 and len(cold.json()) == 20, cold.text
+        reads = [c for c in counter.calls if c.verb in READS]
+        # The folder's bucket and its children list (the first listing; the second shares
+        # the bucket), never the archive nor a walk of the index's buckets.
+        assert {c.key for c in reads} == {layout.index_key}
+        assert 1 <= len(reads) <= 2 and sum(c.bytes for c in reads) <= 96 << 10
+        counter.reset()
+        warm = fresh.get(url)
+        assert warm.json() == cold.json()
+        assert not [c for c in counter.calls if c.verb in READS]

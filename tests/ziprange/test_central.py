@@ -5,13 +5,14 @@ import zipfile
 import zlib
 
 import pytest
-from stream_zip import ZIP_64
+from stream_zip import NO_COMPRESSION_32, NO_COMPRESSION_64, ZIP_32, ZIP_64
 
 from artifactsvc.errors import CorruptArchive
-from artifactsvc.ziprange import BytesSource, Entry, EntryKind, iter_entries
+from artifactsvc.ziprange import BytesSource, Entry, EntryKind, central, iter_entries
+from artifactsvc.ziprange.central import CENTRAL
 from artifactsvc.ziprange.eocd import locate_central_directory
 from tests.support.lying_zips import central_offsets, patch
-from tests.support.zips import WHEN, add_info, make_zip, stream_zip_bytes
+from tests.support.zips import WHEN, add_info, central_directory_span, make_zip, stream_zip_bytes
 
 
 def entries(data: bytes, chunk_size: int = 7) -> list[Entry]:
@@ -125,3 +126,21 @@ def test_missing_zip64_extra_is_corrupt() -> None:
     at = central_offsets(data)["a"]
     with pytest.raises(CorruptArchive, match="zip64"):
         entries(patch(data, at + 42, "<I", 0xFFFFFFFF))
+
+
+def test_the_fast_path_reads_every_field_as_the_general_path_does() -> None:
+    # stream_zip flags names UTF-8 and writes zip64 and extended-timestamp extras: the case
+    # iter_entries decides inline. The general `_entry` is the reference for each header.
+    members = [(f"d{i % 3}/é{i}.txt", b"x" * i) for i in range(1, 40)] + [("dir/", b"")]
+    for method in (ZIP_64, ZIP_32, NO_COMPRESSION_64, NO_COMPRESSION_32):
+        data = stream_zip_bytes(members, method=method)
+        got = entries(data)
+        offset, size = central_directory_span(data)
+        pos, expected = offset, []
+        while pos < offset + size:
+            fields = CENTRAL.unpack_from(data, pos)
+            name_end = pos + CENTRAL.size + fields[10]
+            raw = data[pos + CENTRAL.size : name_end]
+            expected.append(central._entry(fields, raw, data, name_end, name_end + fields[11]))
+            pos = name_end + fields[11] + fields[12]
+        assert got == expected
