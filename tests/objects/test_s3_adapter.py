@@ -105,6 +105,16 @@ def truncating_port() -> Iterator[int]:
     server.server_close()
 
 
+async def aborted(backend: Backend) -> None:
+    """Wait (up to 10 s) for the bucket to hold no multipart upload. The abort runs in the
+    background (the request that failed does not wait for a store that may be hung), so it
+    is awaited here, on the loop it runs on."""
+    for _ in range(100):
+        if not await asyncio.to_thread(backend.storage.uploads):
+            return
+        await asyncio.sleep(0.1)
+
+
 @pytest.fixture
 def s3_store(s3_backend: Backend) -> S3ObjectStore:
     return s3(s3_backend)
@@ -191,12 +201,7 @@ def test_cancelling_during_a_part_upload_still_aborts(s3_backend: Backend) -> No
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        # The abort runs in the background (the request that failed does not wait for a
-        # store that may be hung), so it is awaited here, on the loop it runs on.
-        for _ in range(100):
-            if not await asyncio.to_thread(s3_backend.storage.uploads):
-                return
-            await asyncio.sleep(0.1)
+        await aborted(s3_backend)
 
     run(scenario())
     assert s3_backend.storage.uploads() == []
@@ -393,10 +398,7 @@ def test_a_part_that_fails_aborts_the_upload_and_stores_nothing(
     async def scenario() -> None:
         with pytest.raises(StorageUnavailable):
             await store.put_stream("broken", chunks(pieces(payload(4 * PART))), part_size=PART)
-        for _ in range(100):
-            if not await asyncio.to_thread(s3_backend.storage.uploads):
-                return
-            await asyncio.sleep(0.1)
+        await aborted(s3_backend)
 
     run(scenario())
     assert s3_backend.storage.uploads() == []
