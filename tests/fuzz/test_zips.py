@@ -103,3 +103,13 @@ def test_an_empty_member_whose_crc_is_not_zero_is_refused() -> None:
     data = raw_zip([Raw(b"empty.txt", b"", b"", crc=0x179F)])
     with pytest.raises(CorruptArchive):
         b"".join(read_member(BytesSource(data), only_member(data)))
+
+
+# Found by atheris: a UTF-8 name without the UTF-8 flag. The index reads it as UTF-8 on purpose
+# (Workhorse matches raw bytes, so GitLab finds it by its UTF-8 spelling), zipfile as cp437;
+# the fuzzer now compares the names' bytes, which both read alike.
+def test_an_unflagged_utf8_name_is_read_as_utf8_and_agrees_with_zipfile_by_its_bytes() -> None:
+    name = "reports/ʞООО/x.txt".encode()
+    data = raw_zip([Raw(name, b"hello", b"hello")])
+    assert only_member(data).name == "reports/ʞООО/x.txt"
+    zip_target.check(data)  # raised Finding before the comparison went by bytes

@@ -102,17 +102,25 @@ def _zipfile_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | st
         return f"{type(error).__name__}: {error}"
 
 
-def _described(entry: Entry) -> tuple[str, int, int, int, int, int]:
+def _described(entry: Entry) -> tuple[bytes, int, int, int, int, int]:
     return (
-        # zipfile cuts a name at its first NUL; the index keeps it whole (as Go's archive/zip
-        # and so GitLab's Workhorse do), and no request can name it (a NUL in a path is 400).
-        entry.name.split("\0", 1)[0],
+        # Names are compared as the bytes the directory holds: the two decode them apart on
+        # purpose. The index reads a name without the UTF-8 flag as UTF-8 when it is valid
+        # UTF-8 (GitLab's Workhorse, in Go, matches raw bytes, so such a name is found there
+        # by its UTF-8 spelling), zipfile as cp437; and zipfile cuts a name at its first NUL.
+        entry.raw_name,
         entry.local_header_offset,
         entry.compressed_size,
         entry.uncompressed_size,
         entry.method,
         entry.crc32,
     )
+
+
+def _raw_name(info: zipfile.ZipInfo) -> bytes:
+    """The directory's bytes of the name zipfile read (before it cut the name at a NUL): its
+    UTF-8 when flagged (bit 11), else cp437, which maps every byte to one character."""
+    return info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
 
 
 def check(data: bytes) -> None:
@@ -166,7 +174,7 @@ def _compare_with_zipfile(
         ours = Counter(_described(entry) for entry in entries)
         theirs = Counter(
             (
-                info.filename,
+                _raw_name(info),
                 info.header_offset,
                 info.compress_size,
                 info.file_size,
