@@ -43,6 +43,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(log_format: str) -> None:
+    # Neither format shows where a call was made or from which thread: without these, every
+    # record (one per request in the access log) walks the stack and asks for the thread
+    # (the logging HOWTO's "Optimization" section).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonFormatter())

@@ -12,6 +12,7 @@ Labels are bounded: a route is its template (`/api/v4/projects/{id}/jobs`), neve
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -28,6 +29,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._sources: list[Callable[[], list[str]]] = []
+        # The labelled children a request updates, by (route, method, status): `labels()`
+        # validates and locks on every call, and this set is bounded as the labels are.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
         r = self.registry
         self._requests = Counter(
             "artifactsvc_http_requests",
@@ -146,9 +150,20 @@ class Metrics:
         seconds: float = 0.0,
     ) -> None:
         self._in_flight.dec()
-        self._requests.labels(method, f"{status // 100}xx").inc()
-        self._routes.labels(route, method, str(status)).inc()
-        self._latency.labels(route, method).observe(seconds)
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self._requests.labels(method, f"{status // 100}xx"),
+                self._routes.labels(route, method, str(status)),
+                self._latency.labels(route, method),
+            )
+            if len(self._children) < 4096:  # a client's made-up methods stay uncached
+                self._children[key] = children
+        requests, routes, latency = children
+        requests.inc()
+        routes.inc()
+        latency.observe(seconds)
         self._sent.inc(sent)
         self._received.inc(received)
         if route == UPLOAD_ROUTE and status == 201:

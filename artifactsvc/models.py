@@ -53,9 +53,12 @@ def format_time(value: datetime | None) -> str | None:
 def parse_time(value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    # Python 3.11 reads the `Z` the store writes, as UTC itself: most values need no more.
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is UTC:
+        return parsed
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
 
 

@@ -9,12 +9,12 @@ the shared SQL never tests which database it runs on.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
+
+from artifactsvc.metadata.workers import Workers
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -60,7 +60,7 @@ class AsyncDatabase:
     ) -> None:
         self.database = database
         self.blob_type = database.blob_type
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="metadata")
+        self._workers = Workers(threads, name="metadata")
         self._around = around
 
     def _span(self, kind: str, fn: Callable[[Connection], Any]) -> AbstractContextManager[None]:
@@ -69,19 +69,13 @@ class AsyncDatabase:
         return self._around(kind, getattr(fn, "__qualname__", type(fn).__name__))
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
         with self._span("read", fn):
-            return await loop.run_in_executor(
-                self._executor, lambda: self.database.transaction(fn, write=False)
-            )
+            return await self._workers.run(lambda: self.database.transaction(fn, write=False))
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
         with self._span("write", fn):
-            return await loop.run_in_executor(
-                self._executor, lambda: self.database.transaction(fn, write=True)
-            )
+            return await self._workers.run(lambda: self.database.transaction(fn, write=True))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        self._workers.close()
         self.database.close()
