@@ -35,6 +35,7 @@ from artifactsvc.ziprange import (
     Entry,
     EntryKind,
     IndexDirectory,
+    RangeSource,
     ensure_readable,
     iter_entries,
     iter_index_buckets,
@@ -196,7 +197,7 @@ class FileService:
         (InflateBudgetExceeded, before the response starts); closing the iterator (the client
         went away) stops the inflate loop at its next step.
         """
-        source = self._source(artifact)
+        source = self._member_source(artifact)
         control = WorkControl(self._work.count_inflated)
         budget = self._limits.inflate_budget
         seek = self._seek_points(artifact) if offset >= SEEK_FROM else None
@@ -377,6 +378,16 @@ class FileService:
 
         control = WorkControl()
         return from_thread(produce, self._work.folder_zips, on_stop=lambda: self._stop(control))
+
+    def _member_source(self, artifact: Artifact) -> RangeSource:
+        """Where a single-file read gets the archive's bytes: straight from the store on the
+        read's own pool thread when the store can (one thread hop for the whole read, not a
+        round trip through the event loop and the storage pool per request), else through
+        the async verbs."""
+        direct = self._objects.blocking_range(
+            artifact.object_key, artifact.size, etag=artifact.etag
+        )
+        return direct if direct is not None else self._source(artifact)
 
     def _source(self, artifact: Artifact) -> StoreSource:
         loop = asyncio.get_running_loop()

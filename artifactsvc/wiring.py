@@ -112,6 +112,8 @@ def build_runtime(
             deadline=settings.storage_call_deadline,
             part_concurrency=settings.upload_part_concurrency,
             executor=storage_executor,
+            # Single-file reads call the store from their own pool (FileService.read).
+            reader_threads=settings.member_read_threads,
         )
     )
     if count_storage is not None or tracing is not None:

@@ -90,7 +90,10 @@ class S3ObjectStore:
         read_timeout: float = 30.0,
         deadline: float | None = None,
         part_concurrency: int = DEFAULT_PART_CONCURRENCY,
+        reader_threads: int = 0,
     ) -> None:
+        """`reader_threads`: threads outside `executor` that read through `blocking_range`;
+        the connection pool has room for them too."""
         prefix = prefix.strip("/")
         if part_concurrency < 1:
             raise ValueError(f"part concurrency is at least 1, not {part_concurrency}")
@@ -110,7 +113,7 @@ class S3ObjectStore:
             retries={"mode": "standard", "total_max_attempts": 3},
             signature_version="s3v4",
             # ThreadPoolExecutor has no public accessor for its size.
-            max_pool_connections=max(10, executor._max_workers),
+            max_pool_connections=max(10, executor._max_workers + reader_threads),
         )
         if endpoint_url is not None:
             # S3-compatible stores rarely have virtual-host DNS, and not all of them accept
@@ -245,6 +248,9 @@ class S3ObjectStore:
                 return body.read()
 
         return await self._call(key, read)
+
+    def blocking_range(self, key: str, size: int, *, etag: str | None = None) -> _DirectRange:
+        return _DirectRange(self, key, size, etag)
 
     async def stream(
         self,
@@ -408,6 +414,45 @@ class S3ObjectStore:
     ) -> T:
         with _translated(key):
             return await call(self._executor, fn, discard=discard, deadline=self._deadline)
+
+
+class _DirectRange:
+    """`BlockingRange` over one object: boto3 called on the caller's (worker) thread, its
+    errors translated as `_call` translates them. botocore's connect and read timeouts and
+    its retries bound each request; the caller's pool bounds how many run at once."""
+
+    def __init__(self, store: S3ObjectStore, key: str, size: int, etag: str | None) -> None:
+        self._store = store
+        self._key = key
+        self._size = size
+        self._etag = etag
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def read(self, start: int, length: int) -> bytes:
+        if length == 0:
+            return b""
+        with _translated(self._key):
+            body = self._store._open(self._store._get_params(self._key, start, length, self._etag))
+            if body is None:
+                return b""
+            with closing(body):
+                data: bytes = body.read()
+                return data
+
+    def stream(self, start: int, length: int) -> Iterator[bytes]:
+        if length == 0:
+            return
+        with _translated(self._key):
+            body = self._store._open(self._store._get_params(self._key, start, length, self._etag))
+            if body is None:
+                return
+            # Closed whether read to its end or abandoned (the connection is then dropped).
+            with closing(body):
+                while data := body.read(DEFAULT_CHUNK_SIZE):
+                    yield data
 
 
 @contextmanager
