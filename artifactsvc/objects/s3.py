@@ -19,14 +19,18 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 import boto3
 import urllib3.exceptions
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectTimeoutError,
     HTTPClientError,
     IncompleteReadError,
+    ReadTimeoutError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.httpsession import URLLib3Session
 from botocore.response import StreamingBody
 
 from artifactsvc.blocking import DeadlinePassed, call
@@ -62,6 +66,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MIN_PART_SIZE = 5 * 1024 * 1024
+# A presigned URL for one ranged read, used the moment it is made: a minute is plenty.
+PRESIGNED_READ_EXPIRY = 60
 DEFAULT_PART_CONCURRENCY = 3
 MAX_PARTS = 10_000
 _NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
@@ -127,6 +133,11 @@ class S3ObjectStore:
             )
         session = boto3.session.Session()
         self._client: S3Client = session.client("s3", endpoint_url=endpoint_url, config=config)
+        # The client's own HTTP session, for ranged reads through presigned URLs
+        # (`_open_range`). botocore does not publish it: if a release moves it, those reads
+        # simply go through GetObject.
+        found = getattr(getattr(self._client, "_endpoint", None), "http_session", None)
+        self._http = found if isinstance(found, URLLib3Session) else None
 
     async def put_stream(
         self, key: str, chunks: AsyncIterator[bytes], *, part_size: int = DEFAULT_PART_SIZE
@@ -384,6 +395,53 @@ class S3ObjectStore:
                 return None
             raise
 
+    def _open_range(self, params: GetObjectRequestTypeDef) -> StreamingBody | None:
+        """`_open` for a ranged GET, through a presigned URL when it answers plainly.
+
+        A GetObject through botocore costs about 1 ms of Python (parameter validation,
+        endpoint rules, ~20 event hooks, signing the headers, parsing every response header
+        into the modelled output, a dateutil parse of Last-Modified): as much as the rest of
+        a warm single-file read. A presigned URL is signed in ~0.1 ms and sent through the
+        client's own HTTP session (its connection pool, TLS, proxies and timeouts). The
+        Range and If-Match headers are not signed, and S3 does not need them to be. Only a
+        206 (or a 416: nothing there) is taken from it; any other answer, or a connection
+        that failed before one, and the same GET is made through botocore, which retries
+        and turns S3's error into ours. A timeout is not asked twice: the store is slow."""
+        if self._http is not None:
+            with suppress(_Unanswered):
+                return self._presigned_get(self._http, params)
+        return self._open(params)
+
+    def _presigned_get(
+        self, http: URLLib3Session, params: GetObjectRequestTypeDef
+    ) -> StreamingBody | None:
+        url = self._client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": params["Bucket"], "Key": params["Key"]},
+            ExpiresIn=PRESIGNED_READ_EXPIRY,
+        )
+        wanted = params["Range"]
+        headers = {"Range": wanted}
+        if "IfMatch" in params:
+            headers["If-Match"] = params["IfMatch"]
+        request = AWSRequest("GET", url, headers=headers).prepare()
+        request.stream_output = True
+        try:
+            response = http.send(request)
+        except (ConnectTimeoutError, ReadTimeoutError):
+            raise
+        except _TRANSPORT_ERRORS as exc:
+            raise _Unanswered() from exc
+        if response.status_code == 206:
+            length = response.headers.get("content-length")
+            if length is not None and _range_fits(wanted, int(length)):
+                return StreamingBody(response.raw, int(length))
+        elif response.status_code == 416:
+            response.raw.close()
+            return None
+        response.raw.close()
+        raise _Unanswered()
+
     async def _upload_part(
         self, key: str, upload_id: str, number: int, body: bytearray
     ) -> CompletedPartTypeDef:
@@ -435,7 +493,9 @@ class _DirectRange:
         if length == 0:
             return b""
         with _translated(self._key):
-            body = self._store._open(self._store._get_params(self._key, start, length, self._etag))
+            body = self._store._open_range(
+                self._store._get_params(self._key, start, length, self._etag)
+            )
             if body is None:
                 return b""
             with closing(body):
@@ -446,13 +506,25 @@ class _DirectRange:
         if length == 0:
             return
         with _translated(self._key):
-            body = self._store._open(self._store._get_params(self._key, start, length, self._etag))
+            body = self._store._open_range(
+                self._store._get_params(self._key, start, length, self._etag)
+            )
             if body is None:
                 return
             # Closed whether read to its end or abandoned (the connection is then dropped).
             with closing(body):
                 while data := body.read(DEFAULT_CHUNK_SIZE):
                     yield data
+
+
+class _Unanswered(Exception):
+    """A presigned GET got no answer to take as it is: botocore asks again."""
+
+
+def _range_fits(wanted: str, length: int) -> bool:
+    """Whether `length` bytes can be the answer to the Range `wanted` (`bytes=A-B`)."""
+    first, _, last = wanted.removeprefix("bytes=").partition("-")
+    return 0 < length <= int(last) - int(first) + 1
 
 
 @contextmanager

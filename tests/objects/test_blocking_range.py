@@ -8,12 +8,15 @@ adapter's own errors; the instrumented store counts and reports it like `get_ran
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from artifactsvc.errors import ObjectChanged, ObjectNotFound
+from artifactsvc.errors import ObjectChanged, ObjectNotFound, StorageUnavailable
 from artifactsvc.objects.instrumented import InstrumentedObjectStore
 from artifactsvc.objects.port import BlockingRange
 from artifactsvc.objects.s3 import S3ObjectStore
@@ -22,8 +25,26 @@ from tests.support.storage import CallLog
 from tests.support.streams import chunks, payload, run
 
 
-def _off_loop(work: BlockingRange, start: int, length: int, *, stream: bool = False) -> bytes:
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections (in the kernel backlog) and never answers."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as sock:
+        yield sock.getsockname()[1]
+
+
+def _off_loop(
+    work: BlockingRange | None, start: int, length: int, *, stream: bool = False
+) -> bytes:
     """One read on a worker thread, as FileService makes it (never on the event loop)."""
+    assert work is not None
     with ThreadPoolExecutor(1) as pool:
         if stream:
             return pool.submit(lambda: b"".join(work.stream(start, length))).result()
@@ -120,3 +141,67 @@ def test_reader_threads_widen_the_connection_pool(moto_endpoint: str) -> None:
         store = S3ObjectStore("b", executor=pool, endpoint_url=moto_endpoint, reader_threads=8)
         config: Any = store._client.meta.config  # the stubs do not list its attributes
     assert config.max_pool_connections == 24
+
+
+def _get_objects(store: S3ObjectStore) -> list[str]:
+    """The GetObject calls made through botocore from now on (presigned GETs are not)."""
+    calls: list[str] = []
+    store._client.meta.events.register(
+        "before-call.s3.GetObject", lambda **_: calls.append("GetObject")
+    )
+    return calls
+
+
+def test_s3_ranges_are_presigned_gets_not_get_object_calls(s3_backend: Backend) -> None:
+    store = s3_backend.store
+    assert isinstance(store, S3ObjectStore)
+    data = payload(50_000, 9)
+    etag = run(store.put_stream("p", chunks([data]))).etag
+    calls = _get_objects(store)
+    reads = store.blocking_range("p", len(data), etag=etag)
+    assert _off_loop(reads, 100, 200) == data[100:300]
+    assert _off_loop(reads, 0, 50_000, stream=True) == data
+    assert _off_loop(reads, 60_000, 10) == b""  # 416: nothing there
+    assert calls == []
+
+
+def test_s3_range_refused_by_the_store_is_asked_again_through_get_object(
+    s3_backend: Backend,
+) -> None:
+    store = s3_backend.store
+    assert isinstance(store, S3ObjectStore)
+    run(store.put_stream("q", chunks([b"version one"])))
+    calls = _get_objects(store)
+    with pytest.raises(ObjectChanged):  # the presigned 412, then GetObject's error, ours
+        _off_loop(store.blocking_range("q", 11, etag="0" * 32), 0, 4)
+    assert calls == ["GetObject"]
+
+
+def test_s3_range_from_a_dead_endpoint_fails_as_unavailable(closed_port: int) -> None:
+    with ThreadPoolExecutor(2) as pool:
+        store = S3ObjectStore(
+            "bucket",
+            executor=pool,
+            endpoint_url=f"http://127.0.0.1:{closed_port}",
+            connect_timeout=1,
+            read_timeout=1,
+        )
+        with pytest.raises(StorageUnavailable):
+            _off_loop(store.blocking_range("k", 100), 0, 10)
+
+
+def test_s3_range_from_a_hung_endpoint_times_out_once(silent_port: int) -> None:
+    with ThreadPoolExecutor(2) as pool:
+        store = S3ObjectStore(
+            "bucket",
+            executor=pool,
+            endpoint_url=f"http://127.0.0.1:{silent_port}",
+            connect_timeout=1,
+            read_timeout=1,
+        )
+        calls = _get_objects(store)
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            _off_loop(store.blocking_range("k", 100), 0, 10)
+        assert time.monotonic() - started < 2.5
+        assert calls == []  # a store this slow is not asked a second time
