@@ -32,6 +32,7 @@ from artifactsvc.paths import basename, safe_to_extract
 from artifactsvc.pools import ZipWork
 from artifactsvc.streams import StoreSource, from_thread
 from artifactsvc.ziprange import (
+    UNCACHED,
     Entry,
     EntryKind,
     IndexDirectory,
@@ -42,6 +43,7 @@ from artifactsvc.ziprange import (
     iter_index_entries,
     iter_raw_members,
     lookup,
+    lookup_cached,
     read_member,
     write_zip,
 )
@@ -50,6 +52,10 @@ from artifactsvc.ziprange.decompress import STORED
 from artifactsvc.ziprange.member import local_header_length, max_header_length
 from artifactsvc.ziprange.seekindex import choose_point
 
+# The largest cached index bucket a lookup scans on the event loop: about 0.07 ms of Python
+# per 32 KiB, the size index builds aim for (buckets come out around it, either side); a
+# larger one is scanned on a pool thread.
+LOOKUP_ON_LOOP_BYTES = 64 << 10
 # A slice starting this far into a deflated member looks for a seek point first (a few small
 # reads of the index, cached); closer ones inflate from the start.
 SEEK_FROM = 1 << 20
@@ -174,11 +180,21 @@ class FileService:
         raise last_error
 
     async def find(self, artifact: Artifact, path: str) -> MemberFile:
-        entry = await self._index.with_index(
-            artifact,
-            lambda directory, sidecar: lookup(directory, sidecar, path, self._index.cache),
-            executor=self._work.reads,
+        # A warm lookup (the bucket cached, and not large) is a short scan: made here, it
+        # saves the hop to a pool thread and back (~0.2 ms on a busy 2-core machine).
+        recorded = self._index.recorded(artifact)
+        cache = self._index.cache
+        entry = (
+            UNCACHED
+            if recorded is None
+            else lookup_cached(recorded, path, cache, max_bytes=LOOKUP_ON_LOOP_BYTES)
         )
+        if entry is UNCACHED:
+            entry = await self._index.with_index(
+                artifact,
+                lambda directory, sidecar: lookup(directory, sidecar, path, cache),
+                executor=self._work.reads,
+            )
         if entry is None or entry.kind != EntryKind.FILE:
             raise ArtifactNotFound()
         ensure_readable(entry)
@@ -240,7 +256,7 @@ class FileService:
         target = await self._objects.offload(artifact.object_key, disposition=disposition)
         return StoredSpan(target, artifact.etag, start)
 
-    def _seek_points(self, artifact: Artifact) -> tuple[StoreSource, IndexDirectory] | None:
+    def _seek_points(self, artifact: Artifact) -> tuple[RangeSource, IndexDirectory] | None:
         """The sidecar and directory of the artifact's index, when it has seek points (the row
         carries the directory; one built before seek points existed has none)."""
         if artifact.index_directory is None or artifact.index_key is None:
@@ -309,7 +325,7 @@ class FileService:
         control = WorkControl()
         cache = self._index.cache
 
-        def work(directory: IndexDirectory, sidecar: StoreSource) -> TreePage:
+        def work(directory: IndexDirectory, sidecar: RangeSource) -> TreePage:
             if not recursive and directory.tree is not None:
                 return indexed_folder(
                     directory,
