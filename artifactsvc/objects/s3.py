@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import aclosing, closing, contextmanager, suppress
 from datetime import datetime
 from functools import partial
@@ -475,9 +475,12 @@ class S3ObjectStore:
 
 
 class _DirectRange:
-    """`BlockingRange` over one object: boto3 called on the caller's (worker) thread, its
-    errors translated as `_call` translates them. botocore's connect and read timeouts and
-    its retries bound each request; the caller's pool bounds how many run at once."""
+    """`BlockingRange` over one object, for a caller on a worker thread of its own.
+
+    Each request (and each body read) runs on the store's executor within the storage
+    deadline, as `_call` runs an awaited one, but the caller waits for it on its own thread:
+    a hop to the storage pool and back, not a round trip through the event loop. A member
+    that fits one chunk costs one call: the GET and its whole body."""
 
     def __init__(self, store: S3ObjectStore, key: str, size: int, etag: str | None) -> None:
         self._store = store
@@ -492,29 +495,78 @@ class _DirectRange:
     def read(self, start: int, length: int) -> bytes:
         if length == 0:
             return b""
-        with _translated(self._key):
-            body = self._store._open_range(
-                self._store._get_params(self._key, start, length, self._etag)
-            )
+        params = self._store._get_params(self._key, start, length, self._etag)
+
+        def read() -> bytes:
+            body = self._store._open_range(params)
             if body is None:
                 return b""
             with closing(body):
                 data: bytes = body.read()
                 return data
 
+        with _translated(self._key):
+            return self._bounded(read)
+
     def stream(self, start: int, length: int) -> Iterator[bytes]:
         if length == 0:
             return
+        params = self._store._get_params(self._key, start, length, self._etag)
+
+        def first() -> tuple[_Body, bytes] | None:
+            opened = self._store._open_range(params)
+            if opened is None:
+                return None
+            body = _Body(opened)
+            try:
+                return body, body.read(DEFAULT_CHUNK_SIZE)
+            except BaseException:
+                body.close_when_idle()
+                raise
+
         with _translated(self._key):
-            body = self._store._open_range(
-                self._store._get_params(self._key, start, length, self._etag)
-            )
-            if body is None:
+            started = self._bounded(first, discard=_close_first)
+            if started is None:
                 return
-            # Closed whether read to its end or abandoned (the connection is then dropped).
-            with closing(body):
-                while data := body.read(DEFAULT_CHUNK_SIZE):
+            body, data = started
+            # What the object holds of the range: once it has all come, no read is left to
+            # make (botocore checks the body against its Content-Length as it ends).
+            left = max(0, min(length, self._size - start))
+            try:
+                while data:
                     yield data
+                    left -= len(data)
+                    if left <= 0:
+                        return
+                    data = self._bounded(partial(body.read, DEFAULT_CHUNK_SIZE))
+            finally:
+                # Not read to its end (abandoned): the connection is dropped, not drained.
+                body.close_when_idle()
+
+    def _bounded(self, fn: Callable[[], T], discard: Callable[[T], object] | None = None) -> T:
+        """`fn()` on the store's executor, waited for here within the storage deadline (the
+        wait for a thread included); past it DeadlinePassed, and a result that comes later
+        goes to `discard`."""
+        deadline = self._store._deadline
+        started = self._store._executor.submit(fn)
+        try:
+            return started.result(timeout=deadline)
+        except TimeoutError:
+            if started.done():
+                raise  # fn itself raised TimeoutError
+            if not started.cancel() and discard is not None:
+                started.add_done_callback(partial(_late, discard))
+            raise DeadlinePassed(f"no answer within {deadline} s") from None
+
+
+def _late(discard: Callable[[T], object], future: Future[T]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        discard(future.result())
+
+
+def _close_first(started: tuple[_Body, bytes] | None) -> None:
+    if started is not None:
+        started[0].close_when_idle()
 
 
 class _Unanswered(Exception):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from artifactsvc.errors import ObjectChanged, ObjectNotFound, StorageUnavailable
+from artifactsvc.errors import ObjectChanged, ObjectNotFound, StorageTimeout, StorageUnavailable
 from artifactsvc.objects.instrumented import InstrumentedObjectStore
 from artifactsvc.objects.port import BlockingRange
 from artifactsvc.objects.s3 import S3ObjectStore
@@ -190,18 +190,20 @@ def test_s3_range_from_a_dead_endpoint_fails_as_unavailable(closed_port: int) ->
             _off_loop(store.blocking_range("k", 100), 0, 10)
 
 
-def test_s3_range_from_a_hung_endpoint_times_out_once(silent_port: int) -> None:
+def test_s3_range_from_a_hung_endpoint_ends_at_the_storage_deadline(silent_port: int) -> None:
     with ThreadPoolExecutor(2) as pool:
         store = S3ObjectStore(
             "bucket",
             executor=pool,
             endpoint_url=f"http://127.0.0.1:{silent_port}",
             connect_timeout=1,
-            read_timeout=1,
+            read_timeout=5,
+            deadline=0.5,
         )
         calls = _get_objects(store)
-        started = time.monotonic()
-        with pytest.raises(StorageUnavailable):
-            _off_loop(store.blocking_range("k", 100), 0, 10)
-        assert time.monotonic() - started < 2.5
-        assert calls == []  # a store this slow is not asked a second time
+        for stream in (False, True):
+            started = time.monotonic()
+            with pytest.raises(StorageTimeout):
+                _off_loop(store.blocking_range("k", 100), 0, 10, stream=stream)
+            assert time.monotonic() - started < 2.0, "the deadline, not 3 read timeouts"
+        assert calls == []  # the presigned GET hung: GetObject was never asked
