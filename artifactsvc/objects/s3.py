@@ -339,8 +339,18 @@ class S3ObjectStore:
         return Offload(url=await self._call(key, presign))
 
     async def ping(self) -> None:
+        def probe() -> None:
+            self._client.head_bucket(Bucket=self.bucket)
+            # Signing the first URL of a process sets up the presigner (~1 ms); done here
+            # (readiness warms the process up before it serves), not on the first read.
+            self._client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": self._prefix + "ping"},
+                ExpiresIn=PRESIGNED_READ_EXPIRY,
+            )
+
         try:
-            await self._call("", partial(self._client.head_bucket, Bucket=self.bucket))
+            await self._call("", probe)
         except ArtifactsvcError as exc:
             raise StorageUnavailable(f"bucket {self.bucket}: {exc}") from exc
 
