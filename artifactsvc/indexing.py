@@ -24,7 +24,7 @@ from artifactsvc.metadata import ArtifactStore
 from artifactsvc.models import Artifact, utcnow
 from artifactsvc.objects import ObjectInfo, ObjectStore
 from artifactsvc.streams import StoreSource
-from artifactsvc.ziprange import BucketCache, IndexDirectory, build_index
+from artifactsvc.ziprange import BucketCache, IndexDirectory, RangeSource, build_index
 from artifactsvc.ziprange.control import WorkControl
 
 T = TypeVar("T")
@@ -114,15 +114,22 @@ class ArchiveIndex:
         self.cache = BucketCache(cache_bytes)
         self._rebuilds: dict[tuple[str, str], asyncio.Future[tuple[IndexDirectory, str]]] = {}
 
+    def recorded(self, artifact: Artifact) -> IndexDirectory | None:
+        """The index directory the artifact's row carries, if it is whole and describes this
+        version of the archive; else None (`directory` rebuilds it)."""
+        if artifact.index_directory is None or artifact.index_key is None:
+            return None
+        try:
+            directory = IndexDirectory.from_bytes(artifact.index_directory)
+        except CorruptArchive:
+            return None
+        return directory if directory.archive_etag == artifact.etag else None
+
     async def directory(self, artifact: Artifact) -> tuple[IndexDirectory, str]:
         """The archive's index directory and sidecar key, rebuilding a missing or stale one."""
-        if artifact.index_directory is not None and artifact.index_key is not None:
-            try:
-                directory = IndexDirectory.from_bytes(artifact.index_directory)
-            except CorruptArchive:
-                directory = None
-            if directory is not None and directory.archive_etag == artifact.etag:
-                return directory, artifact.index_key
+        directory = self.recorded(artifact)
+        if directory is not None and artifact.index_key is not None:
+            return directory, artifact.index_key
         # Concurrent reads of one archive share one rebuild (per process).
         flight = (artifact.object_key, artifact.etag)
         task = self._rebuilds.get(flight)
@@ -151,14 +158,20 @@ class ArchiveIndex:
         await self._store.set_artifact_index(artifact, index_key, built.directory.to_bytes())
         return built.directory, index_key
 
-    def sidecar(self, key: str, directory: IndexDirectory) -> StoreSource:
+    def sidecar(self, key: str, directory: IndexDirectory) -> RangeSource:
+        """Reads of the sidecar for work on a pool thread: made on that thread when the store
+        can (a first read's bucket costs one hop, not a round trip through the loop and the
+        storage pool), else through the async verbs."""
+        direct = self._objects.blocking_range(key, directory.sidecar_size)
+        if direct is not None:
+            return direct
         loop = asyncio.get_running_loop()
         return StoreSource(self._objects, key, directory.sidecar_size, None, loop)
 
     async def with_index(
         self,
         artifact: Artifact,
-        work: Callable[[IndexDirectory, StoreSource], T],
+        work: Callable[[IndexDirectory, RangeSource], T],
         *,
         executor: Executor,
         control: WorkControl | None = None,

@@ -22,7 +22,7 @@ from artifactsvc.api.params import boolean, path_id
 from artifactsvc.api.ranges import ByteRange, not_modified, requested_range
 from artifactsvc.api.routing import RawRoute, decode_segment, route
 from artifactsvc.errors import NotFound
-from artifactsvc.files import MemberFile, RefTarget
+from artifactsvc.files import WHOLE_READ_BYTES, MemberFile, RefTarget
 from artifactsvc.paths import validate_artifact_path
 
 PREFIX = "/api/v4/projects/{id}"
@@ -63,6 +63,10 @@ async def serve_file(
         offloaded = await offload_member(member, headers, offset, length, sniffed=sniffed)
         if offloaded is not None:
             return offloaded
+    if length <= WHOLE_READ_BYTES:
+        whole = await unless_disconnected(request, member.read_whole(offset, length))
+        headers.setdefault("Content-Type", sniff(whole) if sniffed else by_extension(member.path))
+        return Response(whole, status_code=status, headers=headers)
     head, body = await unless_disconnected(request, prime(member.read(offset, length)))
     headers.setdefault("Content-Type", sniff(head) if sniffed else by_extension(member.path))
     return StreamingResponse(body, status_code=status, headers=headers)

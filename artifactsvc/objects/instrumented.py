@@ -5,6 +5,7 @@ and makes a trace span of each call when tracing is on (artifactsvc/tracing.py).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Generic, TypeVar
 from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
+    BlockingRange,
     ChunkSize,
     ObjectInfo,
     ObjectStore,
@@ -183,6 +185,12 @@ class InstrumentedObjectStore:
         chunks = self.inner.stream(key, start, length, etag=etag, chunk_size=chunk_size)
         return self._iterated("get", key, chunks, call)
 
+    def blocking_range(
+        self, key: str, size: int, *, etag: str | None = None
+    ) -> BlockingRange | None:
+        inner = self.inner.blocking_range(key, size, etag=etag)
+        return None if inner is None else _CountedRange(self, key, inner)
+
     async def delete(self, key: str) -> None:
         self._count("delete")
         self._report("delete", key)
@@ -222,3 +230,52 @@ class InstrumentedObjectStore:
 
     async def abort_stale_uploads(self, older_than: datetime) -> int:
         return await self.inner.abort_stale_uploads(older_than)
+
+
+class _CountedRange:
+    """A `BlockingRange` whose reads are counted, reported and traced as `get_range` and
+    `stream` are. Made on the event loop, read on a worker thread: each read's span starts
+    in the context the range was made in, so it is a child of the request's span."""
+
+    def __init__(self, store: InstrumentedObjectStore, key: str, inner: BlockingRange) -> None:
+        self._store = store
+        self._key = key
+        self._inner = inner
+        self._context = contextvars.copy_context()
+
+    @property
+    def size(self) -> int:
+        return self._inner.size
+
+    @contextlib.contextmanager
+    def _calling(self) -> Iterator[None]:
+        store = self._store
+        trace = store._trace
+        finish = None if trace is None else self._context.copy().run(trace, "get", self._key)
+        try:
+            yield
+        except BaseException as error:
+            store._failed("get", error)
+            if finish is not None:
+                finish(error)
+            raise
+        if finish is not None:
+            finish(None)
+
+    def read(self, start: int, length: int) -> bytes:
+        self._store._count("get")
+        call = self._store._report("get_range", self._key, start, length)
+        with self._calling():
+            data = self._inner.read(start, length)
+        if call is not None:
+            call.bytes = len(data)
+        return data
+
+    def stream(self, start: int, length: int) -> Iterator[bytes]:
+        self._store._count("get")
+        call = self._store._report("stream", self._key, start, length)
+        with self._calling():
+            for chunk in self._inner.stream(start, length):
+                if call is not None:
+                    call.bytes += len(chunk)
+                yield chunk

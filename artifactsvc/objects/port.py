@@ -11,7 +11,7 @@ translates its vendor's failures into `artifactsvc.errors`:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -44,6 +44,19 @@ class Offload:
 
     path: str | None = None
     url: str | None = None
+
+
+class BlockingRange(Protocol):
+    """Ranged reads of one object that block the calling thread (`ziprange.RangeSource`'s
+    shape): each `read` or `stream` is one request, clamped at the object's end, pinned to
+    the ETag it was opened with. Only for code already running on a worker thread."""
+
+    @property
+    def size(self) -> int: ...
+
+    def read(self, start: int, length: int) -> bytes: ...
+
+    def stream(self, start: int, length: int) -> Iterator[bytes]: ...
 
 
 class ObjectStore(Protocol):
@@ -89,6 +102,18 @@ class ObjectStore(Protocol):
 
         Closing the iterator early (`aclose`) releases the underlying connection or file.
         """
+        ...
+
+    def blocking_range(
+        self, key: str, size: int, *, etag: str | None = None
+    ) -> BlockingRange | None:
+        """Reads of `key` (`size` bytes) made on the caller's own worker thread, or None when
+        the store has none (the caller bridges to the async verbs instead).
+
+        A worker thread that reads through the async verbs waits on the event loop, which
+        waits on the store's executor: a round trip through two threads per read, the bulk
+        of a small single-file read's latency. This is one hop: the caller's thread makes
+        the request itself. The store's own timeouts bound each request."""
         ...
 
     async def delete(self, key: str) -> None:

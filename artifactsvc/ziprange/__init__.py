@@ -21,12 +21,14 @@ from artifactsvc.ziprange.build import build_index
 from artifactsvc.ziprange.central import Entry, EntryKind, iter_entries
 from artifactsvc.ziprange.eocd import CentralDirectoryLocation, locate_central_directory
 from artifactsvc.ziprange.index import (
+    UNCACHED,
     BucketCache,
     IndexDirectory,
     find_in_bucket,
     iter_index_buckets,
     iter_index_entries,
     lookup,
+    lookup_cached,
     read_directory,
 )
 from artifactsvc.ziprange.member import (
@@ -41,6 +43,7 @@ from artifactsvc.ziprange.source import BytesSource, CountingSource, FileSource,
 from artifactsvc.ziprange.writer import iter_raw_members, write_zip
 
 __all__ = [
+    "UNCACHED",
     "BucketCache",
     "BytesSource",
     "CentralDirectoryLocation",
@@ -61,6 +64,7 @@ __all__ = [
     "iter_raw_members",
     "locate_central_directory",
     "lookup",
+    "lookup_cached",
     "member_range",
     "read_directory",
     "read_member",

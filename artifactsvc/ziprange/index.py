@@ -30,6 +30,7 @@ bucket at a time, so a listing can drop a name's repeats holding one bucket's na
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import itertools
 import struct
@@ -297,6 +298,15 @@ class BucketCache:
                 self.misses += 1
             return value
 
+    def peek(self, key: tuple[bytes, int]) -> bytes | None:
+        """`get` whose miss is not counted: the caller asks `get` next (`lookup`)."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+            return value
+
     def put(self, key: tuple[bytes, int], value: bytes) -> None:
         if len(value) > self._max:
             return
@@ -328,6 +338,33 @@ def lookup(
             raise CorruptArchive("index sidecar shorter than its directory says")
         if cache is not None:
             cache.put(key, data)
+    return find_in_bucket(data, name)
+
+
+class Uncached(enum.Enum):
+    """`lookup_cached` could not answer without reading the sidecar."""
+
+    UNCACHED = enum.auto()
+
+
+UNCACHED = Uncached.UNCACHED
+
+
+def lookup_cached(
+    directory: IndexDirectory, name: str | bytes, cache: BucketCache, *, max_bytes: int
+) -> Entry | None | Uncached:
+    """`lookup` without any read: the answer when the name's bucket is empty, or is cached
+    and at most `max_bytes` (the scan is then short enough to make where the caller is,
+    the event loop included); else UNCACHED."""
+    bucket = directory.bucket_of(name)
+    start, length = directory.bucket_span(bucket)
+    if length == 0:
+        return None
+    if length > max_bytes:
+        return UNCACHED
+    data = cache.peek((directory.index_id, bucket))
+    if data is None:
+        return UNCACHED
     return find_in_bucket(data, name)
 
 

@@ -7,6 +7,7 @@ from stream_zip import NO_COMPRESSION_64
 
 from artifactsvc.errors import CorruptArchive, InvalidArchive
 from artifactsvc.ziprange import (
+    UNCACHED,
     BucketCache,
     BytesSource,
     CountingSource,
@@ -15,6 +16,7 @@ from artifactsvc.ziprange import (
     iter_index_buckets,
     iter_index_entries,
     lookup,
+    lookup_cached,
     read_directory,
     read_member,
 )
@@ -62,6 +64,29 @@ def test_warm_cache_and_empty_buckets_cost_no_sidecar_read(ten_thousand: bytes) 
     assert sidecar.requests <= 2
     empty = index_of(make_zip([]))
     assert lookup(empty.directory, CountingSource(BytesSource(empty.sidecar)), "x") is None
+
+
+def test_cached_lookup_answers_only_from_small_cached_buckets(ten_thousand: bytes) -> None:
+    indexed = index_of(ten_thousand)
+    directory = indexed.directory
+    cache = BucketCache()
+    name = "dir1/file 1.txt"
+    bucket = directory.bucket_of(name)
+    _, size = directory.bucket_span(bucket)
+    assert lookup_cached(directory, name, cache, max_bytes=size) is UNCACHED
+    assert (cache.hits, cache.misses) == (0, 0)  # the miss is counted by `lookup` alone
+    entry = lookup(directory, BytesSource(indexed.sidecar), name, cache)
+    assert entry is not None
+    assert lookup_cached(directory, name, cache, max_bytes=size) == entry
+    assert lookup_cached(directory, name, cache, max_bytes=size - 1) is UNCACHED
+    same_bucket = next(
+        n
+        for n in (f"dir{i % 50}/nothing {i}" for i in range(10_000))
+        if directory.bucket_of(n) == bucket
+    )
+    assert lookup_cached(directory, same_bucket, cache, max_bytes=size) is None
+    empty = index_of(make_zip([]))
+    assert lookup_cached(empty.directory, "x", BucketCache(), max_bytes=0) is None
 
 
 def test_building_reads_the_archive_tail_once_and_the_directory_once(ten_thousand: bytes) -> None:
