@@ -263,8 +263,12 @@ class S3ObjectStore:
         try:
             opened = await self._call(key, partial(self._open, params), discard=_close)
             body = None if opened is None else _Body(opened)
-            while body is not None and (data := await self._read(key, body, size())):
+            while body is not None:
+                data = await self._read(key, body, size())
+                if not data:
+                    break
                 yield data
+                del data  # sent: the next read must not keep it alive (streams.ReadBudget)
         finally:
             # Closing drops the connection rather than draining it; it does not block, and an
             # async generator finalised without a running loop cannot await.
