@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 
 from artifactsvc.api.headers import content_disposition, http_date, quoted
 from artifactsvc.api.ranges import ByteRange, not_modified, requested_range
+from artifactsvc.api.responses import StreamingResponse
 from artifactsvc.artifacts import Download
 from artifactsvc.nginx import ACCEL_FILES, ACCEL_URL, PIN_HEADER, RANGE_HEADER, URL_HEADER
 from artifactsvc.streams import aclose
@@ -31,12 +32,16 @@ async def prime(chunks: AsyncIterator[bytes]) -> tuple[bytes, AsyncIterator[byte
         await aclose(chunks)
         raise
 
+    # Handed over, not captured: a closure's `first` would live as long as the download.
+    held = [first] if first else []
+
     async def replay() -> AsyncIterator[bytes]:
         try:
-            if first:
-                yield first
+            if held:
+                yield held.pop()
             async for chunk in chunks:
                 yield chunk
+                del chunk  # sent: not held through the next read (streams.ReadBudget)
         finally:
             await aclose(chunks)
 

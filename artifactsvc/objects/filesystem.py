@@ -100,6 +100,7 @@ class FilesystemObjectStore:
                     break
                 offset += len(data)
                 yield data
+                del data  # sent: the next read must not keep it alive (streams.ReadBudget)
         finally:
             # Closing a descriptor does not block, and an async generator finalised without
             # a running loop cannot await.

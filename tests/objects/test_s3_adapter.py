@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ConnectionClosedError as BotoConnectionClosedError
 
-from artifactsvc.errors import ObjectNotFound, StorageError, StorageUnavailable
+from artifactsvc.errors import ObjectNotFound, StorageError, StorageTimeout, StorageUnavailable
 from artifactsvc.objects.s3 import S3ObjectStore
 from tests.objects.conftest import S3_PREFIX, Backend
 from tests.support.streams import chunks, payload, read_all, run
@@ -97,6 +97,31 @@ class _Truncating(socketserver.BaseRequestHandler):
 def truncating_port() -> Iterator[int]:
     """An endpoint that promises a megabyte and hangs up after 100 kB."""
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Truncating)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+class _Stalling(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        received = b""
+        while b"\r\n\r\n" not in received:
+            more = self.request.recv(65536)
+            if not more:
+                return
+            received += more
+        head = b'HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nETag: "e"\r\n\r\n'
+        self.request.sendall(head + b"x" * 100_000)
+        self.request.recv(1)  # nothing more, until the client hangs up
+
+
+@pytest.fixture
+def stalling_port() -> Iterator[int]:
+    """An endpoint that promises a megabyte, sends 100 kB and then nothing."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Stalling)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -289,6 +314,61 @@ def test_body_cut_short_raises_instead_of_ending(
     with pytest.raises(StorageUnavailable):
         run(scenario())
     assert 0 < sum(map(len, received)) <= 100_000
+
+
+def test_a_body_that_stalls_mid_stream_times_out_at_the_deadline(
+    executor: ThreadPoolExecutor, stalling_port: int
+) -> None:
+    # The read timeout alone would wait 4 s: the deadline cuts the read at 1 s.
+    store = S3ObjectStore(
+        "bucket",
+        executor=executor,
+        endpoint_url=f"http://127.0.0.1:{stalling_port}",
+        read_timeout=4,
+        deadline=1,
+    )
+    received: list[bytes] = []
+
+    async def scenario() -> None:
+        async for chunk in store.stream("k", chunk_size=64 * 1024):
+            received.append(chunk)
+
+    started = time.monotonic()
+    with pytest.raises(StorageTimeout):
+        run(scenario())
+    assert time.monotonic() - started < 3
+    assert sum(map(len, received)) == 64 * 1024
+
+
+def test_a_stream_cancelled_during_a_stalled_read_ends_at_once(
+    executor: ThreadPoolExecutor, stalling_port: int
+) -> None:
+    # A client gone mid-download: the handler's task is cancelled while a storage read is
+    # blocked; the read is left to its thread (the body closes when it returns).
+    store = S3ObjectStore(
+        "bucket",
+        executor=executor,
+        endpoint_url=f"http://127.0.0.1:{stalling_port}",
+        read_timeout=2,
+    )
+
+    async def scenario() -> float:
+        first = asyncio.Event()
+
+        async def download() -> None:
+            async for _ in store.stream("k", chunk_size=64 * 1024):
+                first.set()
+
+        task = asyncio.create_task(download())
+        await first.wait()
+        await asyncio.sleep(0.2)  # the second read is blocked on the silent endpoint
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return time.monotonic() - started
+
+    assert run(scenario()) < 0.5
 
 
 def test_client_is_configured_for_the_endpoint_and_pool(
