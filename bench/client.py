@@ -14,7 +14,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import urllib3
 
+from bench.naive import DOWNLOAD_CHUNK
 from bench.world import ADMIN_TOKEN, PROJECT, job_token
 
 CHUNK = 1 << 20
@@ -74,6 +76,28 @@ def timed_get(http: httpx.Client, url: str) -> tuple[int, float]:
         response.raise_for_status()
         for chunk in response.iter_raw():
             received += len(chunk)
+    return received, time.perf_counter() - start
+
+
+def urllib3_download(pool: urllib3.PoolManager, base_url: str, job_id: int) -> tuple[int, float]:
+    """GET the job's archive with urllib3, the transport boto3 itself reads S3 with, in reads
+    of the size the direct baseline reads (bench/naive.py): (bytes, seconds). The throughput
+    figure compares the service against that baseline, so both sides are read by the same
+    client code; httpx costs nearly twice urllib3's CPU per GB, which is the client's cost,
+    not the service's."""
+    url = f"{base_url}/api/v4/projects/{PROJECT}/jobs/{job_id}/artifacts"
+    received = 0
+    start = time.perf_counter()
+    response = pool.request(
+        "GET", url, headers={"PRIVATE-TOKEN": ADMIN_TOKEN}, preload_content=False
+    )
+    try:
+        if response.status != 200:
+            raise RuntimeError(f"GET {url}: {response.status}")
+        while chunk := response.read(DOWNLOAD_CHUNK):
+            received += len(chunk)
+    finally:
+        response.release_conn()
     return received, time.perf_counter() - start
 
 

@@ -6,7 +6,10 @@ VmHWM after the transfer minus that baseline. Where the reset is refused, VmHWM 
 the start-up peak, which only makes the growth look larger.
 
 Throughput: downloads through the service alternate with direct boto3 get_object streams of
-the same object, so both see the same machine load; the median of each is compared.
+the same object, so both see the same machine load; the median of each is compared. The
+service is read by urllib3 in reads of the same size, the transport boto3 reads S3 with, so
+both sides pay the same client (httpx, before 2026-12-03, cost the client side ~0.30 CPU s/GB
+against boto3's 0.17, on the same 2 cores as the servers).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import urllib3
 
-from bench.client import download_archive, http_client, upload_archive
+from bench.client import http_client, upload_archive, urllib3_download
 from bench.concurrent import MEMORY_GOAL as CONCURRENT_MEMORY_GOAL
 from bench.concurrent import STREAMS, presigned, through_service
 from bench.figures import Figure
@@ -115,10 +119,11 @@ def downloads(world: World, job_id: int, size: int, *, rounds: int) -> Downloads
             raise RuntimeError(f"downloaded {received} bytes of a {size}-byte archive")
         into.append(received / 1e6 / seconds)
 
+    pool = urllib3.PoolManager(timeout=urllib3.Timeout(connect=10.0, read=600.0))
     with world.service() as service, http_client() as http:
         idle = _idle(service, http)
         for _ in range(rounds):
-            record(service_mbps, *download_archive(http, service.base_url, job_id))
+            record(service_mbps, *urllib3_download(pool, service.base_url, job_id))
             record(direct_mbps, *direct_download(s3, world.bucket, key))
         return Downloads(Peak(idle, service.memory().peak), service_mbps, direct_mbps)
 
