@@ -148,9 +148,9 @@ def throughput_figure(found: Downloads, what: str, machine: str) -> Figure:
         value=statistics.median(found.service_mbps),
         unit="MB/s",
         baseline=statistics.median(found.direct_mbps),
-        baseline_name="boto3 get_object stream of the same object from SeaweedFS, same run, "
-        "interleaved",
-        goal=">= 0.8",
+        baseline_name="boto3 get_object stream of the same object from SeaweedFS (the service "
+        "read by urllib3, boto3's transport, in the same 1 MiB reads), same run, interleaved",
+        goal=">= 0.85",  # the issue's goal for one download
         machine=machine,
     )
 
