@@ -16,7 +16,7 @@ from datetime import datetime
 from artifactsvc import pools
 from artifactsvc.access import Access
 from artifactsvc.artifacts import ArtifactService, Download
-from artifactsvc.errors import ArtifactNotFound, CorruptArchive, DamagedArchive, NoArchiveToList
+from artifactsvc.errors import ArtifactNotFound, DamagedArchive, NoArchiveToList
 from artifactsvc.indexing import ArchiveIndex
 from artifactsvc.listing import (
     DEFAULT_MAX_FOLDERS,
@@ -298,13 +298,8 @@ class FileService:
     def _seek_points(self, artifact: Artifact) -> tuple[RangeSource, IndexDirectory] | None:
         """The sidecar and directory of the artifact's index, when it has seek points (the row
         carries the directory; one built before seek points existed has none)."""
-        if artifact.index_directory is None or artifact.index_key is None:
-            return None
-        try:
-            directory = IndexDirectory.from_bytes(artifact.index_directory)
-        except CorruptArchive:
-            return None
-        if directory.seek is None or directory.archive_etag != artifact.etag:
+        directory = self._index.recorded(artifact)
+        if directory is None or directory.seek is None or artifact.index_key is None:
             return None
         return self._index.sidecar(artifact.index_key, directory), directory
 

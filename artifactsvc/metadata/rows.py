@@ -8,8 +8,8 @@ into rows. Times are ISO 8601 text, booleans 0/1 (see migrations.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from artifactsvc.metadata.database import Connection, Row
 from artifactsvc.models import Artifact, Job, Pipeline, Project, User, format_time, parse_time
@@ -141,6 +141,20 @@ def artifact(row: Row) -> Artifact:
     )
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _shared(built: dict[K, V] | None, key: K, build: Callable[[], V]) -> V:
+    """The record `built` holds for `key`, else a new one (kept there for the next row)."""
+    found = built.get(key) if built is not None else None
+    if found is None:
+        found = build()
+        if built is not None:
+            built[key] = found
+    return found
+
+
 def job(
     row: Row,
     artifacts: Sequence[Artifact] = (),
@@ -154,19 +168,12 @@ def job(
     runner: Any = json.loads(row["runner_json"]) if row["runner_json"] else None
     tags = row["tag_list"]
     pipeline_id = int(row["pipeline_id"])
-    shown_pipeline = pipelines.get(pipeline_id) if pipelines is not None else None
-    if shown_pipeline is None:
-        shown_pipeline = pipeline(row, prefix="p_")
-        if pipelines is not None:
-            pipelines[pipeline_id] = shown_pipeline
-    shown_user = None
-    if row["u_username"] is not None:
-        user_id = int(row["user_id"])
-        shown_user = users.get(user_id) if users is not None else None
-        if shown_user is None:
-            shown_user = user(row, prefix="u_")
-            if users is not None:
-                users[user_id] = shown_user
+    shown_pipeline = _shared(pipelines, pipeline_id, lambda: pipeline(row, prefix="p_"))
+    shown_user = (
+        _shared(users, int(row["user_id"]), lambda: user(row, prefix="u_"))
+        if row["u_username"] is not None
+        else None
+    )
     return Job(
         id=int(row["id"]),
         project_id=int(row["project_id"]),

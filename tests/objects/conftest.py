@@ -7,6 +7,7 @@ through the top-level conftest; `Backend.storage` looks behind the adapter (`sto
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,3 +63,19 @@ def s3_backend(moto_endpoint: str, s3_bucket: str, executor: ThreadPoolExecutor)
 def backend(request: pytest.FixtureRequest) -> Backend:
     found: Backend = request.getfixturevalue(f"{request.param}_backend")
     return found
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections (in the kernel backlog) and never answers."""
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as sock:
+        yield sock.getsockname()[1]

@@ -8,9 +8,7 @@ adapter's own errors; the instrumented store counts and reports it like `get_ran
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,21 +21,6 @@ from artifactsvc.objects.s3 import S3ObjectStore
 from tests.objects.conftest import Backend
 from tests.support.storage import CallLog
 from tests.support.streams import chunks, payload, run
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A port that accepts connections (in the kernel backlog) and never answers."""
-    with socket.create_server(("127.0.0.1", 0), backlog=16) as sock:
-        yield sock.getsockname()[1]
 
 
 def _off_loop(

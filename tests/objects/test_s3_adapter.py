@@ -7,7 +7,6 @@ the behaviour itself is checked against moto over HTTP, or against sockets that 
 from __future__ import annotations
 
 import asyncio
-import socket
 import socketserver
 import threading
 import time
@@ -66,22 +65,9 @@ def unreachable(executor: ThreadPoolExecutor, endpoint_url: str) -> S3ObjectStor
     )
 
 
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A port that accepts connections (in the kernel backlog) and never answers."""
-    with socket.create_server(("127.0.0.1", 0), backlog=16) as sock:
-        yield sock.getsockname()[1]
-
-
 class _Truncating(socketserver.BaseRequestHandler):
+    """Promises a megabyte and hangs up after 100 kB."""
+
     def handle(self) -> None:
         received = b""
         while b"\r\n\r\n" not in received:
@@ -91,43 +77,39 @@ class _Truncating(socketserver.BaseRequestHandler):
             received += more
         head = b'HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nETag: "e"\r\n\r\n'
         self.request.sendall(head + b"x" * 100_000)
+        self.after_body()
+
+    def after_body(self) -> None:
+        pass
+
+
+class _Stalling(_Truncating):
+    """Promises a megabyte, sends 100 kB and then nothing."""
+
+    def after_body(self) -> None:
+        self.request.recv(1)  # nothing more, until the client hangs up
+
+
+def _serving(handler: type[socketserver.BaseRequestHandler]) -> Iterator[int]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture
 def truncating_port() -> Iterator[int]:
     """An endpoint that promises a megabyte and hangs up after 100 kB."""
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Truncating)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-
-
-class _Stalling(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        received = b""
-        while b"\r\n\r\n" not in received:
-            more = self.request.recv(65536)
-            if not more:
-                return
-            received += more
-        head = b'HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nETag: "e"\r\n\r\n'
-        self.request.sendall(head + b"x" * 100_000)
-        self.request.recv(1)  # nothing more, until the client hangs up
+    yield from _serving(_Truncating)
 
 
 @pytest.fixture
 def stalling_port() -> Iterator[int]:
     """An endpoint that promises a megabyte, sends 100 kB and then nothing."""
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Stalling)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    yield from _serving(_Stalling)
 
 
 async def aborted(backend: Backend) -> None:
