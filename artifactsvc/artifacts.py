@@ -23,7 +23,7 @@ from artifactsvc.streams import ReadBudget
 log = logging.getLogger("artifactsvc.artifacts")
 
 RECENT_PIPELINES = 100  # how far `search_recent_successful_pipelines` looks back
-DEFAULT_BUFFER_BUDGET = 32 << 20  # settings' DOWNLOAD_BUFFER_BUDGET
+DEFAULT_BUFFER_BUDGET = 64 << 20  # settings' DOWNLOAD_BUFFER_BUDGET
 
 
 @dataclass(frozen=True)

@@ -226,10 +226,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "DOWNLOAD_BUFFER_BUDGET",
-        "33554432",
+        "67108864",
         _integer(1 << 20, 1 << 40),
         "bytes all proxied downloads of a process hold read ahead together: a lone download"
-        " reads 1 MiB at a time, and reads shrink (to 64 KiB) as more run at once",
+        " reads 1 MiB at a time, and reads shrink (to 128 KiB) as more run at once",
     ),
     Setting(
         "MALLOC_ARENAS",
