@@ -112,9 +112,6 @@ def build_runtime(
             deadline=settings.storage_call_deadline,
             part_concurrency=settings.upload_part_concurrency,
             executor=storage_executor,
-            # Single-file reads and listings call the store from their own pools
-            # (FileService.read, ArchiveIndex.sidecar).
-            reader_threads=settings.member_read_threads + settings.listing_threads,
         )
     )
     if count_storage is not None or tracing is not None:

@@ -19,12 +19,10 @@ def open_object_store(
     deadline: float | None = None,
     part_concurrency: int | None = None,
     executor: ThreadPoolExecutor,
-    reader_threads: int = 0,
 ) -> ObjectStore:
     """A store for `storage_url`: a directory path, `file:///abs/path` or `s3://BUCKET/PREFIX`.
 
     Region and credentials for S3 come from boto3's own lookup (the `AWS_*` variables).
-    `reader_threads`: threads of other pools that read through `blocking_range`.
     """
     if "://" not in storage_url:
         if not storage_url:
@@ -52,7 +50,6 @@ def open_object_store(
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 deadline=deadline,
-                reader_threads=reader_threads,
                 **({} if part_concurrency is None else {"part_concurrency": part_concurrency}),
             )
         except ValueError as exc:

@@ -112,8 +112,9 @@ class ObjectStore(Protocol):
 
         A worker thread that reads through the async verbs waits on the event loop, which
         waits on the store's executor: a round trip through two threads per read, the bulk
-        of a small single-file read's latency. This is one hop: the caller's thread makes
-        the request itself. The store's own timeouts bound each request."""
+        of a small single-file read's latency. Here the caller's thread hands each request
+        to the store's executor and waits for it itself, within the storage deadline: one
+        hop, with no event loop in between."""
         ...
 
     async def delete(self, key: str) -> None:

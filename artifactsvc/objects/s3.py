@@ -96,10 +96,7 @@ class S3ObjectStore:
         read_timeout: float = 30.0,
         deadline: float | None = None,
         part_concurrency: int = DEFAULT_PART_CONCURRENCY,
-        reader_threads: int = 0,
     ) -> None:
-        """`reader_threads`: threads outside `executor` that read through `blocking_range`;
-        the connection pool has room for them too."""
         prefix = prefix.strip("/")
         if part_concurrency < 1:
             raise ValueError(f"part concurrency is at least 1, not {part_concurrency}")
@@ -119,7 +116,7 @@ class S3ObjectStore:
             retries={"mode": "standard", "total_max_attempts": 3},
             signature_version="s3v4",
             # ThreadPoolExecutor has no public accessor for its size.
-            max_pool_connections=max(10, executor._max_workers + reader_threads),
+            max_pool_connections=max(10, executor._max_workers),
         )
         if endpoint_url is not None:
             # S3-compatible stores rarely have virtual-host DNS, and not all of them accept

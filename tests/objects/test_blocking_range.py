@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
@@ -117,13 +116,6 @@ def test_instrumented_blocking_ranges_are_counted_and_reported(s3_backend: Backe
     assert counted == ["get", "get"]
     found = [(c.verb, c.key, c.start, c.length, c.bytes) for c in log.calls]
     assert found == [("get_range", "k", 99_990, 100, 10), ("stream", "k", 10, 5000, 5000)]
-
-
-def test_reader_threads_widen_the_connection_pool(moto_endpoint: str) -> None:
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        store = S3ObjectStore("b", executor=pool, endpoint_url=moto_endpoint, reader_threads=8)
-        config: Any = store._client.meta.config  # the stubs do not list its attributes
-    assert config.max_pool_connections == 24
 
 
 def _get_objects(store: S3ObjectStore) -> list[str]:
