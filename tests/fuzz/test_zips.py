@@ -58,6 +58,43 @@ def test_a_bounded_atheris_run_from_the_seeds_finds_nothing(tmp_path: Path) -> N
     assert "Done" in finished.stderr and len(list(corpus.iterdir())) >= 30
 
 
+# CI, stop 16: started by a pytest worker that had once held 1 GiB, the fuzzer stopped with
+# "out-of-memory" on inputs that take 120 MiB, because libFuzzer compares -rss_limit_mb with the
+# peak RSS, which Linux carries across execve. The starter here peaks at 1.1 GiB first.
+PEAKS_THEN_FUZZES = """
+import subprocess, sys
+held = bytearray(1100 << 20)
+for at in range(0, len(held), 4096):
+    held[at] = 1
+del held
+sys.exit(subprocess.run([sys.executable, "-m", "tests.fuzz.zips", *sys.argv[1:]]).returncode)
+"""
+
+
+def test_the_fuzzer_counts_its_own_memory_not_the_peak_of_the_process_that_started_it(
+    tmp_path: Path,
+) -> None:
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PEAKS_THEN_FUZZES,
+            str(tmp_path / "corpus"),
+            "-runs=1000000",
+            "-max_total_time=4",  # libFuzzer checks the RSS once a second
+            "-seed=1",
+            f"-artifact_prefix={tmp_path}/",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "Done" in finished.stderr and not list(tmp_path.glob("oom-*"))
+
+
 def deflate64_reaching_before_its_start() -> bytes:
     """Three literals, then a copy from 32,769 bytes back (Deflate64's distance code 30)."""
     bits = _Bits()
