@@ -29,3 +29,17 @@ def test_empty_times_are_none_and_offsets_are_converted() -> None:
     assert parse_time(None) is None and parse_time("") is None and format_time(None) is None
     east = datetime(2020, 1, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
     assert format_time(east) == "2019-12-31T23:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC), "0999-01-02T03:04:05.000Z"),
+        (datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "2026-12-31T23:59:59.999Z"),
+        (datetime(2026, 1, 1, 0, 0, 0, 1000, tzinfo=UTC), "2026-01-01T00:00:00.001Z"),
+    ],
+)
+def test_every_field_is_zero_padded_and_the_milliseconds_are_never_rounded_up(
+    value: datetime, shown: str
+) -> None:
+    assert format_time(value) == shown
