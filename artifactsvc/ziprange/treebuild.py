@@ -355,9 +355,9 @@ class _ListWriter:
         gitlab = self._list()
         self._start = self._written + len(self._buf)
         if self._plain_count:
-            self.flush()
             self._plain_pages.append(self._plain_size)
             if self._plain_spilled:
+                self.flush()
                 self._spill_plain()
                 held = self._plain_file
                 assert held is not None
@@ -366,10 +366,16 @@ class _ListWriter:
                 held.seek(0)
                 held.truncate()
                 self._plain_spilled = False
+                self._written += self._plain_size
+            elif len(self._buf) + len(self._plain) < _FLUSH:
+                # Most folders: their records join the buffer, written a megabyte at a time.
+                self._buf += self._plain
+                self._plain = bytearray()
             else:
+                self.flush()
                 self._out.write(self._plain)
                 self._plain = bytearray()
-            self._written += self._plain_size
+                self._written += self._plain_size
             self._buf += struct.pack(f"<{len(self._plain_pages)}Q", *self._plain_pages)
             ours = ChildList(self._start, self._plain_count, self._plain_size)
             self._plain_count = self._plain_size = 0
