@@ -71,12 +71,16 @@ RUN_BYTES = 4 << 20
 _OURS_IN_MEMORY = 4 << 20
 
 
+# `find`, not `in`, for a bytes needle: CPython's bytes `in` first tries the needle as an int,
+# raising and clearing a TypeError each time (callgrind: ~4% of a whole index build).
+
+
 def _esc(part: bytes) -> bytes:
-    return part.replace(b"\x00", b"\x00\xff") if b"\x00" in part else part
+    return part.replace(b"\x00", b"\x00\xff") if part.find(b"\x00") >= 0 else part
 
 
 def _unesc(part: bytes) -> bytes:
-    return part.replace(b"\x00\xff", b"\x00") if b"\x00" in part else part
+    return part.replace(b"\x00\xff", b"\x00") if part.find(b"\x00") >= 0 else part
 
 
 class TreeBuilder:
@@ -112,13 +116,14 @@ class TreeBuilder:
         cut = name.rfind(b"/") + 1
         folder = name[:cut]
         base = name[cut:]
-        if b"\x00" in name:
+        if name.find(b"\x00") >= 0:
             folder_key, base = _esc(folder), _esc(base)
         else:
             folder_key = folder
         # Every name that climbs holds `./` or `//` or starts with `/`: most skip the regex.
         shown = not (
-            (key[:1] == b"/" or b"./" in key or b"//" in key) and CLIMBS.search(key) is not None
+            (key[:1] == b"/" or key.find(b"./") >= 0 or key.find(b"//") >= 0)
+            and CLIMBS.search(key) is not None
         )
         batch = self._batch
         directory = entry.kind == EntryKind.DIRECTORY
