@@ -26,16 +26,17 @@ from typing import BinaryIO
 
 from artifactsvc.errors import CorruptArchive, InvalidArchive
 from artifactsvc.ziprange.central import FLAG_UTF8, Entry, iter_entries
-from artifactsvc.ziprange.control import WorkControl, watched
+from artifactsvc.ziprange.control import WorkControl
 from artifactsvc.ziprange.decompress import STORED
 from artifactsvc.ziprange.eocd import locate_central_directory
 from artifactsvc.ziprange.extents import ExtentCheck
 from artifactsvc.ziprange.index import (
+    RAW_STORED,
+    RECORD,
     IndexDirectory,
     TreeLocation,
     bucketer,
     directory_length,
-    encode_record,
 )
 from artifactsvc.ziprange.scatter import TAG, scatter
 from artifactsvc.ziprange.seekindex import wants_points, write_seek_points
@@ -85,28 +86,54 @@ def build_index(
         TreeBuilder(spill_dir) as folders,
     ):
         chunks = source.stream(loc.cd_offset, loc.cd_size)
-        # The loop runs once per entry: methods bound once, spill writes batched.
+        # The loop runs once per entry: methods bound once, spill writes batched, the rare
+        # checks called only when one could fail, `watched`'s check inlined.
         bucket_for = bucketer(salt, count)
         add_extent = extents.add
         add_folder = folders.add if tree else None
         tag = TAG.pack
+        pack_record = RECORD.pack
+        bounded = max_depth is not None or max_name_bytes is not None
         pending: list[bytes] = []
         pending_bytes = 0
-        for number, entry in enumerate(watched(iter_entries(chunks, loc.entry_count), control)):
+        for number, entry in enumerate(iter_entries(chunks, loc.entry_count)):
+            if control is not None and not number & 0xFF:
+                control.step()
             add_extent(entry)
+            name, raw_name, offset, csize, usize, method, crc, flags, mode, kind, mtime = entry
             # A name flagged UTF-8 was decoded from its raw bytes, which are its key then.
-            key = entry.raw_name if entry.flags & FLAG_UTF8 else entry.key
-            check_entry(entry, key, max_depth=max_depth, max_name_bytes=max_name_bytes)
+            key = raw_name if flags & FLAG_UTF8 else name.encode("utf-8")
+            if bounded or (method == STORED and csize != usize):
+                check_entry(entry, key, max_depth=max_depth, max_name_bytes=max_name_bytes)
+            # `index.encode_record`, inlined (its format is defined there).
+            raw = b"" if raw_name == key else raw_name
+            record = (
+                pack_record(
+                    len(key),
+                    len(raw),
+                    kind | RAW_STORED if raw else kind,
+                    flags,
+                    method,
+                    mode,
+                    crc,
+                    offset,
+                    csize,
+                    usize,
+                    mtime,
+                )
+                + key
+                + raw
+            )
             if add_folder is not None:
-                add_folder(entry, key, number)
+                add_folder(entry, key, number, record)
             if seek_spacing and wants_points(entry, seek_spacing):
                 large.append(entry)
-            record = encode_record(entry, key)
             bucket = bucket_for(key)
-            sizes[bucket] += len(record)
-            pending.append(tag(bucket, len(record)))
+            size = len(record)
+            sizes[bucket] += size
+            pending.append(tag(bucket, size))
             pending.append(record)
-            pending_bytes += len(record)
+            pending_bytes += size
             if pending_bytes >= _SPILL_BATCH:
                 spill.write(b"".join(pending))
                 pending.clear()

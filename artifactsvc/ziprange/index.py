@@ -54,7 +54,7 @@ FLAG_SEEK = 0x0001
 FLAG_TREE = 0x0002
 _TREE = struct.Struct("<QQI")
 _CRC = struct.Struct("<I")
-_RAW_STORED = 0x80
+RAW_STORED = 0x80
 _FIRST_READ = 1 << 16
 
 
@@ -221,7 +221,7 @@ def encode_record(entry: Entry, key: bytes | None = None) -> bytes:
     if key is None:
         key = entry.key
     raw = b"" if entry.raw_name == key else entry.raw_name
-    info = int(entry.kind) | (_RAW_STORED if raw else 0)
+    info = int(entry.kind) | (RAW_STORED if raw else 0)
     head = RECORD.pack(
         len(key),
         len(raw),
@@ -241,7 +241,7 @@ def encode_record(entry: Entry, key: bytes | None = None) -> bytes:
 def record_length(buf: bytes | bytearray | memoryview, pos: int) -> int:
     """Length of the record at `pos`, read from its first five bytes."""
     name_len: int = buf[pos] | buf[pos + 1] << 8
-    if buf[pos + 4] & _RAW_STORED:
+    if buf[pos + 4] & RAW_STORED:
         return RECORD.size + name_len + (buf[pos + 2] | buf[pos + 3] << 8)
     return RECORD.size + name_len
 
@@ -252,7 +252,7 @@ def decode_record(buf: bytes | bytearray | memoryview, pos: int) -> Entry:
     )
     start = pos + RECORD.size
     key = bytes(buf[start : start + name_len])
-    raw = bytes(buf[start + name_len : start + name_len + raw_len]) if info & _RAW_STORED else key
+    raw = bytes(buf[start + name_len : start + name_len + raw_len]) if info & RAW_STORED else key
     try:
         name = key.decode("utf-8")
         kind = EntryKind(info & 0x7F)

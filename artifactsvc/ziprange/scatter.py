@@ -33,19 +33,25 @@ def scatter(spill: BinaryIO, out: BinaryIO, offsets: list[int] | tuple[int, ...]
             cursors[bucket] += len(data)
         pending.clear()
 
+    # Once per record: the struct's method and the buffer's length are locals.
+    unpack = TAG.unpack_from
+    tag_size = TAG.size
+    get = pending.get
     buf = b""
     while block := spill.read(_BLOCK):
         buf += block
         pos = 0
-        while pos + TAG.size <= len(buf):
-            bucket, length = TAG.unpack_from(buf, pos)
-            end = pos + TAG.size + length
-            if end > len(buf):
+        avail = len(buf)
+        while pos + tag_size <= avail:
+            bucket, length = unpack(buf, pos)
+            start = pos + tag_size
+            end = start + length
+            if end > avail:
                 break
-            target = pending.get(bucket)
+            target = get(bucket)
             if target is None:
                 target = pending[bucket] = bytearray()
-            target += buf[pos + TAG.size : end]
+            target += buf[start:end]
             pending_bytes += length
             pos = end
         buf = buf[pos:]
