@@ -42,7 +42,7 @@ from artifactsvc.errors import (
     StorageTimeout,
     StorageUnavailable,
 )
-from artifactsvc.objects._parts import regroup
+from artifactsvc.objects._parts import PartBuffers, regroup
 from artifactsvc.objects.port import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PART_SIZE,
@@ -147,9 +147,11 @@ class S3ObjectStore:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"S3 parts are at least {MIN_PART_SIZE} bytes, not {part_size}")
         upload_id: str | None = None
-        in_flight: set[asyncio.Task[CompletedPartTypeDef]] = set()
+        in_flight: dict[asyncio.Task[CompletedPartTypeDef], bytearray] = {}
         sent: list[CompletedPartTypeDef] = []
         numbered = 0
+        # A landed part's buffer takes the next part: at most part_concurrency + 1 of them.
+        buffers = PartBuffers(part_size)
 
         def abandoned(upload: CreateMultipartUploadOutputTypeDef) -> None:
             self._executor.submit(self._abort, name, upload["UploadId"])
@@ -158,11 +160,13 @@ class S3ObjectStore:
             # The first failure wins: the others are cancelled below, never half-counted.
             done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                in_flight.discard(task)
+                body = in_flight.pop(task)
                 sent.append(task.result())
+                # Only a part that landed: a failed one's thread may still be reading it.
+                buffers.give(body)
 
         try:
-            async with aclosing(regroup(chunks, part_size)) as parts:
+            async with aclosing(regroup(chunks, part_size, buffers)) as parts:
                 async for part, last in parts:
                     if last and upload_id is None:
                         await self._call(key, partial(self._put, name, part))
@@ -176,9 +180,8 @@ class S3ObjectStore:
                         await landed()
                     numbered += 1
                     # The task holds the part until it has landed.
-                    in_flight.add(
-                        asyncio.create_task(self._upload_part(key, upload_id, numbered, part))
-                    )
+                    task = asyncio.create_task(self._upload_part(key, upload_id, numbered, part))
+                    in_flight[task] = part
             while in_flight:
                 await landed()
             if upload_id is not None:

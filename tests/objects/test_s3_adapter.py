@@ -417,6 +417,59 @@ def test_parts_are_sent_several_at_once_and_land_in_order(
     assert most[0] == 3
 
 
+def test_an_upload_writes_its_parts_into_at_most_concurrency_plus_one_buffers(
+    s3_backend: Backend, executor: ThreadPoolExecutor
+) -> None:
+    store = concurrent_store(s3_backend, executor, parts=2)
+    bodies: list[Any] = []
+    seen: dict[int, bytes] = {}
+
+    def record(request: Any, **_: Any) -> None:
+        # The part's own buffer, as botocore sends it, and what it held when it was sent.
+        number = int(request.url.partition("partNumber=")[2].partition("&")[0])
+        bodies.append(request.body)
+        seen[number] = bytes(request.body)
+
+    store._client.meta.events.register("before-send.s3.UploadPart", record)
+    data = payload(7 * PART + 321)
+
+    async def scenario() -> bytes:
+        info = await store.put_stream("reused", chunks(pieces(data)), part_size=PART)
+        assert info.size == len(data)
+        return await read_all(store.stream("reused"))
+
+    assert run(scenario()) == data
+    assert len(bodies) == 8
+    # Landed parts' buffers took later parts: two in flight and one being filled, at most.
+    assert len({id(body) for body in bodies}) <= 3
+    # Each part was sent whole before its buffer was written again.
+    assert b"".join(seen[number] for number in sorted(seen)) == data
+
+
+def test_a_failed_part_s_buffer_is_never_written_again(
+    s3_backend: Backend, executor: ThreadPoolExecutor
+) -> None:
+    store = concurrent_store(s3_backend, executor, parts=1)
+    failed: list[Any] = []
+
+    def refuse_the_first(request: Any, **_: Any) -> None:
+        if "partNumber=1" in request.url:
+            failed.append((request.body, bytes(request.body)))
+            raise BotoConnectionClosedError(endpoint_url=request.url)
+
+    store._client.meta.events.register("before-send.s3.UploadPart", refuse_the_first)
+    data = payload(4 * PART)
+
+    async def scenario() -> None:
+        with pytest.raises(StorageUnavailable):
+            await store.put_stream("refused", chunks(pieces(data)), part_size=PART)
+
+    run(scenario())
+    # botocore retried it (three attempts), each time the same bytes, kept after the failure.
+    assert failed
+    assert all(bytes(body) == sent == data[:PART] for body, sent in failed)
+
+
 def test_a_full_window_of_parts_stops_reading_the_body(
     s3_backend: Backend, executor: ThreadPoolExecutor
 ) -> None:
