@@ -34,30 +34,29 @@ async def regroup(
 
     A full part is yielded only once more data has arrived, so the last part is empty only
     when there was no data at all, and an object of exactly one part is seen as the last one.
-    Each part is written into a buffer of `size` bytes (from `buffers` when given, which the
-    consumer may refill with parts it is done with), filled in place, never grown.
+    The first part grows as data comes, so a small upload holds only its own bytes; every
+    later part is written in place into a buffer of `size` bytes from `buffers` (which the
+    consumer refills with parts it is done with), or grows too without them.
     """
     if size <= 0:
         raise ValueError(f"part size must be positive, not {size}")
     if buffers is not None and buffers.size != size:
         raise ValueError(f"buffers of {buffers.size} bytes for parts of {size}")
-    take = buffers.take if buffers is not None else lambda: bytearray(size)
-    part: bytearray | None = None
+    take = buffers.take if buffers is not None else bytearray
+    part = bytearray()
     filled = 0
     async for chunk in chunks:
         rest = memoryview(chunk)
         while rest:
-            if part is None:
-                part = take()
-            elif filled == size:
+            if filled == size:
                 yield part, False
                 part, filled = take(), 0
             room = min(size - filled, len(rest))
-            part[filled : filled + room] = rest[:room]  # same length: a copy, no resize
+            if len(part) == filled:
+                part += rest[:room]  # a growing part
+            else:
+                part[filled : filled + room] = rest[:room]  # a reused buffer: a copy, no resize
             filled += room
             rest = rest[room:]
-    if part is None:
-        yield bytearray(), True
-        return
     del part[filled:]  # the last part's own length (its buffer is not reused)
     yield part, True
