@@ -388,6 +388,13 @@ def concurrent_store(
     )
 
 
+async def uploaded_and_read_back(store: S3ObjectStore, key: str, data: bytes) -> bytes:
+    """`data` put in parts of PART bytes, in pieces as a request body brings them, then read."""
+    info = await store.put_stream(key, chunks(pieces(data)), part_size=PART)
+    assert info.size == len(data)
+    return await read_all(store.stream(key))
+
+
 def test_parts_are_sent_several_at_once_and_land_in_order(
     s3_backend: Backend, executor: ThreadPoolExecutor
 ) -> None:
@@ -407,12 +414,7 @@ def test_parts_are_sent_several_at_once_and_land_in_order(
     store._client.meta.events.register("before-send.s3.UploadPart", slow_part)
     data = payload(4 * PART + 123)
 
-    async def scenario() -> bytes:
-        info = await store.put_stream("parallel", chunks(pieces(data)), part_size=PART)
-        assert info.size == len(data)
-        return await read_all(store.stream("parallel"))
-
-    assert run(scenario()) == data
+    assert run(uploaded_and_read_back(store, "parallel", data)) == data
     # Five parts, three at a time (the executor has four threads: the bound is ours).
     assert most[0] == 3
 
@@ -433,12 +435,7 @@ def test_an_upload_writes_its_parts_into_at_most_concurrency_plus_one_buffers(
     store._client.meta.events.register("before-send.s3.UploadPart", record)
     data = payload(7 * PART + 321)
 
-    async def scenario() -> bytes:
-        info = await store.put_stream("reused", chunks(pieces(data)), part_size=PART)
-        assert info.size == len(data)
-        return await read_all(store.stream("reused"))
-
-    assert run(scenario()) == data
+    assert run(uploaded_and_read_back(store, "reused", data)) == data
     assert len(bodies) == 8
     # Landed parts' buffers took later parts: two in flight and one being filled, at most.
     assert len({id(body) for body in bodies}) <= 3
