@@ -12,7 +12,7 @@ from artifactsvc.auth import hash_token
 from artifactsvc.errors import Conflict
 from artifactsvc.jobs import RETRYABLE
 from artifactsvc.metadata import ImportBatch, JobQuery, NewJob, open_metadata_store
-from artifactsvc.models import Job, Project, User, utcnow
+from artifactsvc.models import Artifact, Job, Project, User, utcnow
 from tests.support.documents import job, pipeline, project, user
 
 
@@ -126,3 +126,55 @@ def test_migrate_is_idempotent_and_safe_to_race(seeded: str) -> None:
                 store.close()
 
     assert asyncio.run(go()) == 20  # nothing lost either
+
+
+def stored_artifact(job_id: int, file_type: str, index_directory: bytes | None = None) -> Artifact:
+    return Artifact(
+        job_id=job_id, project_id=1, file_type=file_type, file_format="zip",
+        filename=f"{file_type}.zip", size=job_id * 10, object_key=f"k/{job_id}/{file_type}",
+        etag=f'"{job_id}{file_type}"', sha256=None, expire_at=None, created_at=utcnow(),
+        index_directory=index_directory, index_key=None,
+    )  # fmt: skip
+
+
+def test_a_page_of_jobs_counts_jobs_not_their_artifacts(seeded: str) -> None:
+    """A job and its artifacts come in one statement, a row per artifact: the page must still
+    be `limit` jobs, each with its own artifacts in type order, and a job without any, none."""
+    kinds = {20: ("trace", "archive", "metadata"), 19: ("archive",), 17: ("junit", "archive")}
+
+    async def go() -> tuple[list[Job], list[Job], Job | None, Job | None]:
+        store = open_metadata_store(seeded)
+        try:
+            for job_id, file_types in kinds.items():
+                for file_type in file_types:
+                    directory = b"\x00dir" if file_type == "archive" else None
+                    await store.artifacts.insert_artifact(
+                        stored_artifact(job_id, file_type, directory)
+                    )
+            query = JobQuery(project_id=1, include_retried=False)
+            first = await store.jobs.jobs(query, 0, 3)
+            second = await store.jobs.jobs(query, 3, 3)
+            return first, second, await store.jobs.job(1, 20), await store.jobs.job(1, 18)
+        finally:
+            store.close()
+
+    first, second, one, bare = asyncio.run(go())
+
+    assert [j.id for j in first] == [20, 19, 18]
+    assert [j.id for j in second] == [17, 16, 15]
+    types = {j.id: [a.file_type for a in j.artifacts] for j in first + second}
+    assert types == {
+        20: ["archive", "metadata", "trace"], 19: ["archive"], 18: [],
+        17: ["archive", "junit"], 16: [], 15: [],
+    }  # fmt: skip
+    assert all(a.job_id == j.id for j in first + second for a in j.artifacts)
+    assert one is not None and [a.file_type for a in one.artifacts] == [
+        "archive", "metadata", "trace"
+    ]  # fmt: skip
+    archive = one.artifacts[0]
+    assert (archive.size, archive.object_key, archive.index_directory) == (
+        200,
+        "k/20/archive",
+        b"\x00dir",
+    )
+    assert bare is not None and bare.artifacts == ()

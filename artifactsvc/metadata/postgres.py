@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -55,24 +56,36 @@ class PostgresDatabase:
             max_size=max_size,
             timeout=timeout,
             open=True,
-            kwargs={"connect_timeout": int(timeout)},
+            # Transactions are explicit (`raw.transaction()`, BEGIN ... COMMIT); a lone
+            # `query` is one statement, so one round trip rather than three.
+            kwargs={"connect_timeout": int(timeout), "autocommit": True},
         )
 
     def transaction(self, fn: Callable[[Connection], T], *, write: bool) -> T:
-        try:
-            with self._pool.connection() as raw, raw.transaction():
-                return fn(PostgresConnection(raw))
-        except psycopg.IntegrityError as error:
-            raise Conflict(f"postgresql: {_first_line(error)}") from error
-        except psycopg.DataError as error:
-            # A value PostgreSQL cannot hold (a NUL in text, a number out of range): bad input.
-            raise UnstorableValue() from error
-        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
-            # PoolTimeout is an OperationalError too: no connection within the timeout.
-            raise MetadataUnavailable(f"postgresql: {_first_line(error)}") from error
+        with _errors(), self._pool.connection() as raw, raw.transaction():
+            return fn(PostgresConnection(raw))
+
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        with _errors(), self._pool.connection() as raw:
+            return PostgresConnection(raw).fetch(sql, params)
 
     def close(self) -> None:
         self._pool.close()
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """psycopg's errors as the store's: a conflict, bad input, or the store unavailable."""
+    try:
+        yield
+    except psycopg.IntegrityError as error:
+        raise Conflict(f"postgresql: {_first_line(error)}") from error
+    except psycopg.DataError as error:
+        # A value PostgreSQL cannot hold (a NUL in text, a number out of range): bad input.
+        raise UnstorableValue() from error
+    except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+        # PoolTimeout is an OperationalError too: no connection within the timeout.
+        raise MetadataUnavailable(f"postgresql: {_first_line(error)}") from error
 
 
 def _first_line(error: Exception) -> str:

@@ -14,8 +14,7 @@ from typing import Any, TypeVar
 from artifactsvc.metadata.database import Connection, Row
 from artifactsvc.models import Artifact, Job, Pipeline, Project, User, format_time, parse_time
 
-JOB_SELECT = """
-SELECT j.*,
+_JOB_COLUMNS = """SELECT j.*,
        p.iid AS p_iid, p.ref AS p_ref, p.tag AS p_tag, p.sha AS p_sha, p.status AS p_status,
        p.source AS p_source, p.created_at AS p_created_at, p.updated_at AS p_updated_at,
        p.commit_json AS p_commit_json, p.user_id AS p_user_id, p.name AS p_name,
@@ -26,11 +25,26 @@ SELECT j.*,
        p.parent_pipeline_id AS p_parent_pipeline_id,
        u.username AS u_username, u.name AS u_name, u.email AS u_email, u.admin AS u_admin,
        u.state AS u_state, u.created_at AS u_created_at,
-       EXISTS (SELECT 1 FROM job_traces t WHERE t.job_id = j.id) AS has_trace
-FROM jobs j
+       EXISTS (SELECT 1 FROM job_traces t WHERE t.job_id = j.id) AS has_trace"""
+_JOB_FROM = """FROM jobs j
 JOIN pipelines p ON p.id = j.pipeline_id
-LEFT JOIN users u ON u.id = j.user_id
-"""
+LEFT JOIN users u ON u.id = j.user_id"""
+JOB_SELECT = f"\n{_JOB_COLUMNS}\n{_JOB_FROM}\n"
+
+ARTIFACT_COLUMNS = (
+    "job_id", "file_type", "project_id", "file_format", "filename", "size", "object_key",
+    "etag", "sha256", "expire_at", "created_at", "index_key", "index_directory",
+    "accessibility",
+)  # fmt: skip
+
+# JOB_SELECT with the job's artifacts joined in as `a_` columns: a row per artifact (one
+# with NULL `a_` columns for a job without any), ordered by the caller, then `a.file_type`.
+# A job and its artifacts in one statement, which `Database.query` runs on its own.
+JOB_ARTIFACTS_SELECT = (
+    f"\n{_JOB_COLUMNS},\n       "
+    + ", ".join(f"a.{column} AS a_{column}" for column in ARTIFACT_COLUMNS)
+    + f"\n{_JOB_FROM}\nLEFT JOIN artifacts a ON a.job_id = j.id\n"
+)
 
 
 # A pipeline with the user who triggered it (`u_` columns), for the Pipelines API.
@@ -121,23 +135,23 @@ def pipeline(row: Row, prefix: str = "") -> Pipeline:
     )
 
 
-def artifact(row: Row) -> Artifact:
-    directory = row["index_directory"]
+def artifact(row: Row, prefix: str = "") -> Artifact:
+    directory = row[prefix + "index_directory"]
     return Artifact(
-        job_id=int(row["job_id"]),
-        project_id=int(row["project_id"]),
-        file_type=row["file_type"],
-        file_format=row["file_format"],
-        filename=row["filename"],
-        size=int(row["size"]),
-        object_key=row["object_key"],
-        etag=row["etag"],
-        sha256=row["sha256"],
-        expire_at=parse_time(row["expire_at"]),
-        created_at=parse_time(row["created_at"]),
-        index_key=row["index_key"],
+        job_id=int(row[prefix + "job_id"]),
+        project_id=int(row[prefix + "project_id"]),
+        file_type=row[prefix + "file_type"],
+        file_format=row[prefix + "file_format"],
+        filename=row[prefix + "filename"],
+        size=int(row[prefix + "size"]),
+        object_key=row[prefix + "object_key"],
+        etag=row[prefix + "etag"],
+        sha256=row[prefix + "sha256"],
+        expire_at=parse_time(row[prefix + "expire_at"]),
+        created_at=parse_time(row[prefix + "created_at"]),
+        index_key=row[prefix + "index_key"],
         index_directory=bytes(directory) if directory is not None else None,
-        accessibility=row["accessibility"],
+        accessibility=row[prefix + "accessibility"],
     )
 
 
@@ -203,24 +217,21 @@ def job(
     )
 
 
-def jobs_with_artifacts(conn: Connection, job_rows: list[Row]) -> list[Job]:
-    """Records for rows selected with JOB_SELECT, each with its artifacts (one more query)."""
-    if not job_rows:
-        return []
-    ids = [row["id"] for row in job_rows]
-    found = conn.fetch(
-        f"SELECT * FROM artifacts WHERE job_id IN ({', '.join('?' for _ in ids)})"
-        " ORDER BY job_id, file_type",
-        ids,
-    )
-    by_job: dict[int, list[Artifact]] = {}
+def joined_jobs(found: list[Row]) -> list[Job]:
+    """Records for rows selected with JOB_ARTIFACTS_SELECT (a job's rows are adjacent), in
+    the order of the rows, each with its artifacts."""
+    grouped: dict[int, tuple[Row, list[Artifact]]] = {}
     for row in found:
-        by_job.setdefault(int(row["job_id"]), []).append(artifact(row))
+        job_id = int(row["id"])
+        entry = grouped.get(job_id)
+        if entry is None:
+            entry = grouped[job_id] = (row, [])
+        if row["a_file_type"] is not None:
+            entry[1].append(artifact(row, prefix="a_"))
     pipelines: dict[int, Pipeline] = {}
     users: dict[int, User] = {}
     return [
-        job(row, by_job.get(int(row["id"]), ()), pipelines=pipelines, users=users)
-        for row in job_rows
+        job(row, artifacts, pipelines=pipelines, users=users) for row, artifacts in grouped.values()
     ]
 
 

@@ -118,17 +118,19 @@ class SqlArtifacts:
             " family(root, id) AS ("
             "  SELECT id, id FROM roots"
             "  UNION ALL SELECT f.root, c.id FROM pipelines c JOIN family f"
-            "  ON c.parent_pipeline_id = f.id WHERE c.project_id = ?)"
-            f"{rows.JOB_SELECT} JOIN family f ON f.id = j.pipeline_id"
-            " WHERE j.name = ? AND j.kind = 'build' AND j.retried = 0"
-            " AND EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id"
+            "  ON c.parent_pipeline_id = f.id WHERE c.project_id = ?),"
+            " chosen(id) AS ("
+            "  SELECT j.id FROM jobs j JOIN family f ON f.id = j.pipeline_id"
+            "  JOIN pipelines p ON p.id = j.pipeline_id"  # for LOCKED
+            "  WHERE j.name = ? AND j.kind = 'build' AND j.retried = 0"
+            "  AND EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id"
             f"  AND a.file_type = 'archive' AND {_live(keep_latest)})"
-            " ORDER BY f.root DESC, j.pipeline_id ASC, j.id DESC LIMIT 1"
+            "  ORDER BY f.root DESC, j.pipeline_id ASC, j.id DESC LIMIT 1)"
+            f"{rows.JOB_ARTIFACTS_SELECT} WHERE j.id IN (SELECT id FROM chosen)"
+            " ORDER BY a.file_type"
         )
         params = (project_id, ref, recent or 1, project_id, name, format_time(now))
-        found = await self._db.read(
-            lambda conn: rows.jobs_with_artifacts(conn, conn.fetch(sql, params))
-        )
+        found = await self._db.query(sql, params, rows.joined_jobs)
         return found[0] if found else None
 
     async def expire_project_artifacts(

@@ -10,7 +10,7 @@ import hmac
 import json
 
 from artifactsvc.metadata import rows
-from artifactsvc.metadata.database import AsyncDatabase, Connection
+from artifactsvc.metadata.database import AsyncDatabase, Row
 from artifactsvc.models import Job, PersonalToken, User
 
 
@@ -44,12 +44,13 @@ class SqlIdentities:
         return await self.user_by_username(id_or_username)
 
     async def job_by_token_hash(self, token_hash: str) -> Job | None:
-        def run(conn: Connection) -> list[Job]:
-            found = conn.fetch(f"{rows.JOB_SELECT} WHERE j.token_hash = ?", (token_hash,))
-            matching = [row for row in found if hmac.compare_digest(row["token_hash"], token_hash)]
-            return rows.jobs_with_artifacts(conn, matching)
+        def matching(found: list[Row]) -> list[Job]:
+            return rows.joined_jobs(
+                [row for row in found if hmac.compare_digest(row["token_hash"], token_hash)]
+            )
 
-        jobs = await self._db.read(run)
+        sql = f"{rows.JOB_ARTIFACTS_SELECT} WHERE j.token_hash = ? ORDER BY j.id, a.file_type"
+        jobs = await self._db.query(sql, (token_hash,), matching)
         return jobs[0] if jobs else None
 
     async def user_by_username(self, username: str) -> User | None:

@@ -90,11 +90,13 @@ class SqlJobs:
 
     async def jobs(self, query: JobQuery, offset: int, limit: int) -> list[Job]:
         where, params = _job_filter(query)
-        # Newest first, a pipeline's jobs too (GitLab's JobsFinder orders by id desc).
-        sql = f"{rows.JOB_SELECT} WHERE {where} ORDER BY j.id DESC LIMIT ? OFFSET ?"
-        return await self._db.read(
-            lambda conn: rows.jobs_with_artifacts(conn, conn.fetch(sql, (*params, limit, offset)))
+        # Newest first, a pipeline's jobs too (GitLab's JobsFinder orders by id desc). The
+        # page is chosen among jobs alone, then joined with their artifacts.
+        sql = (
+            f"{rows.JOB_ARTIFACTS_SELECT} WHERE j.id IN (SELECT j.id FROM jobs j WHERE {where}"
+            " ORDER BY j.id DESC LIMIT ? OFFSET ?) ORDER BY j.id DESC, a.file_type"
         )
+        return await self._db.query(sql, (*params, limit, offset), rows.joined_jobs)
 
     async def count_jobs(self, query: JobQuery) -> int:
         where, params = _job_filter(query)
@@ -169,11 +171,8 @@ class SqlJobs:
         return await self._db.write(run)
 
     async def _one_job(self, where: str, params: Sequence[Any]) -> Job | None:
-        found = await self._db.read(
-            lambda conn: rows.jobs_with_artifacts(
-                conn, conn.fetch(f"{rows.JOB_SELECT} WHERE {where}", params)
-            )
-        )
+        sql = f"{rows.JOB_ARTIFACTS_SELECT} WHERE {where} ORDER BY a.file_type"
+        found = await self._db.query(sql, params, rows.joined_jobs)
         return found[0] if found else None
 
 

@@ -6,9 +6,10 @@ read-then-upgrade and deadlock; readers never block writers under WAL.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -70,7 +71,7 @@ class SqliteDatabase:
         return raw
 
     def transaction(self, fn: Callable[[Connection], T], *, write: bool) -> T:
-        try:
+        with _errors():
             raw = self._connection()
             raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
@@ -80,21 +81,34 @@ class SqliteDatabase:
                 raise
             raw.execute("COMMIT")
             return result
-        except sqlite3.IntegrityError as error:
-            raise Conflict(f"sqlite: {error}") from error
-        except sqlite3.OperationalError as error:
-            raise MetadataUnavailable(f"sqlite: {error}") from error
-        except sqlite3.DatabaseError as error:
-            if type(error) is not sqlite3.DatabaseError:
-                raise  # ProgrammingError, DataError...: a bug here, not an unavailable store
-            # "file is not a database", "database disk image is malformed"
-            raise MetadataUnavailable(f"sqlite: {error}") from error
+
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
+        # The connection is in autocommit mode (isolation_level=None): the statement is its
+        # own transaction.
+        with _errors():
+            return SqliteConnection(self._connection()).fetch(sql, params)
 
     def close(self) -> None:
         with self._lock:
             for raw in self._all:
                 raw.close()
             self._all.clear()
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """sqlite3's errors as the store's: a conflict, or the store unavailable."""
+    try:
+        yield
+    except sqlite3.IntegrityError as error:
+        raise Conflict(f"sqlite: {error}") from error
+    except sqlite3.OperationalError as error:
+        raise MetadataUnavailable(f"sqlite: {error}") from error
+    except sqlite3.DatabaseError as error:
+        if type(error) is not sqlite3.DatabaseError:
+            raise  # ProgrammingError, DataError...: a bug here, not an unavailable store
+        # "file is not a database", "database disk image is malformed"
+        raise MetadataUnavailable(f"sqlite: {error}") from error
 
 
 def sqlite_path(database_url: str) -> str:
