@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.apps import app_client, app_settings
-from tests.support.database import query
+from tests.support.database import execute, postgres_schema, query
 from tests.support.documents import job, pipeline, project, user
 from tests.support.processes import REPO, run_artifactsvc
 from tests.support.zips import sample_zip
@@ -385,3 +386,35 @@ def test_an_artifact_path_inside_the_import_folder_is_read(sqlite_url: str, tmp_
         result = import_file(sqlite_url, write(folder, with_artifact(path)))
 
         assert result.returncode == 0, (path, result.stderr)
+
+
+def test_an_import_analyzes_its_own_tables_and_no_others(tmp_path: Path) -> None:
+    """Statistics right after an import (keyset pages need them), for the tables it fills
+    only: a bare ANALYZE took every table of the database, another schema's too, and
+    deadlocked with that schema's DROP (make test, two workers)."""
+    with postgres_schema() as ours, postgres_schema() as theirs:
+        execute(theirs, "CREATE TABLE bystander (id BIGINT PRIMARY KEY)")
+        execute(theirs, "INSERT INTO bystander SELECT generate_series(1, 100)")
+        assert import_file(ours, write(tmp_path, good_document())).returncode == 0
+
+        def analyzed(url: str) -> dict[str, bool]:
+            found = query(
+                url,
+                "SELECT relname, last_analyze IS NOT NULL AS done FROM pg_stat_user_tables"
+                " WHERE schemaname = current_schema()",
+            )
+            return {row["relname"]: row["done"] for row in found}
+
+        # Statistics reach pg_stat_user_tables when the importing backend flushes them.
+        deadline = time.monotonic() + 10
+        while not analyzed(ours).get("jobs") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ours_done = analyzed(ours)
+        assert all(ours_done[table] for table in ("users", "projects", "pipelines", "jobs"))
+        assert analyzed(theirs) == {"bystander": False}
+
+
+def test_an_import_leaves_sqlite_statistics(sqlite_url: str, tmp_path: Path) -> None:
+    assert import_file(sqlite_url, write(tmp_path, good_document())).returncode == 0
+    tables = {row["tbl"] for row in query(sqlite_url, "SELECT tbl FROM sqlite_stat1")}
+    assert {"jobs", "pipelines"} <= tables

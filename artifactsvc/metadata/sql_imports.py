@@ -9,6 +9,11 @@ from artifactsvc.metadata import rows
 from artifactsvc.metadata.database import AsyncDatabase, Connection
 from artifactsvc.metadata.port import ImportBatch
 
+IMPORTED_TABLES = (
+    "users", "tokens", "projects", "members", "job_token_allowlist", "pipelines", "jobs",
+    "job_traces", "artifacts",
+)  # fmt: skip
+
 
 class SqlImports:
     def __init__(self, db: AsyncDatabase) -> None:
@@ -48,7 +53,10 @@ class SqlImports:
             # A bulk import leaves the planner without statistics (PostgreSQL's autovacuum
             # gets to them minutes later): without them a keyset page over a million jobs
             # took 1.4-1.8 s instead of milliseconds. ANALYZE counts this transaction's own
-            # rows, and both dialects spell it the same.
-            conn.execute("ANALYZE")
+            # rows, and both dialects spell it the same. Only the tables an import fills: a
+            # bare ANALYZE takes every table of the database, another application's (or
+            # another schema's) too, and deadlocked with a DROP SCHEMA of one of them.
+            for table in IMPORTED_TABLES:
+                conn.execute(f"ANALYZE {table}")
 
         await self._db.write(run)
