@@ -95,13 +95,15 @@ def test_upload_with_storage_down_is_503_and_records_nothing(
 def test_storage_failure_mid_stream_aborts_the_connection(
     make_service: Callable[..., Service], storage_url: Storage
 ) -> None:
-    """A proxy in front of moto cuts the storage's answer after 1.5 MiB: the client must see
-    a broken connection, never a 200 that ends early and looks complete."""
-    data = sized_zip(2 * MiB, seed=43)
+    """A proxy in front of moto cuts the storage's answer after 6.5 MiB: the client must see
+    a broken connection, never a 200 that ends early and looks complete. (A lone stream
+    reads at most 5 MiB past what it sent: 4 chunks of 1 MiB queued, 1 in flight; so by then
+    its answer has started. A cut within that may come before the answer starts: a 503.)"""
+    data = sized_zip(8 * MiB, seed=43)
     assert make_service().upload(100, data).status_code == 201
     assert storage_url.endpoint_url is not None
     with fault_proxy(storage_url.endpoint_url) as proxy:
-        proxy.fail("reset", after=1536 * 1024, answers_only=True)
+        proxy.fail("reset", after=6656 * 1024, answers_only=True)
         flaky = Storage("s3", storage_url.url, endpoint_url=proxy.url, bucket=storage_url.bucket)
         service = make_service(storage=flaky, seed=False, real=True)
         received = bytearray()

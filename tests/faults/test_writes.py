@@ -68,8 +68,11 @@ def test_a_delete_during_a_hang_answers_within_the_deadline_and_forgets_the_row(
     assert elapsed < BOUND + 1.0, f"delete took {elapsed:.1f} s"  # two objects: two deadlines
     assert [row for row in faulty.rows() if row["job_id"] == job] == []
     faulty.proxy.heal()
-    # What storage would not delete is an orphan for gc; nothing else changed.
-    assert faulty.storage.stored() == before
+    # What storage would not delete is an orphan for gc, unless the storage thread's retry
+    # of the DELETE, after the answer, reached the healed storage; nothing else changed.
+    left = faulty.storage.stored()
+    mine = [key for key in before if f"/jobs/{job}/" in key]
+    assert mine and left in (before, [key for key in before if key not in mine])
     assert faulty.storage.uploads() == []
 
 

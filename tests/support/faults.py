@@ -38,9 +38,16 @@ SLOWDOWN = (
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with an RST rather than a FIN."""
+    """Close with an RST rather than a FIN, now.
+
+    The other direction's pump may be blocked in `recv` on this socket, and Linux closes a
+    socket (here: sends the RST) only once no call is using it: the RST then waited for the
+    peer to send something or give up (a runner test waited 60 s for its answer's reset).
+    SHUT_RD wakes that `recv` (it returns b"") and sends the peer nothing."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)
     sock.close()
 
 
