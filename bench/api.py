@@ -216,10 +216,12 @@ def wrk_figures(
         bare = BareProcess(workdir / "bodies.json", workdir)
         try:
             for (label, ratio_goal, p99_goal), path in zip(GOALS, paths.values(), strict=True):
-                log(f"{label}: wrk, service and bare Starlette interleaved")
+                # SQLite's figures keep the names; PostgreSQL's say so in theirs.
+                named = label if db == "SQLite" else f"{label} ({db})"
+                log(f"{named}: wrk, service and bare Starlette interleaved")
                 served, p99, baseline = wrk_rounds(service.base_url, bare.base_url, path, log)
                 figures += throughput_figures(
-                    label, served, p99, baseline, (ratio_goal, p99_goal), machine
+                    named, served, p99, baseline, (ratio_goal, p99_goal), machine
                 )
         finally:
             bare.stop()

@@ -202,15 +202,17 @@ def _api_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
     api = workdir / "api"
     api.mkdir()
     figures = api_figures(f"sqlite:///{api}/meta.db", api, jobs=jobs, requests=2000, log=log)
-    # The keyset figures on PostgreSQL too, in a fresh schema of the test database, when one
-    # answers (ARTIFACTSVC_TEST_POSTGRES_URL, default 127.0.0.1:5432/test).
+    # On PostgreSQL too (what replicas share), in a fresh schema of the test database, when
+    # one answers (ARTIFACTSVC_TEST_POSTGRES_URL, default 127.0.0.1:5432/test): the keyset
+    # pages, and with wrk the throughput figures.
     try:
         with postgres_schema() as url:
             postgres = workdir / "api-postgresql"
             postgres.mkdir()
             figures += api_figures(
-                url, postgres, jobs=jobs, requests=0, log=log, with_throughput=False
-            )
+                url, postgres, jobs=jobs, requests=0, log=log,
+                with_throughput=shutil.which("wrk") is not None,
+            )  # fmt: skip
     except psycopg.OperationalError as error:
         log(f"no PostgreSQL for the keyset figures ({error}); SQLite only")
     return figures
