@@ -218,8 +218,8 @@ def job(
 
 
 def joined_jobs(found: list[Row]) -> list[Job]:
-    """Records for rows selected with JOB_ARTIFACTS_SELECT (a job's rows are adjacent), in
-    the order of the rows, each with its artifacts."""
+    """Records for rows selected with JOB_ARTIFACTS_SELECT, each job once (in the order it
+    first appears) with the artifacts of its rows, in their order."""
     grouped: dict[int, tuple[Row, list[Artifact]]] = {}
     for row in found:
         job_id = int(row["id"])
