@@ -139,8 +139,10 @@ def stored_artifact(job_id: int, file_type: str, index_directory: bytes | None =
 
 def test_a_page_of_jobs_counts_jobs_not_their_artifacts(seeded: str) -> None:
     """A job and its artifacts come in one statement, a row per artifact: the page must still
-    be `limit` jobs, each with its own artifacts in type order, and a job without any, none."""
+    be `limit` jobs, each with its own artifacts in type order, and a job without any, none.
+    The other joined reads too: by id, by job token, and the ref download's job."""
     kinds = {20: ("trace", "archive", "metadata"), 19: ("archive",), 17: ("junit", "archive")}
+    found: dict[str, Job | None] = {}
 
     async def go() -> tuple[list[Job], list[Job], Job | None, Job | None]:
         store = open_metadata_store(seeded)
@@ -154,6 +156,10 @@ def test_a_page_of_jobs_counts_jobs_not_their_artifacts(seeded: str) -> None:
             query = JobQuery(project_id=1, include_retried=False)
             first = await store.jobs.jobs(query, 0, 3)
             second = await store.jobs.jobs(query, 3, 3)
+            found["token"] = await store.identities.job_by_token_hash(hash_token("job-20"))
+            found["ref"] = await store.artifacts.ref_job(
+                1, "master", "job-20", recent=None, now=utcnow()
+            )
             return first, second, await store.jobs.job(1, 20), await store.jobs.job(1, 18)
         finally:
             store.close()
@@ -178,3 +184,6 @@ def test_a_page_of_jobs_counts_jobs_not_their_artifacts(seeded: str) -> None:
         b"\x00dir",
     )
     assert bare is not None and bare.artifacts == ()
+    for how, shown in found.items():
+        assert shown is not None and shown.id == 20, how
+        assert shown.artifacts == one.artifacts, how
