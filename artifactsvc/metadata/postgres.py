@@ -34,7 +34,11 @@ class PostgresConnection:
     def fetch(self, sql: str, params: Params = ()) -> list[Row]:
         with self._raw.cursor(row_factory=dict_row) as cursor:
             cursor.execute(_placeholders(sql), tuple(params))
-            return list(cursor.fetchall()) if cursor.description else []
+            # Whether the statement returned rows, asked of the result itself:
+            # `cursor.description` builds a Column (type lookups included) for each of a
+            # job's ~60 columns on every call, about a third of a job read's client CPU.
+            result = cursor.pgresult
+            return list(cursor.fetchall()) if result is not None and result.nfields else []
 
     def execute(self, sql: str, params: Params = ()) -> int:
         with self._raw.cursor() as cursor:
