@@ -111,10 +111,13 @@ class SqlArtifacts:
         pipelines of the same project, parent before child, the current (not retried) build
         of that name that still has a downloadable archive, whatever its status (a failed
         `allow_failure` job included)."""
+        # The number of pipelines in the text, not a parameter (see `rows.limit_offset`):
+        # one statement each for 1 and for RECENT_PIPELINES, each planned once.
+        roots = rows.limit_offset(recent or 1, 0)
         sql = (
             "WITH RECURSIVE roots(id) AS ("
             "  SELECT id FROM pipelines WHERE project_id = ? AND ref = ? AND status = 'success'"
-            "  AND parent_pipeline_id IS NULL ORDER BY id DESC LIMIT ?),"
+            f"  AND parent_pipeline_id IS NULL ORDER BY id DESC {roots}),"
             " family(root, id) AS ("
             "  SELECT id, id FROM roots"
             "  UNION ALL SELECT f.root, c.id FROM pipelines c JOIN family f"
@@ -129,7 +132,7 @@ class SqlArtifacts:
             f"{rows.JOB_ARTIFACTS_SELECT} WHERE j.id IN (SELECT id FROM chosen)"
             " ORDER BY a.file_type"
         )
-        params = (project_id, ref, recent or 1, project_id, name, format_time(now))
+        params = (project_id, ref, project_id, name, format_time(now))
         found = await self._db.query(sql, params, rows.joined_jobs)
         return found[0] if found else None
 

@@ -57,8 +57,9 @@ class SqlJobs:
         where, params = _pipeline_filter(query)
         # `id` breaks ties, so a page boundary never splits equal sort keys unpredictably.
         order = f"p.{query.order_by} {query.sort.upper()}, p.id {query.sort.upper()}"
-        sql = f"{rows.PIPELINE_SELECT} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-        found = await self._db.read(lambda conn: conn.fetch(sql, (*params, limit, offset)))
+        page = rows.limit_offset(limit, offset)
+        sql = f"{rows.PIPELINE_SELECT} WHERE {where} ORDER BY {order} {page}"
+        found = await self._db.read(lambda conn: conn.fetch(sql, params))
         return [rows.pipeline(row) for row in found]
 
     async def count_pipelines(self, query: PipelineQuery) -> int:
@@ -94,9 +95,10 @@ class SqlJobs:
         # page is chosen among jobs alone, then joined with their artifacts.
         sql = (
             f"{rows.JOB_ARTIFACTS_SELECT} WHERE j.id IN (SELECT j.id FROM jobs j WHERE {where}"
-            " ORDER BY j.id DESC LIMIT ? OFFSET ?) ORDER BY j.id DESC, a.file_type"
+            f" ORDER BY j.id DESC {rows.limit_offset(limit, offset)}) ORDER BY j.id DESC,"
+            " a.file_type"
         )
-        return await self._db.query(sql, (*params, limit, offset), rows.joined_jobs)
+        return await self._db.query(sql, params, rows.joined_jobs)
 
     async def count_jobs(self, query: JobQuery) -> int:
         where, params = _job_filter(query)
