@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -17,6 +18,7 @@ from artifactsvc.errors import Conflict, MetadataUnavailable
 from artifactsvc.metadata.database import Connection, Params, Row
 
 T = TypeVar("T")
+BUSY_TIMEOUT_MS = 10_000
 
 
 class SqliteConnection:
@@ -61,8 +63,8 @@ class SqliteDatabase:
         raw: sqlite3.Connection | None = getattr(self._local, "raw", None)
         if raw is None:
             raw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            raw.execute("PRAGMA journal_mode=WAL")
-            raw.execute("PRAGMA busy_timeout=10000")
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            _use_wal(raw)
             raw.execute("PRAGMA foreign_keys=ON")
             raw.execute("PRAGMA synchronous=NORMAL")
             self._local.raw = raw
@@ -93,6 +95,24 @@ class SqliteDatabase:
             for raw in self._all:
                 raw.close()
             self._all.clear()
+
+
+def _use_wal(raw: sqlite3.Connection) -> None:
+    """WAL is the file's own mode: set once, by its first connection. Setting it again while
+    another connection writes fails at once with "database is locked" (the mode change does
+    not wait on the busy timeout), which four replicas migrating a new file together met
+    (tests/test_migrations.py): so it is asked first, and set, retried, only when missing."""
+    if raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 @contextlib.contextmanager
