@@ -300,8 +300,6 @@ class JobService:
     async def append_trace(self, job: Job, start: int | None, data: bytes) -> int:
         """Appends a piece of the job's log at `start` (None: at its end); returns the new
         size. TraceOffsetMismatch (with the current size) when `start` is not the end."""
-        if start is None:
-            start = len(await self._traces.trace(job.id) or b"")
         return await self._traces.append_trace(job.id, start, data)
 
     async def _clone(self, access: Access, job: Job, refusal: type[ArtifactsvcError]) -> JobView:

@@ -24,6 +24,7 @@ from bench.nginx import nginx_figures
 from bench.pages import measure as page_figures
 from bench.reads import cold_reads, cold_timed, member_ranges, warm_figures, warm_reads
 from bench.sizes import GiB, MiB, Sizes
+from bench.traces import trace_figures
 from bench.tracing import tracing_figures
 from bench.transfer import (
     downloads,
@@ -46,7 +47,7 @@ from bench.world import (
 )
 from tests.support.database import postgres_schema
 
-PARTS = ("reads", "transfer", "index", "api", "nginx", "pages", "tracing")
+PARTS = ("reads", "transfer", "index", "api", "nginx", "pages", "tracing", "traces")
 _START = time.monotonic()
 
 
@@ -92,7 +93,13 @@ def run(sizes: Sizes, root: Path, *, parts: Collection[str] = PARTS) -> list[Fig
             log("GET a job with tracing on vs off")
             (workdir / "tracing").mkdir()
             traced = tracing_figures(workdir / "tracing", requests=2000)
-        return [*warm, *transfer, *index, *cold, *api, *offload, *pages, *traced]
+        logs: list[Figure] = []
+        if "traces" in parts:
+            mib = 4 if sizes.name == "quick" else 16
+            log(f"job log appends of 4 KiB up to {mib} MiB, SQLite and PostgreSQL")
+            (workdir / "traces").mkdir()
+            logs = trace_figures(workdir / "traces", log_bytes=mib << 20)
+        return [*warm, *transfer, *index, *cold, *api, *offload, *pages, *traced, *logs]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

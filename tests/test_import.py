@@ -23,7 +23,7 @@ from tests.support.zips import sample_zip
 
 TABLES = (
     "users", "tokens", "projects", "members", "job_token_allowlist", "pipelines", "jobs",
-    "job_traces",
+    "job_traces", "job_trace_chunks",
 )  # fmt: skip
 SAMPLE = REPO / "examples" / "sample.json"
 
@@ -289,6 +289,7 @@ def test_reimport_updates_rows_in_place(database_url: str, tmp_path: Path) -> No
     changed = good_document()
     changed["jobs"][1].update(status="success", finished_at="2015-12-24T18:00:00.000Z")
     changed["projects"][1]["visibility"] = "public"
+    changed["jobs"][0]["trace"] = "new\n"  # shorter: nothing of the old log may stay
 
     assert import_file(database_url, write(tmp_path, changed, "changed.json")).returncode == 0
 
@@ -298,6 +299,8 @@ def test_reimport_updates_rows_in_place(database_url: str, tmp_path: Path) -> No
         root = {"PRIVATE-TOKEN": "glpat-root"}
         assert client.get("/api/v4/projects/1/jobs/8", headers=root).json()["status"] == "success"
         assert client.get("/api/v4/projects/2").json()["visibility"] == "public"
+        assert client.get("/api/v4/projects/1/jobs/7/trace", headers=root).text == "new\n"
+    assert query(database_url, "SELECT size FROM job_traces WHERE job_id = 7") == [{"size": 4}]
 
 
 def test_tokens_are_stored_hashed(database_url: str, tmp_path: Path) -> None:

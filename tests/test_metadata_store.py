@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 
 from artifactsvc.auth import hash_token
-from artifactsvc.errors import Conflict
+from artifactsvc.errors import Conflict, TraceOffsetMismatch
 from artifactsvc.jobs import RETRYABLE
 from artifactsvc.metadata import ImportBatch, JobQuery, NewJob, open_metadata_store
 from artifactsvc.metadata.database import AsyncDatabase, Row
 from artifactsvc.metadata.postgres import PostgresDatabase
 from artifactsvc.metadata.sql_artifacts import SqlArtifacts
 from artifactsvc.metadata.sql_jobs import SqlJobs
+from artifactsvc.metadata.sql_traces import TRACE_CHUNK
 from artifactsvc.models import Artifact, Job, PipelineQuery, Project, User, utcnow
-from tests.support.database import postgres_schema
+from tests.support.database import postgres_schema, query
 from tests.support.documents import job, pipeline, project, user
 
 
@@ -242,3 +243,60 @@ def test_pages_are_planned_once_on_postgresql(
     custom_only = [row["statement"][-120:] for row in prepared if row["generic_plans"] == 0]
     assert custom_only == []
     assert len(prepared) == 6  # two job pages, the keyset page, pipelines, ref_job twice
+
+
+def test_a_log_is_stored_in_pieces_an_append_rewrites_only_the_last(seeded: str) -> None:
+    """300 appends of 1,000 bytes, then one of 300,000: the log reads back whole, and is
+    held in pieces of TRACE_CHUNK (GitLab's 128 KiB) with only the last one short, so an
+    append reads and writes one piece, not the log. Deleting it removes every piece."""
+    pieces = [bytes([65 + n % 26]) * 1000 for n in range(300)] + [b"z" * 300_000]
+
+    async def go() -> tuple[list[int], bytes | None, list[Row], list[Row], bytes | None]:
+        store = open_metadata_store(seeded)
+        try:
+            sizes: list[int] = []
+            for piece in pieces:
+                start = sizes[-1] if sizes else 0
+                sizes.append(await store.traces.append_trace(3, start, piece))
+            whole = await store.traces.trace(3)
+            stored = _pieces(seeded, 3)
+            await store.traces.delete_trace(3)
+            return sizes, whole, stored, _pieces(seeded, 3), await store.traces.trace(3)
+        finally:
+            store.close()
+
+    sizes, whole, stored, left, deleted = asyncio.run(go())
+
+    assert sizes[:2] == [1000, 2000] and sizes[-1] == 600_000
+    assert whole == b"".join(pieces)
+    assert [row["n"] for row in stored] == [TRACE_CHUNK] * 4 + [600_000 - 4 * TRACE_CHUNK]
+    assert (left, deleted) == ([], None)
+
+
+def _pieces(url: str, job_id: int) -> list[Row]:
+    return query(
+        url,
+        "SELECT length(content) AS n FROM job_trace_chunks WHERE job_id = ? ORDER BY seq",
+        (job_id,),
+    )
+
+
+def test_concurrent_appends_at_one_offset_keep_one(seeded: str) -> None:
+    async def go() -> tuple[list[int | BaseException], bytes | None]:
+        store = open_metadata_store(seeded)
+        try:
+            await store.traces.append_trace(4, 0, b"x" * TRACE_CHUNK)  # the next starts a piece
+            found = await asyncio.gather(
+                *(store.traces.append_trace(4, TRACE_CHUNK, b"%d" % n) for n in range(8)),
+                return_exceptions=True,
+            )
+            return list(found), await store.traces.trace(4)
+        finally:
+            store.close()
+
+    found, log = asyncio.run(go())
+
+    assert sorted(map(repr, found)).count(repr(TRACE_CHUNK + 1)) == 1
+    refused = [f for f in found if isinstance(f, TraceOffsetMismatch)]
+    assert len(refused) == 7 and {f.size for f in refused} == {TRACE_CHUNK + 1}
+    assert log is not None and len(log) == TRACE_CHUNK + 1 and log[-1:].isdigit()

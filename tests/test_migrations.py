@@ -40,8 +40,19 @@ def snapshot(database_url: str) -> dict[str, list[dict[str, object]]]:
     first: dict[str, list[dict[str, object]]] = {}
     for table in TABLES:
         first[table] = query(database_url, f"SELECT * FROM {table}")
-    first["job_traces"] = query(database_url, "SELECT job_id, content FROM job_traces")
+    first["job_traces"] = query(database_url, "SELECT job_id FROM job_traces")
     return first
+
+
+def stored_trace(database_url: str, job_id: int) -> bytes | None:
+    async def go() -> bytes | None:
+        store = open_metadata_store(database_url)
+        try:
+            return await store.traces.trace(job_id)
+        finally:
+            store.close()
+
+    return asyncio.run(go())
 
 
 def migrate(database_url: str, *, target: int = LATEST) -> list[int]:
@@ -82,6 +93,32 @@ def test_upgrading_a_database_of_an_earlier_schema_keeps_its_data(
         columns = list(rows[0])
         kept = [{k: row[k] for k in columns} for row in after[table]]
         assert sorted(kept, key=repr) == sorted(rows, key=repr), table
+    # The log moved into pieces (migration 5): the store reads what was written.
+    assert stored_trace(database_url, 1) == b"log 1"
+    assert stored_trace(database_url, 2) is None
+
+
+def test_a_log_stored_whole_takes_appends_after_the_upgrade(database_url: str) -> None:
+    """A log of the schema before pieces (one value of any length) becomes the first piece;
+    appends then add pieces after it, and the size counts from its length."""
+    migrate(database_url, target=4)
+    for statement in FIRST_SCHEMA_ROWS:
+        execute(database_url, statement, (b"x" * 300_000,) if "?" in statement else ())
+    migrate(database_url)
+
+    async def go() -> tuple[int, bytes | None]:
+        store = open_metadata_store(database_url)
+        try:
+            size = await store.traces.append_trace(1, 300_000, b"more")
+            return size, await store.traces.trace(1)
+        finally:
+            store.close()
+
+    size, log = asyncio.run(go())
+    assert size == 300_004
+    assert log == b"x" * 300_000 + b"more"
+    sizes = query(database_url, "SELECT size FROM job_traces WHERE job_id = 1")
+    assert sizes == [{"size": 300_004}]
 
 
 def test_replicas_starting_together_migrate_once(database_url: str) -> None:

@@ -8,10 +8,11 @@ import json
 from artifactsvc.metadata import rows
 from artifactsvc.metadata.database import AsyncDatabase, Connection
 from artifactsvc.metadata.port import ImportBatch
+from artifactsvc.metadata.sql_traces import replace_trace
 
 IMPORTED_TABLES = (
     "users", "tokens", "projects", "members", "job_token_allowlist", "pipelines", "jobs",
-    "job_traces", "artifacts",
+    "job_traces", "job_trace_chunks", "artifacts",
 )  # fmt: skip
 
 
@@ -46,8 +47,7 @@ class SqlImports:
                 row = rows.job_row(job, batch.job_tokens.get(job.id))
                 rows.upsert(conn, "jobs", row, ("id",))
             for job_id, content in batch.traces:
-                trace = {"job_id": job_id, "content": content}
-                rows.upsert(conn, "job_traces", trace, ("job_id",))
+                replace_trace(conn, job_id, content)
             for artifact in batch.artifacts:
                 rows.upsert(conn, "artifacts", rows.artifact_row(artifact), ("job_id", "file_type"))
             # A bulk import leaves the planner without statistics (PostgreSQL's autovacuum
