@@ -297,9 +297,9 @@ class JobService:
             raise JobNotProcessing(current.status if current is not None else job.status)
         return state
 
-    async def append_trace(self, job: Job, start: int | None, data: bytes) -> int:
-        """Appends a piece of the job's log at `start` (None: at its end); returns the new
-        size. TraceOffsetMismatch (with the current size) when `start` is not the end."""
+    async def append_trace(self, job: Job, start: int, data: bytes) -> int:
+        """Appends a piece of the job's log at `start`; returns the new size.
+        TraceOffsetMismatch (with the current size) when `start` is not the end."""
         return await self._traces.append_trace(job.id, start, data)
 
     async def _clone(self, access: Access, job: Job, refusal: type[ArtifactsvcError]) -> JobView:

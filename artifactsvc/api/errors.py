@@ -43,6 +43,14 @@ class PayloadTooLarge(ApiError):
     pass
 
 
+class MissingHeader(ApiError):
+    """Grape's `error!('400 Missing header <name>', 400)`: that whole message."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 class RangeNotSatisfiable(ApiError):
     def __init__(self, size: int) -> None:
         super().__init__(f"range not satisfiable for size {size}")
@@ -131,6 +139,8 @@ def status_and_body(error: Exception) -> tuple[int, dict[str, str]]:
             "message": "403 Forbidden - Authentication by CI/CD job token not allowed from"
             f" {error.source_path} to {error.target_path}."
         }
+    if isinstance(error, MissingHeader):
+        return 400, {"message": f"400 Missing header {error.name}"}
     if isinstance(error, errors.SudoUserNotFound):
         return 404, {"message": f"404 User with ID or username '{error.identifier}' Not Found"}
     for cls in type(error).__mro__:

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from artifactsvc.api import spec as S
 from artifactsvc.api.context import runner_token, services, small_form
 from artifactsvc.api.downloads import serve_download
-from artifactsvc.api.errors import BadRequest, PayloadTooLarge
+from artifactsvc.api.errors import BadRequest, MissingHeader, PayloadTooLarge
 from artifactsvc.api.multipart import FormLimits, StreamingForm
 from artifactsvc.api.params import boolean, path_id
 from artifactsvc.api.routing import RawRoute, route
@@ -124,18 +124,19 @@ async def patch_trace(request: Request) -> Response:
     svc = services(request)
     job_id = path_id(request.path_params["id"], kind="job_id")
     job = await svc.auth.runner_job(job_id, runner_token(request))
-    content_range = request.headers.get("content-range", "")
+    # GitLab refuses a piece that does not say where it goes, before reading it (runner.rb).
+    content_range = request.headers.get("content-range")
+    if content_range is None:
+        raise MissingHeader("Content-Range")
     start_text, _, _ = content_range.removeprefix("bytes ").partition("-")
+    if not start_text.isdigit():
+        raise BadRequest("is invalid", field="Content-Range")
+    start = int(start_text)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_TRACE_PATCH:
             raise PayloadTooLarge()
-    start: int | None = None
-    if content_range:
-        if not start_text.isdigit():
-            raise BadRequest("is invalid", field="Content-Range")
-        start = int(start_text)
     try:
         size = await svc.jobs.append_trace(job, start, bytes(body))
     except TraceOffsetMismatch as error:
@@ -225,7 +226,13 @@ TRACE = S.Operation(
         416: S.Reply("START is not the log's size", headers=("Range",)),
     },
     params=(
-        S.header("Content-Range", "START-END: where these bytes go"),
+        S.Param(
+            "Content-Range",
+            S.TEXT,
+            where="header",
+            required=True,
+            description="START-END: where these bytes go (without it: 400, as GitLab)",
+        ),
         S.query("debug_trace", description="sent by gitlab-runner; ignored"),
     ),
     body=S.Body({"text/plain": S.TEXT, "application/octet-stream": S.BINARY}),

@@ -120,10 +120,9 @@ class JobStore(Protocol):
 class TraceStore(Protocol):
     async def trace(self, job_id: int) -> bytes | None: ...
 
-    async def append_trace(self, job_id: int, start: int | None, data: bytes) -> int:
-        """Appends at `start`, which must be the current size (else TraceOffsetMismatch), or
-        at the end with `start` None (decided in the same transaction); returns the new
-        size."""
+    async def append_trace(self, job_id: int, start: int, data: bytes) -> int:
+        """Appends at `start`, which must be the current size (else TraceOffsetMismatch);
+        returns the new size."""
         ...
 
     async def delete_trace(self, job_id: int) -> None: ...

@@ -30,7 +30,7 @@ class SqlTraces:
 
         return await self._db.read(run)
 
-    async def append_trace(self, job_id: int, start: int | None, data: bytes) -> int:
+    async def append_trace(self, job_id: int, start: int, data: bytes) -> int:
         def run(conn: Connection) -> int:
             # The first piece races too: the row is created (or found) by one statement, so
             # the row lock below always has a row to hold and one of two first pieces wins.
@@ -43,7 +43,7 @@ class SqlTraces:
                 f"SELECT size FROM job_traces WHERE job_id = ?{conn.row_lock}", (job_id,)
             )
             size = int(found[0]["size"])
-            if start is not None and start != size:
+            if start != size:
                 raise TraceOffsetMismatch(size)
             if data:
                 _append_pieces(conn, job_id, data)

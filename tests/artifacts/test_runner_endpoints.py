@@ -129,6 +129,19 @@ def test_trace_append_not_at_the_current_size_is_416(service: Service, start: in
     assert trace.content == b"hello world\n"
 
 
+def test_trace_append_without_content_range_is_gitlabs_400(service: Service) -> None:
+    """lib/api/ci/runner.rb: `error!('400 Missing header Content-Range', 400)`, before the
+    piece is read; nothing is appended."""
+    assert patch_trace(service, 100, 0, b"hello").status_code == 202
+    response = service.client.patch(
+        "/api/v4/jobs/100/trace", content=b" world", headers={**token(100)}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"message": "400 Missing header Content-Range"}
+    trace = service.client.get(f"{P1}/jobs/100/trace", headers=ROOT)
+    assert trace.content == b"hello"
+
+
 def test_trace_append_needs_this_running_jobs_token(service: Service) -> None:
     response = service.client.patch(
         "/api/v4/jobs/100/trace", content=b"x", headers={**token(101), "Content-Range": "0-0"}

@@ -112,28 +112,3 @@ def test_concurrent_first_trace_pieces_keep_one(replicas: Replicas) -> None:
     assert len(content) == 1 and len(content[0]["content"]) == 8
     size = query(replicas.database_url, "SELECT size FROM job_traces WHERE job_id = ?", (job_id,))
     assert size == [{"size": 8}]
-
-
-def test_concurrent_pieces_without_an_offset_all_land_whole(replicas: Replicas) -> None:
-    """A PATCH without Content-Range appends at the end: the end is read in the append's
-    own transaction, so two replicas never write at the same offset and lose a piece."""
-    job_id = replicas.job("running")
-    pieces = [b"piece %d\n" % n for n in range(N)]
-    sent = list(pieces)
-
-    answers = replicas.at_once(
-        N,
-        lambda c: c.patch(
-            f"/api/v4/jobs/{job_id}/trace",
-            content=pieces.pop(),
-            headers={"JOB-TOKEN": f"job-{job_id}"},
-        ),
-    )
-
-    assert [a.status_code for a in answers] == [202] * N
-    assert sorted(int(a.headers["Range"].split("-")[1]) for a in answers) == [8, 16, 24, 32]
-    stored = query(
-        replicas.database_url, "SELECT content FROM job_trace_chunks WHERE job_id = ?", (job_id,)
-    )
-    log = b"".join(bytes(row["content"]) for row in stored)
-    assert sorted(log.splitlines(keepends=True)) == sorted(sent)

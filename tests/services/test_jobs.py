@@ -367,18 +367,6 @@ def test_append_trace_appends_only_at_the_current_size(worlds: Worlds) -> None:
     worlds.run(scenario)
 
 
-def test_append_trace_without_an_offset_appends_at_the_end(worlds: Worlds) -> None:
-    async def scenario(world: World) -> None:
-        await world.seed(jobs=[job(10, status="running")], traces=[(10, b"first\n")])
-        running = await world.job(10)
-
-        assert await world.runtime.jobs.append_trace(running, None, b"second\n") == 13
-        assert await world.runtime.jobs.append_trace(running, None, b"") == 13
-        assert await world.runtime.store.traces.trace(10) == b"first\nsecond\n"
-
-    worlds.run(scenario)
-
-
 @pytest.mark.parametrize(
     ("person", "project_id"),
     [
