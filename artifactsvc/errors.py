@@ -22,7 +22,8 @@ ArtifactsvcError
 │   │   ├── JobNotRetryable
 │   │   └── JobNotErasable
 │   ├── JobNotProcessing      a runner call for a job neither running nor canceling
-│   └── JobErased             a runner call for an erased job
+│   ├── JobErased             a runner call for an erased job
+│   └── TraceSizeExceeded     a log append past MAX_TRACE_SIZE (the job is failed)
 ├── InvalidInput              input that can never succeed, whatever is stored
 │   ├── InvalidPath           an artifact path that can never name a file
 │   ├── InvalidArchive        an upload that is not a readable zip
@@ -155,6 +156,10 @@ class JobNotProcessing(Forbidden):
 
 class JobErased(Forbidden):
     pass
+
+
+class TraceSizeExceeded(Forbidden):
+    """GitLab's plain `403 Forbidden` (AppendBuildTraceService), after failing the job."""
 
 
 class InvalidInput(ArtifactsvcError):

@@ -7,6 +7,7 @@ retryable, erasable and playable, and what each transition changes.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from artifactsvc.errors import (
     JobNotProcessing,
     JobNotRetryable,
     TokenJobNotFound,
+    TraceSizeExceeded,
     UnplayableJob,
 )
 from artifactsvc.metadata import JobStore, NewJob, ProjectStore, TraceStore
@@ -129,12 +131,14 @@ class JobService:
         *,
         artifacts: ArtifactHooks | None = None,
         clock: Callable[[], datetime] = utcnow,
+        max_trace_size: int | None = None,
     ) -> None:
         self._jobs = jobs
         self._traces = traces
         self._projects = projects
         self._artifacts = artifacts
         self._clock = clock
+        self._max_trace_size = max_trace_size
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -299,7 +303,18 @@ class JobService:
 
     async def append_trace(self, job: Job, start: int, data: bytes) -> int:
         """Appends a piece of the job's log at `start`; returns the new size.
-        TraceOffsetMismatch (with the current size) when `start` is not the end."""
+        TraceOffsetMismatch (with the current size) when `start` is not the end.
+
+        A piece that would end past the log size limit is not stored: the job is failed
+        (`trace_size_exceeded`) and TraceSizeExceeded raised, as GitLab's
+        AppendBuildTraceService does before it appends."""
+        limit = self._max_trace_size
+        if limit is not None and start + len(data) > limit:
+            # `build.drop(:trace_size_exceeded)`; a canceling job goes canceled (`finish`). A
+            # cancel or a final update that won the race is left as it is.
+            with contextlib.suppress(JobNotProcessing):
+                await self.finish(job, "failed", "trace_size_exceeded")
+            raise TraceSizeExceeded()
         return await self._traces.append_trace(job.id, start, data)
 
     async def _clone(self, access: Access, job: Job, refusal: type[ArtifactsvcError]) -> JobView:

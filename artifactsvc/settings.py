@@ -269,6 +269,13 @@ SETTINGS: tuple[Setting, ...] = (
         "bytes; larger uploads get 413 and leave nothing behind",
     ),
     Setting(
+        "MAX_TRACE_SIZE",
+        "104857600",
+        _integer(1, 2**62),
+        "bytes a job's log may reach (GitLab's `ci_jobs_trace_size_limit`, 100 MB); an append"
+        " past it gets 403, is not stored, and fails the job (`trace_size_exceeded`)",
+    ),
+    Setting(
         "DEFAULT_EXPIRE_IN",
         "30 days",
         _duration,
@@ -499,6 +506,7 @@ class Settings:
     download_mode: str = field(default_factory=_default("DOWNLOAD_MODE"))
     forwarded_allow_ips: str = field(default_factory=_default("FORWARDED_ALLOW_IPS"))
     max_artifact_size: int = field(default_factory=_default("MAX_ARTIFACT_SIZE"))
+    max_trace_size: int = field(default_factory=_default("MAX_TRACE_SIZE"))
     # seconds; None means never
     default_expire_in: int | None = field(default_factory=_default("DEFAULT_EXPIRE_IN"))
     keep_latest_artifacts: bool = field(default_factory=_default("KEEP_LATEST_ARTIFACTS"))

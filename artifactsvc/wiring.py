@@ -143,7 +143,13 @@ def build_runtime(
         store=metadata,
         objects=blobs,
         auth=auth,
-        jobs=JobService(metadata.jobs, metadata.traces, metadata.projects, artifacts=artifacts),
+        jobs=JobService(
+            metadata.jobs,
+            metadata.traces,
+            metadata.projects,
+            artifacts=artifacts,
+            max_trace_size=settings.max_trace_size,
+        ),
         pipelines=PipelineService(metadata.jobs, metadata.identities),
         artifacts=artifacts,
         uploads=UploadService(

@@ -142,6 +142,24 @@ def test_trace_append_without_content_range_is_gitlabs_400(service: Service) -> 
     assert trace.content == b"hello"
 
 
+def test_a_log_past_max_trace_size_is_refused_and_fails_the_job(
+    make_service: Callable[..., Service],
+) -> None:
+    """GitLab's AppendBuildTraceService: the piece that would end past the limit is not
+    stored, the answer is `403 Forbidden`, and the job is dropped (`trace_size_exceeded`);
+    the runner then stops sending its log (network/gitlab.go: 403 aborts)."""
+    service = make_service(max_trace_size=10)
+    assert patch_trace(service, 100, 0, b"123456").status_code == 202
+    refused = patch_trace(service, 100, 6, b"78901")
+    assert refused.status_code == 403
+    assert refused.json() == {"message": "403 Forbidden"}
+    trace = service.client.get(f"{P1}/jobs/100/trace", headers=ROOT)
+    assert trace.content == b"123456"
+    job = service.client.get(f"{P1}/jobs/100", headers=ROOT).json()
+    assert (job["status"], job["failure_reason"]) == ("failed", "trace_size_exceeded")
+    assert patch_trace(service, 100, 6, b"7").status_code == 403  # no longer running
+
+
 def test_trace_append_needs_this_running_jobs_token(service: Service) -> None:
     response = service.client.patch(
         "/api/v4/jobs/100/trace", content=b"x", headers={**token(101), "Content-Range": "0-0"}
