@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -105,6 +105,18 @@ class JobDetail:
 
 
 @dataclass(frozen=True)
+class Log:
+    """A job's log to send: its size when the read began, and its bytes up to that size,
+    read a few pieces at a time (an append meanwhile only adds bytes after them)."""
+
+    size: int
+    chunks: AsyncIterator[bytes]
+
+
+LOG_PIECES_A_READ = 8  # pieces of up to 128 KiB: about 1 MiB held per read
+
+
+@dataclass(frozen=True)
 class PipelineJobs:
     """A pipeline with its current jobs and bridges (retried ones left out), by id."""
 
@@ -196,9 +208,13 @@ class JobService:
     async def detail(self, access: Access, job_id: int, *, trace_limit: int) -> JobDetail:
         """The job and the last `trace_limit` bytes of its log (nothing once erased)."""
         job = await self.get(access, job_id)
-        trace = b"" if job.erased_at is not None else await self._traces.trace(job.id) or b""
-        shown = trace[-trace_limit:] if len(trace) > trace_limit else trace
-        return JobDetail(await self.view(job), shown, len(trace))
+        found = (
+            None
+            if job.erased_at is not None
+            else await self._traces.trace_tail(job.id, trace_limit)
+        )
+        shown, size = found if found is not None else (b"", 0)
+        return JobDetail(await self.view(job), shown, size)
 
     async def pipeline_jobs(self, access: Access, pipeline_id: int) -> PipelineJobs:
         """The pipeline and its jobs and bridges, for its web page."""
@@ -216,11 +232,24 @@ class JobService:
         found.sort(key=lambda job: job.id)
         return PipelineJobs(pipeline, [await self.view(job) for job in found])
 
-    async def trace(self, access: Access, job_id: int) -> bytes:
+    async def trace(self, access: Access, job_id: int) -> Log:
+        """The job's log (empty once erased), streamed: never held whole."""
         job = await self.get(access, job_id)
-        if job.erased_at is not None:
-            return b""
-        return await self._traces.trace(job.id) or b""
+        size = None if job.erased_at is not None else await self._traces.trace_size(job.id)
+        return Log(size or 0, self._log_chunks(job.id, size or 0))
+
+    async def _log_chunks(self, job_id: int, size: int) -> AsyncIterator[bytes]:
+        sent, first = 0, 0
+        while sent < size:
+            pieces = await self._traces.trace_pieces(job_id, first, LOG_PIECES_A_READ)
+            if not pieces:
+                break  # erased meanwhile: the answer ends short, as a cut connection would
+            for seq, content in pieces:
+                piece = content[: size - sent]
+                sent += len(piece)
+                first = seq + 1
+                if piece:
+                    yield piece
 
     # -- transitions -------------------------------------------------------------------------
 

@@ -250,6 +250,7 @@ def test_a_log_is_stored_in_pieces_an_append_rewrites_only_the_last(seeded: str)
     held in pieces of TRACE_CHUNK (GitLab's 128 KiB) with only the last one short, so an
     append reads and writes one piece, not the log. Deleting it removes every piece."""
     pieces = [bytes([65 + n % 26]) * 1000 for n in range(300)] + [b"z" * 300_000]
+    tails: list[tuple[bytes, int] | None] = []
 
     async def go() -> tuple[list[int], bytes | None, list[Row], list[Row], bytes | None]:
         store = open_metadata_store(seeded)
@@ -259,6 +260,9 @@ def test_a_log_is_stored_in_pieces_an_append_rewrites_only_the_last(seeded: str)
                 start = sizes[-1] if sizes else 0
                 sizes.append(await store.traces.append_trace(3, start, piece))
             whole = await store.traces.trace(3)
+            tails.append(await store.traces.trace_tail(3, 200_001))
+            tails.append(await store.traces.trace_tail(3, 10**9))
+            tails.append(await store.traces.trace_tail(4, 10))  # no log at all
             stored = _pieces(seeded, 3)
             await store.traces.delete_trace(3)
             return sizes, whole, stored, _pieces(seeded, 3), await store.traces.trace(3)
@@ -271,6 +275,8 @@ def test_a_log_is_stored_in_pieces_an_append_rewrites_only_the_last(seeded: str)
     assert whole == b"".join(pieces)
     assert [row["n"] for row in stored] == [TRACE_CHUNK] * 4 + [600_000 - 4 * TRACE_CHUNK]
     assert (left, deleted) == ([], None)
+    # The web page's tail: the last bytes (across pieces) and the whole size, or None.
+    assert tails == [(whole[-200_001:], 600_000), (whole, 600_000), None]
 
 
 def _pieces(url: str, job_id: int) -> list[Row]:

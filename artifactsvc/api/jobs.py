@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from artifactsvc.access import Access
 from artifactsvc.api import spec as S
@@ -116,11 +116,14 @@ async def token_job(request: Request) -> Response:
 async def get_trace(request: Request) -> Response:
     access = await project_access(request)
     job_id = path_id(request.path_params["job_id"], kind="job_id")
-    content = await services(request).jobs.trace(access, job_id)
-    return Response(
-        content,
+    log = await services(request).jobs.trace(access, job_id)
+    return StreamingResponse(
+        log.chunks,
         media_type="text/plain",
-        headers={"Content-Disposition": f'infile; filename="{job_id}.log"'},
+        headers={
+            "Content-Disposition": f'infile; filename="{job_id}.log"',
+            "Content-Length": str(log.size),
+        },
     )
 
 

@@ -118,7 +118,18 @@ class JobStore(Protocol):
 
 
 class TraceStore(Protocol):
+    """A job's log: whole (small ones, tests), its size, its pieces in order (`first` the
+    sequence number to start at: a stream reads a few at a time), or its last bytes."""
+
     async def trace(self, job_id: int) -> bytes | None: ...
+    async def trace_size(self, job_id: int) -> int | None: ...
+    async def trace_pieces(
+        self, job_id: int, first: int, count: int
+    ) -> list[tuple[int, bytes]]: ...
+
+    async def trace_tail(self, job_id: int, limit: int) -> tuple[bytes, int] | None:
+        """The last `limit` bytes of the log and its size, of one snapshot."""
+        ...
 
     async def append_trace(self, job_id: int, start: int, data: bytes) -> int:
         """Appends at `start`, which must be the current size (else TraceOffsetMismatch);

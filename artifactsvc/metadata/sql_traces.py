@@ -10,7 +10,8 @@ for the first 4 KiB of a log, 218 ms for a 4 KiB append at 16 MiB, on SQLite).
 from __future__ import annotations
 
 from artifactsvc.errors import TraceOffsetMismatch
-from artifactsvc.metadata.database import AsyncDatabase, Connection
+from artifactsvc.metadata import rows
+from artifactsvc.metadata.database import AsyncDatabase, Connection, Row
 
 TRACE_CHUNK = 128 << 10  # GitLab's Ci::BuildTraceChunk::CHUNK_SIZE
 
@@ -29,6 +30,39 @@ class SqlTraces:
             return b"".join(bytes(piece["content"]) for piece in pieces)
 
         return await self._db.read(run)
+
+    async def trace_size(self, job_id: int) -> int | None:
+        found = await self._db.query(
+            "SELECT size FROM job_traces WHERE job_id = ?", (job_id,), _rows
+        )
+        return int(found[0]["size"]) if found else None
+
+    async def trace_pieces(self, job_id: int, first: int, count: int) -> list[tuple[int, bytes]]:
+        found = await self._db.query(
+            "SELECT seq, content FROM job_trace_chunks WHERE job_id = ? AND seq >= ?"
+            f" ORDER BY seq {rows.limit_offset(count, 0)}",
+            (job_id, first),
+            _rows,
+        )
+        return [(int(row["seq"]), bytes(row["content"])) for row in found]
+
+    async def trace_tail(self, job_id: int, limit: int) -> tuple[bytes, int] | None:
+        # One statement, so the size and the pieces are of one snapshot. Every piece but a
+        # log's first (one stored whole before pieces, of any length) is TRACE_CHUNK long
+        # when another follows it, so the last `wanted` pieces hold the last `limit` bytes.
+        wanted = -(-limit // TRACE_CHUNK) + 1
+        found = await self._db.query(
+            "SELECT t.size AS size, c.content AS content FROM job_traces t"
+            " LEFT JOIN job_trace_chunks c ON c.job_id = t.job_id AND c.seq >= ("
+            "  SELECT COALESCE(MAX(seq), 0) FROM job_trace_chunks WHERE job_id = ?) - ?"
+            " WHERE t.job_id = ? ORDER BY c.seq",
+            (job_id, wanted - 1, job_id),
+            _rows,
+        )
+        if not found:
+            return None
+        tail = b"".join(bytes(row["content"]) for row in found if row["content"] is not None)
+        return (tail[-limit:] if limit else b""), int(found[0]["size"])
 
     async def append_trace(self, job_id: int, start: int, data: bytes) -> int:
         def run(conn: Connection) -> int:
@@ -60,6 +94,10 @@ class SqlTraces:
             conn.execute("DELETE FROM job_traces WHERE job_id = ?", (job_id,))
 
         await self._db.write(run)
+
+
+def _rows(found: list[Row]) -> list[Row]:
+    return found
 
 
 def _append_pieces(conn: Connection, job_id: int, data: bytes) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from artifactsvc.api.context import services
 from artifactsvc.api.params import path_id
@@ -78,9 +78,13 @@ async def job_page(request: Request) -> Response:
 async def raw_log(request: Request) -> Response:
     access = await project_access(request)
     job_id = path_id(request.path_params["job_id"], kind="job_id")
-    content = await services(request).jobs.trace(access, job_id)
+    log = await services(request).jobs.trace(access, job_id)
     # Our origin serves it: plain text, never sniffed into HTML (the edge adds nosniff).
-    return Response(content, media_type="text/plain; charset=utf-8")
+    return StreamingResponse(
+        log.chunks,
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Length": str(log.size)},
+    )
 
 
 async def pipeline_page(request: Request) -> Response:

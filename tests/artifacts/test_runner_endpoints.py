@@ -129,6 +129,18 @@ def test_trace_append_not_at_the_current_size_is_416(service: Service, start: in
     assert trace.content == b"hello world\n"
 
 
+def test_a_long_log_is_served_whole_and_streamed(service: Service) -> None:
+    """Three pieces of 600 KiB: more than one read of pieces (LOG_PIECES_A_READ), served
+    with its length, byte for byte."""
+    pieces = [bytes([48 + n]) * (600 << 10) for n in range(3)]
+    for n, piece in enumerate(pieces):
+        assert patch_trace(service, 100, n * len(piece), piece).status_code == 202
+    trace = service.client.get(f"{P1}/jobs/100/trace", headers=ROOT)
+    assert trace.status_code == 200
+    assert trace.headers["content-length"] == str(3 * (600 << 10))
+    assert trace.content == b"".join(pieces)
+
+
 def test_trace_append_without_content_range_is_gitlabs_400(service: Service) -> None:
     """lib/api/ci/runner.rb: `error!('400 Missing header Content-Range', 400)`, before the
     piece is read; nothing is appended."""
