@@ -31,6 +31,8 @@ from bench.transfer import (
     many_downloads,
     many_figures,
     memory_figure,
+    small_upload_figure,
+    small_uploads,
     throughput_figure,
     upload,
     upload_throughput_figure,
@@ -142,9 +144,16 @@ def _service_figures(
             make_archive(many_path, sizes.index_entries)
             sent_many = uploads(world, many_path, UPLOAD_JOBS[-2:])
             many_path.unlink()
+            small = build_files_archive(
+                archives / "small.zip", total_bytes=64 << 10, entries=20, seed=7
+            )
+            small_label = f"{small.size:,}-byte archive, 20 entries"
+            log(f"uploading a {small_label} 30x, and with upload_file as often")
+            sent_small = small_uploads(world, small.path, rounds=30)
             transfer = [
                 upload_throughput_figure(sent, stream_label, world.machine),
                 upload_throughput_figure(sent_many, many_label, world.machine, goal=">= 0.6"),
+                small_upload_figure(sent_small, small_label, world.machine),
                 *many_figures(many, stream_label, world.machine),
                 throughput_figure(found, stream_label, world.machine),
                 memory_figure(f"streaming a {stream_label} download", found.memory, world.machine),

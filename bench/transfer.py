@@ -29,7 +29,7 @@ from bench.figures import Figure
 from bench.naive import direct_download, direct_upload
 from bench.procstat import MiB, reset_peak
 from bench.servers import Service
-from bench.world import UPLOAD_JOBS, World
+from bench.world import PROJECT, UPLOAD_JOBS, World
 
 GROWTH_GOAL = "< 64"  # MiB: flat memory, whatever the archive's size
 
@@ -82,6 +82,41 @@ def uploads(
             seconds = direct_upload(s3, world.bucket, f"bench/direct-upload-{job_id}", path)
             direct_mbps.append(size / 1e6 / seconds)
     return service_mbps, direct_mbps
+
+
+def small_uploads(world: World, path: Path, rounds: int) -> tuple[list[float], list[float]]:
+    """(through the service, boto3 upload_file) seconds for a small archive, interleaved. The
+    service's uploads cycle through UPLOAD_JOBS, each job's artifacts deleted (untimed)
+    before its next upload."""
+    s3 = world.s3()
+    served: list[float] = []
+    direct: list[float] = []
+    with world.service() as service, http_client() as http:
+        _idle(service, http)
+        for n in range(rounds):
+            job_id = UPLOAD_JOBS[n % len(UPLOAD_JOBS)]
+            url = f"{service.base_url}/api/v4/projects/{PROJECT}/jobs/{job_id}/artifacts"
+            http.delete(url)  # 204, or 404 for a job not uploaded to yet
+            start = time.perf_counter()
+            upload_archive(http, service.base_url, job_id, path)
+            served.append(time.perf_counter() - start)
+            direct.append(direct_upload(s3, world.bucket, f"bench/small-{n}", path))
+    return served, direct
+
+
+def small_upload_figure(found: tuple[list[float], list[float]], what: str, machine: str) -> Figure:
+    served, direct = found
+    return Figure(
+        figure=f"small archive upload through the runner endpoint: latency ({what}, index "
+        f"built, median of {len(served)})",
+        value=statistics.median(served) * 1000,
+        unit="ms",
+        baseline=statistics.median(direct) * 1000,
+        baseline_name="boto3 upload_file of the same file to SeaweedFS (one PUT), same run, "
+        "interleaved",
+        goal=None,
+        machine=machine,
+    )
 
 
 def upload_throughput_figure(
