@@ -32,37 +32,40 @@ class SqlTraces:
         return await self._db.read(run)
 
     async def trace_size(self, job_id: int) -> int | None:
-        found = await self._db.query(
-            "SELECT size FROM job_traces WHERE job_id = ?", (job_id,), _rows
-        )
-        return int(found[0]["size"]) if found else None
+        def size(found: list[Row]) -> int | None:
+            return int(found[0]["size"]) if found else None
+
+        sql = "SELECT size FROM job_traces WHERE job_id = ?"
+        return await self._db.query(sql, (job_id,), size)
 
     async def trace_pieces(self, job_id: int, first: int, count: int) -> list[tuple[int, bytes]]:
-        found = await self._db.query(
+        def pieces(found: list[Row]) -> list[tuple[int, bytes]]:
+            return [(int(row["seq"]), bytes(row["content"])) for row in found]
+
+        sql = (
             "SELECT seq, content FROM job_trace_chunks WHERE job_id = ? AND seq >= ?"
-            f" ORDER BY seq {rows.limit_offset(count, 0)}",
-            (job_id, first),
-            _rows,
+            f" ORDER BY seq {rows.limit_offset(count, 0)}"
         )
-        return [(int(row["seq"]), bytes(row["content"])) for row in found]
+        return await self._db.query(sql, (job_id, first), pieces)
 
     async def trace_tail(self, job_id: int, limit: int) -> tuple[bytes, int] | None:
+        def tail(found: list[Row]) -> tuple[bytes, int] | None:
+            if not found:
+                return None
+            held = b"".join(bytes(row["content"]) for row in found if row["content"] is not None)
+            return (held[-limit:] if limit else b""), int(found[0]["size"])
+
         # One statement, so the size and the pieces are of one snapshot. Every piece but a
         # log's first (one stored whole before pieces, of any length) is TRACE_CHUNK long
         # when another follows it, so the last `wanted` pieces hold the last `limit` bytes.
         wanted = -(-limit // TRACE_CHUNK) + 1
-        found = await self._db.query(
+        sql = (
             "SELECT t.size AS size, c.content AS content FROM job_traces t"
             " LEFT JOIN job_trace_chunks c ON c.job_id = t.job_id AND c.seq >= ("
             "  SELECT COALESCE(MAX(seq), 0) FROM job_trace_chunks WHERE job_id = ?) - ?"
-            " WHERE t.job_id = ? ORDER BY c.seq",
-            (job_id, wanted - 1, job_id),
-            _rows,
+            " WHERE t.job_id = ? ORDER BY c.seq"
         )
-        if not found:
-            return None
-        tail = b"".join(bytes(row["content"]) for row in found if row["content"] is not None)
-        return (tail[-limit:] if limit else b""), int(found[0]["size"])
+        return await self._db.query(sql, (job_id, wanted - 1, job_id), tail)
 
     async def append_trace(self, job_id: int, start: int, data: bytes) -> int:
         def run(conn: Connection) -> int:
@@ -94,10 +97,6 @@ class SqlTraces:
             conn.execute("DELETE FROM job_traces WHERE job_id = ?", (job_id,))
 
         await self._db.write(run)
-
-
-def _rows(found: list[Row]) -> list[Row]:
-    return found
 
 
 def _append_pieces(conn: Connection, job_id: int, data: bytes) -> None:
