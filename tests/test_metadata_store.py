@@ -219,12 +219,12 @@ def test_pages_are_planned_once_on_postgresql(
         async def go() -> list[Row]:
             database = AsyncDatabase(PostgresDatabase(url, max_size=1), threads=1)
             jobs, artifacts = SqlJobs(database), SqlArtifacts(database)
-            query = JobQuery(project_id=1, include_retried=False)
+            current = JobQuery(project_id=1, include_retried=False)
             try:
                 for _ in range(12):
-                    assert len(await jobs.jobs(query, 0, 20)) == 20
-                    assert len(await jobs.jobs(query, 20, 20)) == 20
-                    keyset = dataclasses.replace(query, before_id=10)
+                    assert len(await jobs.jobs(current, 0, 20)) == 20
+                    assert len(await jobs.jobs(current, 20, 20)) == 20
+                    keyset = dataclasses.replace(current, before_id=10)
                     assert [j.id for j in await jobs.jobs(keyset, 0, 5)] == [9, 8, 7, 6, 5]
                     assert len(await jobs.pipelines(PipelineQuery(project_id=1), 0, 20)) == 1
                     for recent in (None, 100):
