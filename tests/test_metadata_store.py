@@ -21,6 +21,7 @@ from artifactsvc.metadata.sql_traces import TRACE_CHUNK
 from artifactsvc.models import Artifact, Job, PipelineQuery, Project, User, utcnow
 from tests.support.database import postgres_schema, query
 from tests.support.documents import job, pipeline, project, user
+from tests.support.logs import whole_log
 
 
 def new_job(name: str) -> NewJob:
@@ -259,13 +260,13 @@ def test_a_log_is_stored_in_pieces_an_append_rewrites_only_the_last(seeded: str)
             for piece in pieces:
                 start = sizes[-1] if sizes else 0
                 sizes.append(await store.traces.append_trace(3, start, piece))
-            whole = await store.traces.trace(3)
+            whole = await whole_log(store.traces, 3)
             tails.append(await store.traces.trace_tail(3, 200_001))
             tails.append(await store.traces.trace_tail(3, 10**9))
             tails.append(await store.traces.trace_tail(4, 10))  # no log at all
             stored = _pieces(seeded, 3)
             await store.traces.delete_trace(3)
-            return sizes, whole, stored, _pieces(seeded, 3), await store.traces.trace(3)
+            return sizes, whole, stored, _pieces(seeded, 3), await whole_log(store.traces, 3)
         finally:
             store.close()
 
@@ -296,7 +297,7 @@ def test_concurrent_appends_at_one_offset_keep_one(seeded: str) -> None:
                 *(store.traces.append_trace(4, TRACE_CHUNK, b"%d" % n) for n in range(8)),
                 return_exceptions=True,
             )
-            return list(found), await store.traces.trace(4)
+            return list(found), await whole_log(store.traces, 4)
         finally:
             store.close()
 

@@ -10,6 +10,7 @@ import pytest
 from artifactsvc.metadata import open_metadata_store
 from artifactsvc.metadata.migrations import LATEST, MIGRATIONS
 from tests.support.database import execute, query
+from tests.support.logs import whole_log
 from tests.support.processes import run_artifactsvc
 
 # Rows as the FIRST schema holds them, written with its own columns: every later migration is
@@ -48,7 +49,7 @@ def stored_trace(database_url: str, job_id: int) -> bytes | None:
     async def go() -> bytes | None:
         store = open_metadata_store(database_url)
         try:
-            return await store.traces.trace(job_id)
+            return await whole_log(store.traces, job_id)
         finally:
             store.close()
 
@@ -110,7 +111,7 @@ def test_a_log_stored_whole_takes_appends_after_the_upgrade(database_url: str) -
         store = open_metadata_store(database_url)
         try:
             size = await store.traces.append_trace(1, 300_000, b"more")
-            return size, await store.traces.trace(1)
+            return size, await whole_log(store.traces, 1)
         finally:
             store.close()
 

@@ -118,10 +118,9 @@ class JobStore(Protocol):
 
 
 class TraceStore(Protocol):
-    """A job's log: whole (small ones, tests), its size, its pieces in order (`first` the
-    sequence number to start at: a stream reads a few at a time), or its last bytes."""
+    """A job's log, never read whole: its size, its pieces in order (`first` the sequence
+    number to start at: a stream reads a few at a time), or its last bytes."""
 
-    async def trace(self, job_id: int) -> bytes | None: ...
     async def trace_size(self, job_id: int) -> int | None: ...
     async def trace_pieces(
         self, job_id: int, first: int, count: int

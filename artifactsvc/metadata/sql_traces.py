@@ -20,17 +20,6 @@ class SqlTraces:
     def __init__(self, db: AsyncDatabase) -> None:
         self._db = db
 
-    async def trace(self, job_id: int) -> bytes | None:
-        def run(conn: Connection) -> bytes | None:
-            if not conn.fetch("SELECT size FROM job_traces WHERE job_id = ?", (job_id,)):
-                return None
-            pieces = conn.fetch(
-                "SELECT content FROM job_trace_chunks WHERE job_id = ? ORDER BY seq", (job_id,)
-            )
-            return b"".join(bytes(piece["content"]) for piece in pieces)
-
-        return await self._db.read(run)
-
     async def trace_size(self, job_id: int) -> int | None:
         def size(found: list[Row]) -> int | None:
             return int(found[0]["size"]) if found else None

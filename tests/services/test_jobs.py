@@ -30,6 +30,7 @@ from tests.services.conftest import (
     make_zip,
     pipeline,
 )
+from tests.support.logs import whole_log
 
 LATEST = 101  # a newer successful master pipeline than MASTER
 
@@ -253,7 +254,7 @@ def test_erase_removes_artifacts_and_trace_and_sets_erased_at(worlds: Worlds) ->
         assert view.job.artifacts == () and view.live == ()
         assert await world.artifacts_of(10) == []
         assert world.stored_files() == set()
-        assert await world.runtime.store.traces.trace(10) is None
+        assert await whole_log(world.runtime.store.traces, 10) is None
         log = await world.runtime.jobs.trace(access, 10)
         assert log.size == 0 and [chunk async for chunk in log.chunks] == []
 
@@ -276,7 +277,7 @@ def test_erase_without_permission_is_an_invalid_job_state(worlds: Worlds, person
             await world.runtime.jobs.erase(access, 10)
 
         assert type(refused.value) is InvalidJobState
-        assert await world.runtime.store.traces.trace(10) == b"log"
+        assert await whole_log(world.runtime.store.traces, 10) == b"log"
         assert (await world.job(10)).erased_at is None
 
     worlds.run(scenario)
@@ -363,7 +364,7 @@ def test_append_trace_appends_only_at_the_current_size(worlds: Worlds) -> None:
             await jobs.append_trace(running, 4, b"xyz")
         assert ahead.value.size == 3
         assert await jobs.append_trace(running, 3, b"def") == 6
-        assert await world.runtime.store.traces.trace(10) == b"abcdef"
+        assert await whole_log(world.runtime.store.traces, 10) == b"abcdef"
 
     worlds.run(scenario)
 
