@@ -116,6 +116,21 @@ class Log:
 LOG_PIECES_A_READ = 8  # pieces of up to 128 KiB: about 1 MiB held per read
 
 
+async def log_chunks(traces: TraceStore, job_id: int, size: int) -> AsyncIterator[bytes]:
+    """The log's first `size` bytes, LOG_PIECES_A_READ pieces a read."""
+    sent, first = 0, 0
+    while sent < size:
+        pieces = await traces.trace_pieces(job_id, first, LOG_PIECES_A_READ)
+        if not pieces:
+            break  # erased meanwhile: the answer ends short, as a cut connection would
+        for seq, content in pieces:
+            piece = content[: size - sent]
+            sent += len(piece)
+            first = seq + 1
+            if piece:
+                yield piece
+
+
 @dataclass(frozen=True)
 class PipelineJobs:
     """A pipeline with its current jobs and bridges (retried ones left out), by id."""
@@ -236,20 +251,7 @@ class JobService:
         """The job's log (empty once erased), streamed: never held whole."""
         job = await self.get(access, job_id)
         size = None if job.erased_at is not None else await self._traces.trace_size(job.id)
-        return Log(size or 0, self._log_chunks(job.id, size or 0))
-
-    async def _log_chunks(self, job_id: int, size: int) -> AsyncIterator[bytes]:
-        sent, first = 0, 0
-        while sent < size:
-            pieces = await self._traces.trace_pieces(job_id, first, LOG_PIECES_A_READ)
-            if not pieces:
-                break  # erased meanwhile: the answer ends short, as a cut connection would
-            for seq, content in pieces:
-                piece = content[: size - sent]
-                sent += len(piece)
-                first = seq + 1
-                if piece:
-                    yield piece
+        return Log(size or 0, log_chunks(self._traces, job.id, size or 0))
 
     # -- transitions -------------------------------------------------------------------------
 
