@@ -52,6 +52,7 @@ ArtifactsvcError
 │                             member's CRC, sizes, codec data, local header; a directory
 │                             a lazy rebuild cannot parse): the same answer on every read
 ├── MetadataUnavailable       the metadata store does not answer
+├── IndexWorkerLost           the process building an index exited before it answered
 ├── Conflict                  a write that contradicts stored rows (a taken username)
 └── ConfigError               invalid settings (start-up only)
 """
@@ -273,6 +274,11 @@ class DamagedArchive(CorruptArchive):
 
 class MetadataUnavailable(ArtifactsvcError):
     pass
+
+
+class IndexWorkerLost(ArtifactsvcError):
+    """The worker process building an index exited mid-build (killed, out of memory): the
+    archive may be fine, so a retry may succeed."""
 
 
 class Conflict(ArtifactsvcError):

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 
 from artifactsvc import pools
 from artifactsvc.errors import CorruptArchive, DamagedArchive, ObjectNotFound
@@ -45,6 +45,36 @@ class IndexLimits:
     """The most an index build inflates to record them."""
 
 
+class BuildIndex(Protocol):
+    """Runs `ziprange.build_index` for one archive, on the calling (index) thread or in a
+    worker process (`indexworkers`): the sidecar written to `out`, its directory returned."""
+
+    def __call__(
+        self,
+        source: RangeSource,
+        out: BinaryIO,
+        etag: str,
+        limits: IndexLimits,
+        control: WorkControl,
+    ) -> IndexDirectory: ...
+
+
+def build_here(
+    source: RangeSource, out: BinaryIO, etag: str, limits: IndexLimits, control: WorkControl
+) -> IndexDirectory:
+    """`BuildIndex` on the calling thread (setting INDEX_PROCESSES false)."""
+    return build_index(
+        source,
+        out,
+        etag=etag,
+        max_depth=limits.max_depth,
+        max_name_bytes=limits.max_name_bytes,
+        control=control,
+        seek_spacing=limits.seek_spacing,
+        seek_budget=limits.seek_budget,
+    )
+
+
 @dataclass(frozen=True)
 class BuiltIndex:
     key: str
@@ -59,6 +89,7 @@ async def index_archive(
     index_key: str,
     *,
     limits: IndexLimits = IndexLimits(),  # noqa: B008 (frozen, so shared safely)
+    builder: BuildIndex = build_here,
 ) -> BuiltIndex:
     """Parse the archive's central directory once and store its index as a sidecar object.
 
@@ -72,16 +103,7 @@ async def index_archive(
         source = StoreSource.of(objects, info, loop)
 
         def build() -> IndexDirectory:
-            return build_index(
-                source,
-                spool,
-                etag=info.etag,
-                max_depth=limits.max_depth,
-                max_name_bytes=limits.max_name_bytes,
-                control=control,
-                seek_spacing=limits.seek_spacing,
-                seek_budget=limits.seek_budget,
-            )
+            return builder(source, spool, info.etag, limits, control)
 
         directory = await pools.call(executor, build, control)
         size = spool.seek(0, 2)
@@ -106,11 +128,13 @@ class ArchiveIndex:
         *,
         cache_bytes: int = 64 << 20,
         limits: IndexLimits = IndexLimits(),  # noqa: B008 (frozen)
+        builder: BuildIndex = build_here,
     ) -> None:
         self._store = store
         self._objects = objects
         self._executor = executor
         self._limits = limits
+        self._builder = builder
         self.cache = BucketCache(cache_bytes)
         self._rebuilds: dict[tuple[str, str], asyncio.Future[tuple[IndexDirectory, str]]] = {}
 
@@ -149,7 +173,12 @@ class ArchiveIndex:
         index_key = f"{artifact.object_key}.index-{uuid.uuid4().hex}"
         try:
             built = await index_archive(
-                self._objects, info, self._executor, index_key, limits=self._limits
+                self._objects,
+                info,
+                self._executor,
+                index_key,
+                limits=self._limits,
+                builder=self._builder,
             )
         except CorruptArchive as error:
             # The archive itself is damaged (our index is not involved): every rebuild would

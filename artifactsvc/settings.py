@@ -436,6 +436,14 @@ SETTINGS: tuple[Setting, ...] = (
         _integer(1, 256),
         "threads that build archive indexes (at upload, and lazy rebuilds)",
     ),
+    Setting(
+        "INDEX_PROCESSES",
+        "true",
+        _boolean,
+        "build each index in a worker process (one per index thread at most, started when"
+        " first needed), so a many-entry upload does not hold the interpreter lock every other"
+        " request of this process needs; `false`: on the index threads themselves",
+    ),
     # -- the web pages (artifactsvc/web, docs/web.md) ------------------------------------------
     Setting(
         "PAGES_URL",
@@ -534,6 +542,7 @@ class Settings:
     listing_threads: int = field(default_factory=_default("LISTING_THREADS"))
     folder_zip_threads: int = field(default_factory=_default("FOLDER_ZIP_THREADS"))
     index_threads: int = field(default_factory=_default("INDEX_THREADS"))
+    index_processes: bool = field(default_factory=_default("INDEX_PROCESSES"))
     pages_url: str | None = field(default_factory=_default("PAGES_URL"))
     # A secret: kept out of the dataclass's repr. None: the app makes a random one at start.
     session_secret: str | None = field(default_factory=_default("SESSION_SECRET"), repr=False)

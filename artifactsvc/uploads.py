@@ -27,7 +27,7 @@ from artifactsvc.errors import (
     InvalidArchive,
     InvalidDotenv,
 )
-from artifactsvc.indexing import IndexLimits, index_archive
+from artifactsvc.indexing import BuildIndex, IndexLimits, build_here, index_archive
 from artifactsvc.metadata import ArtifactStore
 from artifactsvc.models import Artifact, Job, utcnow
 from artifactsvc.objects import ObjectInfo, ObjectStore
@@ -59,11 +59,13 @@ class UploadService:
         max_size: int,
         clock: Callable[[], datetime] = utcnow,
         limits: IndexLimits = IndexLimits(),  # noqa: B008 (frozen)
+        builder: BuildIndex = build_here,
     ) -> None:
         self._store = store
         self._objects = objects
         self._executor = executor
         self._limits = limits
+        self._builder = builder
         self.max_size = max_size
         self._clock = clock
 
@@ -141,7 +143,12 @@ class UploadService:
                 index_key = f"{key}.index"
                 try:
                     built = await index_archive(
-                        self._objects, info, self._executor, index_key, limits=self._limits
+                        self._objects,
+                        info,
+                        self._executor,
+                        index_key,
+                        limits=self._limits,
+                        builder=self._builder,
                     )
                 except CorruptArchive as error:
                     # Damaged on arrival: the upload is unreadable (400), our store is fine.

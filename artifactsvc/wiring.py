@@ -3,7 +3,7 @@
 AuthService       identities, projects                      auth.py
 JobService        jobs, traces, projects; artifact hooks    jobs.py
 ArtifactService   artifacts, jobs; objects; auth            artifacts.py
-UploadService     artifacts; objects; index pool            uploads.py
+UploadService     artifacts; objects; index pool and workers uploads.py
 FileService       artifact lookups; archive index; objects; zip pools  files.py
 Housekeeping      artifacts; objects                        housekeeping.py
 HealthService     the metadata store and objects            health.py
@@ -22,7 +22,8 @@ from artifactsvc.auth import AuthService
 from artifactsvc.files import FileService, ReadLimits
 from artifactsvc.health import HealthService
 from artifactsvc.housekeeping import Housekeeping
-from artifactsvc.indexing import ArchiveIndex, IndexLimits
+from artifactsvc.indexing import ArchiveIndex, BuildIndex, IndexLimits, build_here
+from artifactsvc.indexworkers import IndexWorkers
 from artifactsvc.jobs import JobService
 from artifactsvc.metadata import MetadataStore, open_metadata_store
 from artifactsvc.objects import ObjectStore, open_object_store
@@ -62,9 +63,12 @@ class Runtime:
     index_cache: BucketCache
     owns_store: bool
     tracing: Tracing | None = None
+    index_workers: IndexWorkers | None = None
 
     def close(self) -> None:
         self.zip_work.shutdown()
+        if self.index_workers is not None:
+            self.index_workers.close()
         self.storage_executor.shutdown(wait=False, cancel_futures=True)
         if self.owns_store:
             self.store.close()
@@ -93,6 +97,8 @@ def build_runtime(
         settings.seek_point_spacing,
         settings.index_inflate_budget,
     )
+    index_workers = IndexWorkers() if settings.index_processes else None
+    builder: BuildIndex = index_workers if index_workers is not None else build_here
     tracing = open_tracing(settings)
     metadata = (
         store
@@ -131,7 +137,9 @@ def build_runtime(
         keep_latest=keep_latest,
         budget=ReadBudget(settings.download_buffer_budget),
     )
-    index = ArchiveIndex(metadata.artifacts, blobs, zip_work.indexes, limits=limits)
+    index = ArchiveIndex(
+        metadata.artifacts, blobs, zip_work.indexes, limits=limits, builder=builder
+    )
     files = FileService(
         artifacts,
         index,
@@ -158,6 +166,7 @@ def build_runtime(
             executor=zip_work.indexes,
             max_size=settings.max_artifact_size,
             limits=limits,
+            builder=builder,
         ),
         files=files,
         housekeeping=Housekeeping(metadata.artifacts, blobs, keep_latest=keep_latest),
@@ -169,4 +178,5 @@ def build_runtime(
         index_cache=index.cache,
         owns_store=store is None,
         tracing=tracing,
+        index_workers=index_workers,
     )

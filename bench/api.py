@@ -92,12 +92,14 @@ _P99 = re.compile(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 _UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
-def wrk(url: str, *, seconds: int = WRK_SECONDS) -> tuple[float, float]:
-    """(requests per second, p99 seconds) from `wrk` with CONCURRENCY connections, every
-    answer a 2xx (wrk counts the others; any is a failed run)."""
+def wrk(
+    url: str, *, seconds: int = WRK_SECONDS, token: str = TOKEN, connections: int = CONCURRENCY
+) -> tuple[float, float]:
+    """(requests per second, p99 seconds) from `wrk` with `connections`, every answer a 2xx
+    (wrk counts the others; any is a failed run)."""
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency",
-         "-H", f"PRIVATE-TOKEN: {TOKEN}", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+         "-H", f"PRIVATE-TOKEN: {token}", url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     if "Non-2xx" in out or "Socket errors" in out:

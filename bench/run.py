@@ -20,6 +20,7 @@ from bench.archives import build_files_archive, build_stream_archive
 from bench.concurrent import STREAMS
 from bench.figures import Figure
 from bench.indexing import index_figures, index_runs, make_archive
+from bench.indexload import measure as index_load_figures
 from bench.nginx import nginx_figures
 from bench.pages import measure as page_figures
 from bench.reads import cold_reads, cold_timed, member_ranges, warm_figures, warm_reads
@@ -143,6 +144,9 @@ def _service_figures(
             many_path = archives / "many-entries.zip"
             make_archive(many_path, sizes.index_entries)
             sent_many = uploads(world, many_path, UPLOAD_JOBS[-2:])
+            log("GET a job idle and while it is uploaded back to back, index builds in")
+            log("worker processes and then on threads")
+            under_uploads = index_load_figures(world, many_path, many_label)
             many_path.unlink()
             small = build_files_archive(
                 archives / "small.zip", total_bytes=64 << 10, entries=20, seed=7
@@ -153,6 +157,7 @@ def _service_figures(
             transfer = [
                 upload_throughput_figure(sent, stream_label, world.machine),
                 upload_throughput_figure(sent_many, many_label, world.machine, goal=">= 0.6"),
+                *under_uploads,
                 small_upload_figure(sent_small, small_label, world.machine),
                 *many_figures(many, stream_label, world.machine),
                 throughput_figure(found, stream_label, world.machine),

@@ -94,6 +94,7 @@ MESSAGES: dict[type[Exception], tuple[int, str]] = {
     errors.StorageTimeout: (503, "503 Service Unavailable"),
     errors.StorageUnavailable: (503, "503 Service Unavailable"),
     errors.MetadataUnavailable: (503, "503 Service Unavailable"),
+    errors.IndexWorkerLost: (503, "503 Service Unavailable"),
     errors.ObjectChanged: (503, "503 Service Unavailable"),
     errors.StorageError: (502, "502 Bad Gateway"),
     # A damaged member is the same on every read (pinned to the archive's ETag): a 400 that
