@@ -19,8 +19,6 @@ import struct
 import zlib
 from collections.abc import Iterable, Iterator
 
-import stream_unzip
-
 from artifactsvc.errors import DamagedArchive
 from artifactsvc.ziprange.central import ZIP64_LIMIT, Entry
 
@@ -131,6 +129,10 @@ def _via_stream_unzip(entry: Entry, raw: Iterable[bytes]) -> Iterator[bytes]:
         yield header + extra
         yield from raw
         yield b"PK\x01\x02"
+
+    # Imported here: it brings asyncio and pycryptodome (55 ms), which only these rare
+    # codecs need, and every index worker process would pay for it at start.
+    import stream_unzip
 
     try:
         for _, _, chunks in stream_unzip.stream_unzip(zipped(), chunk_size=OUTPUT_CHUNK):
