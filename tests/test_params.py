@@ -8,7 +8,15 @@ import pytest
 from starlette.datastructures import QueryParams
 
 from artifactsvc.api.errors import BadRequest
-from artifactsvc.api.params import MAX_ID, boolean, path_id, positive_int, scopes, strict_text
+from artifactsvc.api.params import (
+    MAX_ID,
+    boolean,
+    path_id,
+    positive_int,
+    ruby_to_i,
+    scopes,
+    strict_text,
+)
 from artifactsvc.errors import JobNotFound, NotFound, PipelineNotFound
 
 
@@ -223,3 +231,29 @@ def test_a_strict_text_parameter_that_is_not_utf8_is_invalid(query_string: bytes
         strict_text(query_string, "job")
 
     assert (refused.value.field, str(refused.value)) == ("job", "is invalid")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12", 12),
+        ("12abc", 12),
+        ("abc", 0),
+        ("", 0),
+        (" 12", 12),
+        ("\t\n 7", 7),
+        ("+5", 5),
+        ("-5", -5),
+        ("1_000", 1000),
+        ("1__0", 1),
+        ("_1", 0),
+        ("1_", 1),
+        ("0x1A", 0),
+        ("12 34", 12),
+        ("bytes 5", 0),
+        ("\u0661\u0662", 0),  # Arabic-Indic digits: not digits to Ruby
+        ("99999999999999999999999", 99999999999999999999999),
+    ],
+)
+def test_ruby_to_i_reads_as_gitlabs_ruby_does(text: str, expected: int) -> None:
+    assert ruby_to_i(text) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -55,6 +56,20 @@ def scopes(query: QueryParams) -> tuple[str, ...]:
         if value not in JOB_SCOPES:
             raise BadRequest("does not have a valid value", field="scope")
     return tuple(dict.fromkeys(values))
+
+
+# Ruby's String#to_i: leading whitespace, a sign, digits with single underscores between
+# them; whatever follows is ignored, and no digits at all is 0.
+_RUBY_INTEGER = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]+(?:_[0-9]+)*)")
+
+
+def ruby_to_i(text: str) -> int:
+    """`text.to_i` as GitLab's Ruby reads it: "12abc" is 12, "abc" and "" are 0."""
+    found = _RUBY_INTEGER.match(text)
+    if found is None:
+        return 0
+    value = int(found.group(2).replace("_", ""))
+    return -value if found.group(1) == "-" else value
 
 
 def path_id(raw: str, *, kind: str) -> int:

@@ -16,7 +16,7 @@ from artifactsvc.api.context import runner_token, services, small_form
 from artifactsvc.api.downloads import serve_download
 from artifactsvc.api.errors import BadRequest, MissingHeader, PayloadTooLarge
 from artifactsvc.api.multipart import FormLimits, StreamingForm
-from artifactsvc.api.params import boolean, path_id
+from artifactsvc.api.params import boolean, path_id, ruby_to_i
 from artifactsvc.api.routing import RawRoute, route
 from artifactsvc.artifact_types import (
     ACCESSIBILITIES,
@@ -128,10 +128,9 @@ async def patch_trace(request: Request) -> Response:
     content_range = request.headers.get("content-range")
     if content_range is None:
         raise MissingHeader("Content-Range")
-    start_text, _, _ = content_range.removeprefix("bytes ").partition("-")
-    if not start_text.isdigit():
-        raise BadRequest("is invalid", field="Content-Range")
-    start = int(start_text)
+    # AppendBuildTraceService: `content_range.split('-')[0].to_i`, so a start that is no
+    # number is 0 (a piece for an empty log is appended, any other gets 416).
+    start = ruby_to_i(content_range.split("-", 1)[0])
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

@@ -154,6 +154,41 @@ def test_trace_append_without_content_range_is_gitlabs_400(service: Service) -> 
     assert trace.content == b"hello"
 
 
+@pytest.mark.parametrize(
+    ("content_range", "start"),
+    [("abc-4", 0), ("bytes 0-4", 0), ("", 0), ("0", 0), (" 5-9", 5), ("+5-9", 5),
+     ("5abc-9", 5), ("bytes 5-9", 0)],
+)  # fmt: skip
+def test_a_content_range_start_is_read_as_gitlabs_to_i(
+    service: Service, content_range: str, start: int
+) -> None:
+    """AppendBuildTraceService: `content_range.split('-')[0].to_i`, so a start that is no
+    number is 0 rather than a 400: appended to an empty log, a 416 past it."""
+    assert patch_trace(service, 100, 0, b"hello").status_code == 202
+    response = service.client.patch(
+        "/api/v4/jobs/100/trace",
+        content=b" world",
+        headers={**token(100), "Content-Range": content_range},
+    )
+    if start == 5:
+        assert response.status_code == 202, response.text
+        assert response.headers["range"] == "0-11"
+        expected = b"hello world"
+    else:
+        assert response.status_code == 416, response.text
+        assert response.headers["range"] == "0-5"
+        expected = b"hello"
+    trace = service.client.get(f"{P1}/jobs/100/trace", headers=ROOT)
+    assert trace.content == expected
+    # On an empty log, the same header appends at 0 when its start reads as 0.
+    fresh = service.client.patch(
+        "/api/v4/jobs/101/trace",
+        content=b"first",
+        headers={**token(101), "Content-Range": content_range},
+    )
+    assert fresh.status_code == (202 if start == 0 else 416), fresh.text
+
+
 def test_a_log_past_max_trace_size_is_refused_and_fails_the_job(
     make_service: Callable[..., Service],
 ) -> None:
