@@ -10,9 +10,10 @@ without the lock.
 The worker reads nothing itself: it has no storage client and no settings. Its `RangeSource`
 asks the parent over a socket pair (`read`, and `stream` pulled one chunk per `next`, so a
 stream the build abandons half-way costs nothing to drop), the parent answers from the
-archive's real source, and the sidecar is written to the parent's spool file, whose
-descriptor is passed over the same socket. So storage errors, deadlines and the ETag pin stay
-the parent's, exactly as on a thread, and a worker killed at any moment leaves nothing behind.
+archive's real source (a stream one chunk ahead: the next is fetched while the worker parses
+the last), and the sidecar is written to the parent's spool file, whose descriptor is passed
+over the same socket. So storage errors, deadlines and the ETag pin stay the parent's,
+exactly as on a thread, and a worker killed at any moment leaves nothing behind.
 
 Each worker is `python -m artifactsvc.indexworkers`, a fresh interpreter that imports only
 the zip code (about 0.14 s to start, once: an idle worker is reused), and shares no threads or
@@ -185,6 +186,7 @@ class _Worker:
         conn = self.conn
         failure: BaseException | None = None  # a read of ours that raised
         stream: Iterator[bytes] | None = None
+        ahead: bytes | Exception | None = None  # the stream's next chunk, its error, or end
         try:
             conn.send(request)
             reduction.send_handle(conn, out.fileno(), self.process.pid)
@@ -196,13 +198,14 @@ class _Worker:
                 message = conn.recv()
                 verb = message[0]
                 if verb == "next":
-                    try:
-                        chunk = next(stream, None) if stream is not None else None
-                    except Exception as error:
-                        failure = error
+                    chunk = ahead
+                    if isinstance(chunk, Exception):
+                        failure = chunk
                         conn.send_bytes(_FAILED)
                         continue
                     conn.send_bytes(_END if chunk is None else _DATA + chunk)
+                    # The next chunk is fetched while the worker parses this one.
+                    ahead = _pull(stream) if chunk is not None and stream is not None else None
                     continue
                 if stream is not None:  # abandoned by the build: dropped, not drained
                     _close(stream)
@@ -217,6 +220,7 @@ class _Worker:
                     conn.send_bytes(_DATA + data)
                 elif verb == "stream":
                     stream = iter(source.stream(message[1], message[2]))
+                    ahead = _pull(stream)
                 elif verb == "built":
                     return IndexDirectory.from_bytes(message[1])
                 elif failure is not None and verb in ("raised", "stopped"):
@@ -261,6 +265,14 @@ class _Reported(Exception):
     def __init__(self, error: BaseException) -> None:
         super().__init__()
         self.error = error
+
+
+def _pull(stream: Iterator[bytes]) -> bytes | Exception | None:
+    """The stream's next chunk, None at its end, or what reading it raised."""
+    try:
+        return next(stream, None)
+    except Exception as error:
+        return error
 
 
 def _close(stream: Iterator[bytes]) -> None:
