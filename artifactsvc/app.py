@@ -53,6 +53,8 @@ def create_app(
     )
     metrics.include_zip_work(runtime.zip_work)
     metrics.include_cache(runtime.index_cache)
+    if runtime.index_workers is not None:
+        metrics.include_index_workers(runtime.index_workers)
     services = Services(
         settings=settings,
         auth=runtime.auth,

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import reduction
 from multiprocessing.connection import Connection
@@ -79,6 +79,10 @@ class IndexWorkers:
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._closed = False
+        # What /metrics shows (Metrics.include_index_workers): the workers alive, after
+        # every change, and each worker ended mid-build (cancelled, dead, out of step).
+        self.on_alive: Callable[[int], None] = _ignore
+        self.on_killed: Callable[[], None] = _nothing
 
     def __call__(
         self,
@@ -126,6 +130,7 @@ class IndexWorkers:
             idle, busy = self._idle, self._all - set(self._idle)
             self._idle = []
             self._all = set()
+        self.on_alive(0)
         for worker in idle:
             worker.stop()
         for worker in busy:
@@ -143,6 +148,7 @@ class IndexWorkers:
             closed = self._closed
             if not closed:
                 self._all.add(worker)
+                self.on_alive(len(self._all))
         if closed:
             worker.kill()
             raise IndexWorkerLost("the index workers are shut down")
@@ -153,10 +159,21 @@ class IndexWorkers:
             keep = reusable and not self._closed and worker in self._all
             if keep:
                 self._idle.append(worker)
-            else:
+            elif worker in self._all:
                 self._all.discard(worker)
+                self.on_alive(len(self._all))
+        if not reusable:
+            self.on_killed()
         if not keep:
             worker.kill()
+
+
+def _ignore(alive: int) -> None:
+    pass
+
+
+def _nothing() -> None:
+    pass
 
 
 class _Worker:

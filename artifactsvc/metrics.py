@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from artifactsvc.indexworkers import IndexWorkers
 from artifactsvc.pools import ZipWork
 from artifactsvc.ziprange import BucketCache
 
@@ -117,6 +118,23 @@ class Metrics:
         )
         work.inflated.mirror = inflated.inc
         work.cancelled.mirror = cancelled.inc
+
+    def include_index_workers(self, workers: IndexWorkers) -> None:
+        """The index builds' worker processes alive, and those ended mid-build."""
+        alive = Gauge(
+            "artifactsvc_index_workers",
+            "Worker processes that build archive indexes (INDEX_PROCESSES), busy or idle.",
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+        killed = Counter(
+            "artifactsvc_index_workers_killed",
+            "Index worker processes ended mid-build: their caller left, they died, or they"
+            " broke off.",
+            registry=self.registry,
+        )
+        workers.on_alive = alive.set
+        workers.on_killed = killed.inc
 
     def include(self, source: Callable[[], list[str]]) -> None:
         """Lines another part renders itself (the zip pools' gauges), appended to ours."""

@@ -24,6 +24,7 @@ from artifactsvc.indexing import IndexLimits, build_here
 from artifactsvc.indexworkers import IndexWorkers
 from artifactsvc.ziprange import BytesSource, IndexDirectory, RangeSource, lookup
 from artifactsvc.ziprange.control import WorkCancelled, WorkControl
+from tests.ops.test_metrics import scrape, value
 from tests.support.service import Service
 from tests.support.zips import central_directory_span, make_zip, stream_zip_bytes, tiny_members
 
@@ -178,6 +179,10 @@ def test_a_cancelled_build_kills_its_worker(workers: IndexWorkers) -> None:
         except BaseException as error:
             errors.append(error)
 
+    alive: list[int] = []
+    killed: list[None] = []
+    workers.on_alive = alive.append
+    workers.on_killed = lambda: killed.append(None)
     thread = threading.Thread(target=run)
     thread.start()
     assert source.streaming.wait(30)
@@ -193,6 +198,8 @@ def test_a_cancelled_build_kills_its_worker(workers: IndexWorkers) -> None:
     directory, _ = build(workers, BytesSource(many_entries(7)))
     assert directory.entry_count == 7
     assert workers.pids() != [pid]
+    assert alive == [1, 0, 1]  # what /metrics' gauge was set to
+    assert len(killed) == 1
 
 
 def test_a_killed_worker_is_reported_and_replaced(workers: IndexWorkers) -> None:
@@ -272,6 +279,13 @@ def test_the_service_indexes_and_refuses_alike_in_both_modes(
     # idle between builds.
     workers = [pid for pid in _children(service.server.pid) if _runs_a_worker(pid)]
     assert len(workers) == (1 if processes else 0)
+    # /metrics says so too: one alive, none ended mid-build (a refusal ends in order).
+    samples = scrape(service.server.base_url)
+    if processes:
+        assert value(samples, "artifactsvc_index_workers") == 1
+        assert samples[("artifactsvc_index_workers_killed_total", frozenset())] == 0
+    else:
+        assert not any(name.startswith("artifactsvc_index_workers") for name, _ in samples)
 
 
 def _children(pid: int) -> set[int]:
