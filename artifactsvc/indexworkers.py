@@ -2,10 +2,11 @@
 
 An index build is pure Python for every entry of the central directory: 1.4 s for 125,000
 entries. On a thread it holds the interpreter lock most of that time, and every other request
-of the process waits behind it (GET a job fell from 1,687 to 669 req/s, its p99 rose from 20
-to 94 ms, while such uploads ran). Here each build runs `build_here` in a worker process, and
-the index thread that asked for it only serves the worker's reads, which wait on sockets
-without the lock.
+of the process waits behind it: while such archives were uploaded back to back, GET a job
+kept 0.34 of its idle rate on threads and keeps 0.86 with workers, its p99 76 ms against 36
+(`python -m bench.indexload`). Here each build runs `ziprange.build_index` in a worker
+process, and the index thread that asked for it only serves the worker's reads, which wait
+on sockets without the lock.
 
 The worker reads nothing itself: it has no storage client and no settings. Its `RangeSource`
 asks the parent over a socket pair (`read`, and `stream` pulled one chunk per `next`, so a
