@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,13 +53,11 @@ def many_entries(count: int) -> bytes:
     return stream_zip_bytes(tiny_members(count))
 
 
-class SlowSource:
-    """A source whose stream waits `pause` seconds before each chunk (a slow store)."""
+class Wrapped:
+    """A source that reads `inner`; subclasses change how it streams."""
 
-    def __init__(self, inner: RangeSource, pause: float) -> None:
+    def __init__(self, inner: RangeSource) -> None:
         self.inner = inner
-        self.pause = pause
-        self.streaming = threading.Event()
 
     @property
     def size(self) -> int:
@@ -66,6 +65,15 @@ class SlowSource:
 
     def read(self, start: int, length: int) -> bytes:
         return self.inner.read(start, length)
+
+
+class SlowSource(Wrapped):
+    """A source whose stream waits `pause` seconds before each chunk (a slow store)."""
+
+    def __init__(self, inner: RangeSource, pause: float) -> None:
+        super().__init__(inner)
+        self.pause = pause
+        self.streaming = threading.Event()
 
     def stream(self, start: int, length: int) -> Iterator[bytes]:
         for chunk in self.inner.stream(start, length):
@@ -74,19 +82,12 @@ class SlowSource:
             yield chunk
 
 
-class FailingSource:
+class FailingSource(Wrapped):
     """A source whose stream raises `error` after its first chunk (a store gone mid-read)."""
 
     def __init__(self, inner: RangeSource, error: Exception) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.error = error
-
-    @property
-    def size(self) -> int:
-        return self.inner.size
-
-    def read(self, start: int, length: int) -> bytes:
-        return self.inner.read(start, length)
 
     def stream(self, start: int, length: int) -> Iterator[bytes]:
         chunks = self.inner.stream(start, length)
@@ -168,62 +169,68 @@ def test_a_failed_read_of_ours_is_raised_as_itself(workers: IndexWorkers) -> Non
     assert workers.alive == 1
 
 
-def test_a_cancelled_build_kills_its_worker(workers: IndexWorkers) -> None:
+@dataclass
+class Busy:
+    """A build running on a thread of its own, its worker busy on a slow source."""
+
+    thread: threading.Thread
+    errors: list[BaseException]
+    pid: int
+
+    def outcome(self) -> BaseException:
+        """What the build raised, once its thread has ended."""
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+        assert len(self.errors) == 1, self.errors
+        return self.errors[0]
+
+
+def busy_build(pool: IndexWorkers, control: WorkControl | None = None) -> Busy:
     source = SlowSource(BytesSource(many_entries(5000), chunk_size=1024), pause=0.05)
-    control = WorkControl()
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            build(workers, source, control)
+            build(pool, source, control)
         except BaseException as error:
             errors.append(error)
 
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert source.streaming.wait(30)
+    [pid] = pool.pids()
+    return Busy(thread, errors, pid)
+
+
+def test_a_cancelled_build_kills_its_worker(workers: IndexWorkers) -> None:
     alive: list[int] = []
     killed: list[None] = []
     workers.on_alive = alive.append
     workers.on_killed = lambda: killed.append(None)
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert source.streaming.wait(30)
-    [pid] = workers.pids()
+    control = WorkControl()
+    busy = busy_build(workers, control)
     started = time.monotonic()
     control.cancel()
-    thread.join(30)
-    assert not thread.is_alive()
+    assert isinstance(busy.outcome(), WorkCancelled)
     assert time.monotonic() - started < 10  # a few chunks more, not the whole directory
-    assert len(errors) == 1 and isinstance(errors[0], WorkCancelled)
     assert workers.alive == 0
-    assert not Path(f"/proc/{pid}").exists()  # killed and reaped
+    assert not Path(f"/proc/{busy.pid}").exists()  # killed and reaped
     directory, _ = build(workers, BytesSource(many_entries(7)))
     assert directory.entry_count == 7
-    assert workers.pids() != [pid]
+    assert workers.pids() != [busy.pid]
     assert alive == [1, 0, 1]  # what /metrics' gauge was set to
     assert len(killed) == 1
 
 
 def test_a_killed_worker_is_reported_and_replaced(workers: IndexWorkers) -> None:
-    source = SlowSource(BytesSource(many_entries(5000), chunk_size=1024), pause=0.05)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            build(workers, source)
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert source.streaming.wait(30)
-    [pid] = workers.pids()
-    os.kill(pid, signal.SIGKILL)
-    thread.join(30)
-    assert not thread.is_alive()
-    assert len(errors) == 1 and isinstance(errors[0], IndexWorkerLost), errors
-    assert "SIGKILL" in str(errors[0])
+    busy = busy_build(workers)
+    os.kill(busy.pid, signal.SIGKILL)
+    error = busy.outcome()
+    assert isinstance(error, IndexWorkerLost)
+    assert "SIGKILL" in str(error)
     directory, _ = build(workers, BytesSource(many_entries(4)))
     assert directory.entry_count == 4
-    assert workers.alive == 1 and workers.pids() != [pid]
+    assert workers.alive == 1 and workers.pids() != [busy.pid]
 
 
 def test_closing_ends_idle_workers_and_refuses_new_builds() -> None:
@@ -239,24 +246,10 @@ def test_closing_ends_idle_workers_and_refuses_new_builds() -> None:
 
 def test_closing_kills_a_busy_worker_and_its_build_says_so() -> None:
     pool = IndexWorkers()
-    source = SlowSource(BytesSource(many_entries(5000), chunk_size=1024), pause=0.05)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            build(pool, source)
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert source.streaming.wait(30)
-    [pid] = pool.pids()
+    busy = busy_build(pool)
     pool.close()
-    thread.join(30)
-    assert not thread.is_alive()
-    assert len(errors) == 1 and isinstance(errors[0], IndexWorkerLost), errors
-    assert not Path(f"/proc/{pid}").exists()
+    assert isinstance(busy.outcome(), IndexWorkerLost)
+    assert not Path(f"/proc/{busy.pid}").exists()
 
 
 @pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
