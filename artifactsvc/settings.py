@@ -434,7 +434,8 @@ SETTINGS: tuple[Setting, ...] = (
         "INDEX_THREADS",
         "2",
         _integer(1, 256),
-        "threads that build archive indexes (at upload, and lazy rebuilds)",
+        "threads that build archive indexes (at upload, and lazy rebuilds); with"
+        " `INDEX_PROCESSES`, each drives one worker process that does the build",
     ),
     Setting(
         "INDEX_PROCESSES",
