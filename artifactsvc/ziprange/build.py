@@ -93,7 +93,11 @@ def build_index(
         add_folder = folders.add if tree else None
         tag = TAG.pack
         pack_record = RECORD.pack
-        bounded = max_depth is not None or max_name_bytes is not None
+        # `check_entry` is called only for an entry that might fail it: a name with at least
+        # max_depth slashes (trailing ones count here, not there) or longer than allowed, or
+        # a stored member whose sizes differ. Most entries skip the call.
+        most_slashes = (max_depth if max_depth is not None else 1 << 62) - 1
+        longest = max_name_bytes if max_name_bytes is not None else 1 << 62
         pending: list[bytes] = []
         pending_bytes = 0
         for number, entry in enumerate(iter_entries(chunks, loc.entry_count)):
@@ -103,7 +107,11 @@ def build_index(
             name, raw_name, offset, csize, usize, method, crc, flags, mode, kind, mtime = entry
             # A name flagged UTF-8 was decoded from its raw bytes, which are its key then.
             key = raw_name if flags & FLAG_UTF8 else name.encode("utf-8")
-            if bounded or (method == STORED and csize != usize):
+            if (
+                len(key) > longest
+                or key.count(b"/") > most_slashes
+                or (method == STORED and csize != usize)
+            ):
                 check_entry(entry, key, max_depth=max_depth, max_name_bytes=max_name_bytes)
             # `index.encode_record`, inlined (its format is defined there).
             raw = b"" if raw_name == key else raw_name

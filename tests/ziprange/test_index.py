@@ -198,3 +198,36 @@ def test_bucket_cache_stays_within_its_byte_budget() -> None:
     assert [cache.get((b"id", i)) is not None for i in range(10)] == [False] * 7 + [True] * 3
     cache.put((b"id", 99), bytes(101))
     assert cache.get((b"id", 99)) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        ("a/b/c", False),  # 3 folders deep: at the bound
+        ("a/b/c/", False),  # a folder entry: its trailing `/` adds no depth
+        ("a/b/c//", False),  # nor do two
+        ("a/b/c/d", True),
+        ("/a/b", False),  # a leading `/` is a (nameless) first segment: 3 deep
+        ("/a/b/c", True),
+        ("x" * 40, False),  # at the name bound, in bytes
+        ("x" * 41, True),
+        ("é" * 20, False),  # 40 bytes of UTF-8
+        ("é" * 20 + "x", True),
+    ],
+)
+def test_the_name_bounds_hold_exactly_at_their_limits(name: str, refused: bool) -> None:
+    """build_index checks an entry only when it might break a bound (a pre-filter on the
+    slash count and the length): the pre-filter must never skip one that does."""
+    archive = make_zip([(name, b"" if name.endswith("/") else b"x", zipfile.ZIP_DEFLATED)])
+    with tempfile.TemporaryFile() as out:
+
+        def build() -> IndexDirectory:
+            return build_index(
+                BytesSource(archive), out, etag='"e"', max_depth=3, max_name_bytes=40
+            )
+
+        if refused:
+            with pytest.raises(InvalidArchive):
+                build()
+        else:
+            assert build().entry_count == 1
