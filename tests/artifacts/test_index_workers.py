@@ -22,7 +22,7 @@ import pytest
 
 from artifactsvc.errors import CorruptArchive, IndexWorkerLost, InvalidArchive, ObjectNotFound
 from artifactsvc.indexing import IndexLimits, build_here
-from artifactsvc.indexworkers import IndexWorkers
+from artifactsvc.indexworkers import IndexWorkers, _portable
 from artifactsvc.ziprange import BytesSource, IndexDirectory, RangeSource, lookup
 from artifactsvc.ziprange.control import WorkCancelled, WorkControl
 from tests.ops.test_metrics import scrape, value
@@ -141,6 +141,33 @@ def test_a_refusal_comes_back_as_itself_and_the_worker_stays(workers: IndexWorke
     directory, _ = build(workers, BytesSource(many_entries(10)))
     assert directory.entry_count == 10
     assert workers.pids() == pid
+
+
+class TwoArgumentError(Exception):
+    """An exception that pickles but cannot be unpickled (its __init__ wants two)."""
+
+    def __init__(self, what: str, where: int) -> None:
+        super().__init__(f"{what} at {where}")
+
+
+def test_what_a_worker_raises_crosses_as_the_parent_should_raise_it() -> None:
+    """The worker's side of "raised": a refusal as itself and without a note (its text is the
+    client's answer), a bug with the worker's stack, one that cannot cross as a RuntimeError
+    that names it."""
+    refusal = _portable(InvalidArchive("not a zip"))
+    assert type(refusal) is InvalidArchive and str(refusal) == "not a zip"
+    assert not hasattr(refusal, "__notes__")
+    try:
+        found: dict[str, int] = {}
+        found["missing"]
+    except KeyError as error:
+        bug = _portable(error)
+    assert type(bug) is KeyError
+    [note] = bug.__notes__
+    assert note.startswith("in the index worker") and 'found["missing"]' in note
+    odd = _portable(TwoArgumentError("stuck", 7))
+    assert type(odd) is RuntimeError and str(odd) == "TwoArgumentError: stuck at 7"
+    assert odd.__notes__[0].startswith("in the index worker")
 
 
 def test_a_directory_broken_midway_leaves_the_worker_in_step(workers: IndexWorkers) -> None:
